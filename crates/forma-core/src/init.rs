@@ -1,0 +1,129 @@
+//! Seeded initialisation.
+//!
+//! The generator is ChaCha8 ([`Rng`]): its output for a seed is fixed across
+//! versions and platforms, unlike `rand`'s `StdRng`, so a seeded run is
+//! reproducible forever.
+
+use rand::{Rng as _, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::Float;
+
+/// forma's random number generator: ChaCha8, seeded.
+pub type Rng = rand_chacha::ChaCha8Rng;
+
+/// A generator from a seed.
+pub fn rng(seed: u64) -> Rng {
+    Rng::seed_from_u64(seed)
+}
+
+/// How to fill a parameter tensor of a layer with `fan_in` inputs and `fan_out` outputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Init {
+    /// PyTorch's `nn.Linear` default for weight and bias: U(-1/√fan_in, 1/√fan_in).
+    PyTorchLinear,
+    /// Xavier/Glorot uniform: U(-a, a), a = √(6 / (fan_in + fan_out)).
+    XavierUniform,
+    /// Xavier/Glorot normal: N(0, 2 / (fan_in + fan_out)).
+    XavierNormal,
+    /// He/Kaiming uniform for ReLU: U(-a, a), a = √(6 / fan_in).
+    KaimingUniform,
+    /// He/Kaiming normal for ReLU: N(0, 2 / fan_in).
+    KaimingNormal,
+    /// N(mean, std²).
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+    /// U(low, high).
+    Uniform {
+        /// Lower bound (inclusive).
+        low: f64,
+        /// Upper bound (exclusive).
+        high: f64,
+    },
+    /// Every value the same.
+    Constant(f64),
+}
+
+impl Init {
+    /// Fills `out`, drawing in order from `rng`.
+    pub fn fill<E: Float>(&self, fan_in: usize, fan_out: usize, rng: &mut Rng, out: &mut [E]) {
+        let fan_in = fan_in.max(1) as f64;
+        let fan_sum = fan_in + fan_out.max(1) as f64;
+        let (uniform, normal) = match *self {
+            Init::PyTorchLinear => (Some(1.0 / fan_in.sqrt()), None),
+            Init::XavierUniform => (Some((6.0 / fan_sum).sqrt()), None),
+            Init::XavierNormal => (None, Some((0.0, (2.0 / fan_sum).sqrt()))),
+            Init::KaimingUniform => (Some((6.0 / fan_in).sqrt()), None),
+            Init::KaimingNormal => (None, Some((0.0, (2.0 / fan_in).sqrt()))),
+            Init::Normal { mean, std } => (None, Some((mean, std))),
+            Init::Uniform { low, high } => {
+                out.iter_mut()
+                    .for_each(|v| *v = E::from_f64(low + (high - low) * rng.random::<f64>()));
+                return;
+            }
+            Init::Constant(c) => {
+                out.fill(E::from_f64(c));
+                return;
+            }
+        };
+        if let Some(a) = uniform {
+            out.iter_mut()
+                .for_each(|v| *v = E::from_f64(a * (2.0 * rng.random::<f64>() - 1.0)));
+        }
+        if let Some((mean, std)) = normal {
+            out.iter_mut().for_each(|v| {
+                let z: f64 = StandardNormal.sample(rng);
+                *v = E::from_f64(mean + std * z)
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moments(init: Init, fan_in: usize, fan_out: usize) -> (f64, f64, f64) {
+        let mut v = [0f64; 20000];
+        init.fill(fan_in, fan_out, &mut rng(7), &mut v);
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / v.len() as f64;
+        let max = v.iter().fold(0f64, |m, x| m.max(x.abs()));
+        (mean, var, max)
+    }
+
+    #[test]
+    fn bounds_and_variances_match_their_definitions() {
+        // U(-a, a) has variance a²/3.
+        let (m, var, max) = moments(Init::PyTorchLinear, 4, 3);
+        assert!(m.abs() < 0.01 && max <= 0.5 && (var - 0.25 / 3.0).abs() < 0.003);
+        let (_, var, max) = moments(Init::KaimingUniform, 6, 1);
+        assert!(max <= 1.0 && (var - 1.0 / 3.0).abs() < 0.01);
+        let (_, var, _) = moments(Init::XavierNormal, 10, 10);
+        assert!((var - 0.1).abs() < 0.005);
+        let (m, var, _) = moments(
+            Init::Normal {
+                mean: 2.0,
+                std: 0.5,
+            },
+            1,
+            1,
+        );
+        assert!((m - 2.0).abs() < 0.02 && (var - 0.25).abs() < 0.01);
+        let (m, var, _) = moments(Init::Constant(0.3), 1, 1);
+        assert!((m - 0.3).abs() < 1e-12 && var < 1e-20);
+    }
+
+    #[test]
+    fn same_seed_same_values() {
+        let (mut a, mut b) = ([0f32; 8], [0f32; 8]);
+        Init::XavierUniform.fill(3, 2, &mut rng(1), &mut a);
+        Init::XavierUniform.fill(3, 2, &mut rng(1), &mut b);
+        assert_eq!(a, b);
+    }
+}

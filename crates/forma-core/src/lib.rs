@@ -1,0 +1,48 @@
+//! # forma-core
+//!
+//! The foundation of forma: dimensions that live in types, tensors whose
+//! feature widths are compile-time constants, the CPU math a layer needs,
+//! seeded initialisation and the error type.
+//!
+//! * [`dim`]: [`Const<N>`](dim::Const) and runtime `usize` behind one [`Dim`](dim::Dim)
+//!   trait, and the named shape rules ([`SameWidth`](dim::SameWidth),
+//!   [`AreMultipliable`](dim::AreMultipliable)) whose compile errors name the widths.
+//! * [`Float`]: the element types, `f32` and `f64`.
+//! * [`Tensor`] (feature `alloc`): a row-major matrix `rows x cols`, heap-backed.
+//! * [`math`]: slice-level kernels. Generic code stays thin; the work happens
+//!   in functions over slices and lengths, so each new shape costs little
+//!   compile time.
+//! * [`init`]: PyTorch's `nn.Linear` default, Xavier/Glorot, He/Kaiming,
+//!   normal and exact values, from a seeded ChaCha8 generator.
+//!
+//! The crate is `no_std`; without the `alloc` feature it still offers the
+//! dimension types, the element trait and the fixed-size kernels, which is
+//! what allocation-free inference needs.
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod dim;
+mod element;
+mod error;
+pub mod init;
+pub mod math;
+#[cfg(feature = "alloc")]
+mod tensor;
+
+pub use dim::{AreMultipliable, Const, ConstDim, Dim, SameWidth};
+pub use element::Float;
+pub use error::{Error, Result, check_finite, check_len};
+pub use init::{Init, Rng, rng};
+#[cfg(feature = "alloc")]
+pub use tensor::{Batch, Tensor};
+
+/// Re-exported so that users can name type-level sizes without a direct dependency.
+pub use generic_array;
+/// Re-exported so that users can name type-level sizes without a direct dependency.
+pub use typenum;

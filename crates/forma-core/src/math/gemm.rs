@@ -1,0 +1,127 @@
+//! Matrix products for runtime shapes, row-major and contiguous.
+//!
+//! Names follow BLAS: `nt` multiplies by the transpose of the right operand.
+//! For a layer with input `X` (batch x in), weight `W` (out x in, PyTorch's
+//! layout) and output gradient `dY` (batch x out):
+//!
+//! | product         | call                                   |
+//! |-----------------|----------------------------------------|
+//! | `Y  = X · Wᵀ`   | `matmul_nt(batch, in, out, X, W, ..)`  |
+//! | `dX = dY · W`   | `matmul_nn(batch, out, in, dY, W, ..)` |
+//! | `dW = dYᵀ · X`  | `matmul_tn(out, batch, in, dY, X, ..)` |
+//!
+//! Each computes `C = A·B + beta·C` (`beta` 0 overwrites, 1 accumulates).
+//! Large products go to matrixmultiply (packing, cache blocking, SIMD
+//! micro-kernels); below [`DIRECT_LIMIT`] multiply-adds a direct loop is used,
+//! because packing costs about a hundred times the work of a 4x2x2 product.
+
+use crate::Float;
+
+/// Below this many multiply-adds (`m*k*n`) the direct loop beats packing.
+pub const DIRECT_LIMIT: usize = 8 * 1024;
+
+/// How an operand is laid out in memory, as (row stride, column stride).
+#[derive(Clone, Copy)]
+struct Strides {
+    row: usize,
+    col: usize,
+}
+
+/// `C[m×n] = A[m×k] · B[n×k]ᵀ + beta·C`.
+pub fn matmul_nt<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
+    product(
+        (m, k, n),
+        a,
+        Strides { row: k, col: 1 },
+        b,
+        Strides { row: 1, col: k },
+        beta,
+        c,
+    );
+}
+
+/// `C[m×n] = A[m×k] · B[k×n] + beta·C`.
+pub fn matmul_nn<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
+    product(
+        (m, k, n),
+        a,
+        Strides { row: k, col: 1 },
+        b,
+        Strides { row: n, col: 1 },
+        beta,
+        c,
+    );
+}
+
+/// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C`.
+pub fn matmul_tn<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
+    product(
+        (m, k, n),
+        a,
+        Strides { row: 1, col: m },
+        b,
+        Strides { row: n, col: 1 },
+        beta,
+        c,
+    );
+}
+
+fn product<E: Float>(
+    (m, k, n): (usize, usize, usize),
+    a: &[E],
+    sa: Strides,
+    b: &[E],
+    sb: Strides,
+    beta: E,
+    c: &mut [E],
+) {
+    // Internal invariant: callers (typed tensors and layers) pass buffers of
+    // exactly these sizes. A violation is a bug in forma, not in user data.
+    assert!(
+        a.len() == m * k && b.len() == k * n && c.len() == m * n,
+        "gemm operand sizes: a {} (want {}), b {} (want {}), c {} (want {})",
+        a.len(),
+        m * k,
+        b.len(),
+        k * n,
+        c.len(),
+        m * n
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    #[cfg(feature = "alloc")]
+    if m * k * n > DIRECT_LIMIT && k > 0 {
+        E::packed_gemm((m, k, n), a, (sa.row, sa.col), b, (sb.row, sb.col), beta, c);
+        return;
+    }
+    direct(m, k, n, a, sa, b, sb, beta, c);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn direct<E: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    sa: Strides,
+    b: &[E],
+    sb: Strides,
+    beta: E,
+    c: &mut [E],
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = E::ZERO;
+            for p in 0..k {
+                acc += a[i * sa.row + p * sa.col] * b[p * sb.row + j * sb.col];
+            }
+            let out = &mut c[i * n + j];
+            *out = if beta == E::ZERO {
+                acc
+            } else {
+                acc + beta * *out
+            };
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! CPU math over slices.
+//!
+//! Everything here takes plain slices and lengths, so that a new network shape
+//! monomorphises only a thin typed shell around these functions (dfdx's
+//! compile times grew with every shape; see the design notes in the README).
+//!
+//! * [`gemm`]: the three matrix-product layouts a layer needs, for runtime
+//!   shapes: matrixmultiply for large products, a direct loop for tiny ones.
+//! * [`fixed`]: the same three layouts when the feature widths are compile-time
+//!   constants, fully unrolled; chosen by [`fixed::is_small`].
+//! * [`reduce`]: sums over rows and columns.
+
+pub mod fixed;
+pub mod gemm;
+pub mod reduce;

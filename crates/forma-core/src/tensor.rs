@@ -1,0 +1,453 @@
+//! [`Tensor`]: a heap-backed, row-major matrix whose dimensions are types.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ops::{Index, IndexMut};
+
+use crate::Float;
+use crate::dim::{AreMultipliable, Const, Dim};
+use crate::error::{Error, Result, check_finite};
+use crate::math::{gemm, reduce};
+
+/// A `rows x cols` matrix of `E`, stored row-major in one heap buffer.
+///
+/// Either dimension can be a compile-time [`Const<N>`] or a runtime `usize`.
+/// In forma the columns are features (always `Const` for layer inputs and
+/// outputs) and the rows are the batch, whichever is convenient:
+///
+/// ```
+/// use forma_core::{Const, Tensor};
+/// // A batch of any length with 2 features.
+/// let x = Tensor::<f32, usize, Const<2>>::from_rows(&[[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]);
+/// assert_eq!((x.rows(), x.cols()), (3, 2));
+/// // A 2x2 whose whole shape is in the type.
+/// let w = Tensor::from_array([[1.0f32, 2.0], [3.0, 4.0]]);
+/// let y = x.matmul(&w).unwrap(); // (3 x 2) . (2 x 2)
+/// assert_eq!(y.row(2), &[4.0, 6.0]);
+/// ```
+///
+/// Every constructor initialises every element: there is no way to observe
+/// uninitialised memory (one of the tutorials got NaNs from `torch.Tensor(2, 2)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor<E, R: Dim, C: Dim> {
+    data: Vec<E>,
+    rows: R,
+    cols: C,
+}
+
+/// A batch of runtime length with `C` features: the usual activation type.
+pub type Batch<E, const C: usize> = Tensor<E, usize, Const<C>>;
+
+impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
+    /// All zeros.
+    pub fn zeros(rows: R, cols: C) -> Self {
+        Self::full(rows, cols, E::ZERO)
+    }
+
+    /// Every element `value`.
+    pub fn full(rows: R, cols: C, value: E) -> Self {
+        Tensor {
+            data: vec![value; rows.size() * cols.size()],
+            rows,
+            cols,
+        }
+    }
+
+    /// Element `(r, c)` is `f(r, c)`.
+    pub fn from_fn(rows: R, cols: C, mut f: impl FnMut(usize, usize) -> E) -> Self {
+        let n = cols.size();
+        let data = (0..rows.size() * n)
+            .map(|i| f(i / n.max(1), i % n.max(1)))
+            .collect();
+        Tensor { data, rows, cols }
+    }
+
+    /// Takes a row-major buffer; its length must be `rows * cols`.
+    pub fn from_vec(rows: R, cols: C, data: Vec<E>) -> Result<Self> {
+        let expected = rows.size() * cols.size();
+        if data.len() != expected {
+            return Err(Error::Length {
+                what: "Tensor::from_vec",
+                expected,
+                got: data.len(),
+            });
+        }
+        Ok(Tensor { data, rows, cols })
+    }
+
+    /// Copies a row-major slice; its length must be `rows * cols`.
+    pub fn from_slice(rows: R, cols: C, data: &[E]) -> Result<Self> {
+        let expected = rows.size() * cols.size();
+        if data.len() != expected {
+            return Err(Error::Length {
+                what: "Tensor::from_slice",
+                expected,
+                got: data.len(),
+            });
+        }
+        Ok(Tensor {
+            data: data.to_vec(),
+            rows,
+            cols,
+        })
+    }
+
+    /// Number of rows.
+    #[inline]
+    pub fn rows(&self) -> usize {
+        self.rows.size()
+    }
+
+    /// Number of columns.
+    #[inline]
+    pub fn cols(&self) -> usize {
+        self.cols.size()
+    }
+
+    /// The row dimension, as its type.
+    #[inline]
+    pub fn row_dim(&self) -> R {
+        self.rows
+    }
+
+    /// The column dimension, as its type.
+    #[inline]
+    pub fn col_dim(&self) -> C {
+        self.cols
+    }
+
+    /// All elements, row-major.
+    #[inline]
+    pub fn as_slice(&self) -> &[E] {
+        &self.data
+    }
+
+    /// All elements, row-major, mutable.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [E] {
+        &mut self.data
+    }
+
+    /// The row-major buffer.
+    pub fn into_vec(self) -> Vec<E> {
+        self.data
+    }
+
+    /// Row `r`. Panics if `r >= rows()`, like slice indexing.
+    #[inline]
+    pub fn row(&self, r: usize) -> &[E] {
+        let n = self.cols();
+        &self.data[r * n..(r + 1) * n]
+    }
+
+    /// Element `(r, c)`, or `None` outside the matrix.
+    pub fn get(&self, r: usize, c: usize) -> Option<E> {
+        (r < self.rows() && c < self.cols()).then(|| self.data[r * self.cols() + c])
+    }
+
+    /// Changes the number of rows, keeping the buffer's capacity: shrinking
+    /// (the last short batch) never allocates, growing allocates only beyond the
+    /// largest size seen. New rows are zero.
+    pub fn set_rows(&mut self, rows: R) {
+        self.rows = rows;
+        self.data.resize(rows.size() * self.cols.size(), E::ZERO);
+    }
+
+    /// Sets every element to `value`.
+    pub fn fill(&mut self, value: E) {
+        self.data.fill(value);
+    }
+
+    /// Copies `other` into `self` (same shape type; rows adapt).
+    pub fn copy_from(&mut self, other: &Self) {
+        self.set_rows(other.rows);
+        self.data.copy_from_slice(&other.data);
+    }
+
+    /// A new tensor with `f` applied to each element.
+    pub fn map(&self, f: impl FnMut(E) -> E) -> Self {
+        Tensor {
+            data: self.data.iter().copied().map(f).collect(),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+
+    /// Applies `f` to each element in place.
+    pub fn map_inplace(&mut self, mut f: impl FnMut(E) -> E) {
+        self.data.iter_mut().for_each(|v| *v = f(*v));
+    }
+
+    /// A new tensor of `f(a, b)` over corresponding elements. Runtime row counts
+    /// must agree.
+    pub fn zip_map(&self, other: &Self, mut f: impl FnMut(E, E) -> E) -> Result<Self> {
+        self.same_rows(other, "Tensor::zip_map")?;
+        let data = self
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(&a, &b)| f(a, b))
+            .collect();
+        Ok(Tensor {
+            data,
+            rows: self.rows,
+            cols: self.cols,
+        })
+    }
+
+    /// `Err` naming the first NaN or infinity.
+    pub fn check_finite(&self, what: &'static str) -> Result<()> {
+        check_finite(what, &self.data)
+    }
+
+    /// Sum of every element.
+    pub fn sum(&self) -> E {
+        reduce::sum(&self.data)
+    }
+
+    /// Mean of every element (NaN for an empty tensor).
+    pub fn mean(&self) -> E {
+        self.sum() / E::from_f64(self.data.len() as f64)
+    }
+
+    /// Column sums: sums over the rows, one value per column.
+    pub fn sum_over_rows(&self) -> Tensor<E, Const<1>, C> {
+        let mut out = Tensor::zeros(Const, self.cols);
+        reduce::sum_over_rows(self.rows(), self.cols(), &self.data, E::ZERO, &mut out.data);
+        out
+    }
+
+    /// Row sums: sums over the columns, one value per row.
+    pub fn sum_over_cols(&self) -> Tensor<E, R, Const<1>> {
+        let mut out = Tensor::zeros(self.rows, Const);
+        reduce::sum_over_cols(self.rows(), self.cols(), &self.data, E::ZERO, &mut out.data);
+        out
+    }
+
+    /// Adds `row` to every row (a bias broadcast over the batch).
+    pub fn add_row(&mut self, row: &Tensor<E, Const<1>, C>) {
+        let n = self.cols();
+        if n == 0 {
+            return;
+        }
+        for r in self.data.chunks_exact_mut(n) {
+            r.iter_mut().zip(&row.data).for_each(|(a, &b)| *a += b);
+        }
+    }
+
+    /// The transpose, `cols x rows`.
+    pub fn transpose(&self) -> Tensor<E, C, R> {
+        let n = self.cols();
+        Tensor::from_fn(self.cols, self.rows, |r, c| self.data[c * n + r])
+    }
+
+    /// `self · rhs`: `(m x k) · (k x n)`.
+    ///
+    /// The inner dimensions must satisfy [`AreMultipliable`]: two `Const`
+    /// widths are checked by the compiler, a runtime one here.
+    pub fn matmul<K2: Dim, N: Dim>(&self, rhs: &Tensor<E, K2, N>) -> Result<Tensor<E, R, N>>
+    where
+        C: AreMultipliable<K2>,
+    {
+        inner("Tensor::matmul", self.cols(), rhs.rows())?;
+        let mut out = Tensor::zeros(self.rows, rhs.cols);
+        gemm::matmul_nn(
+            self.rows(),
+            self.cols(),
+            rhs.cols(),
+            &self.data,
+            &rhs.data,
+            E::ZERO,
+            &mut out.data,
+        );
+        Ok(out)
+    }
+
+    /// `self · rhsᵀ`: `(m x k) · (n x k)ᵀ`, the layout of a layer's forward `X·Wᵀ`.
+    pub fn matmul_nt<N: Dim, K2: Dim>(&self, rhs: &Tensor<E, N, K2>) -> Result<Tensor<E, R, N>>
+    where
+        C: AreMultipliable<K2>,
+    {
+        inner("Tensor::matmul_nt", self.cols(), rhs.cols())?;
+        let mut out = Tensor::zeros(self.rows, rhs.rows);
+        gemm::matmul_nt(
+            self.rows(),
+            self.cols(),
+            rhs.rows(),
+            &self.data,
+            &rhs.data,
+            E::ZERO,
+            &mut out.data,
+        );
+        Ok(out)
+    }
+
+    /// `selfᵀ · rhs`: `(k x m)ᵀ · (k x n)`, the layout of a weight gradient `dYᵀ·X`.
+    pub fn matmul_tn<K2: Dim, N: Dim>(&self, rhs: &Tensor<E, K2, N>) -> Result<Tensor<E, C, N>>
+    where
+        R: AreMultipliable<K2>,
+    {
+        inner("Tensor::matmul_tn", self.rows(), rhs.rows())?;
+        let mut out = Tensor::zeros(self.cols, rhs.cols);
+        gemm::matmul_tn(
+            self.cols(),
+            self.rows(),
+            rhs.cols(),
+            &self.data,
+            &rhs.data,
+            E::ZERO,
+            &mut out.data,
+        );
+        Ok(out)
+    }
+
+    fn same_rows(&self, other: &Self, what: &'static str) -> Result<()> {
+        inner(what, self.rows(), other.rows())
+    }
+}
+
+fn inner(what: &'static str, expected: usize, got: usize) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::Length {
+            what,
+            expected,
+            got,
+        })
+    }
+}
+
+impl<E: Float, R: Dim, const C: usize> Tensor<E, R, Const<C>> {
+    /// The rows as fixed-length arrays.
+    #[inline]
+    pub fn as_rows(&self) -> &[[E; C]] {
+        self.data.as_chunks::<C>().0
+    }
+
+    /// The rows as fixed-length arrays, mutable.
+    #[inline]
+    pub fn as_rows_mut(&mut self) -> &mut [[E; C]] {
+        self.data.as_chunks_mut::<C>().0
+    }
+}
+
+impl<E: Float, const C: usize> Tensor<E, usize, Const<C>> {
+    /// A batch from rows; the row count comes from the slice.
+    pub fn from_rows(rows: &[[E; C]]) -> Self {
+        Tensor {
+            data: rows.as_flattened().to_vec(),
+            rows: rows.len(),
+            cols: Const,
+        }
+    }
+
+    /// A batch from a flat row-major slice whose length is a multiple of `C`.
+    pub fn from_flat(data: &[E]) -> Result<Self> {
+        if C == 0 || data.len() % C != 0 {
+            let expected = if C == 0 {
+                0
+            } else {
+                data.len().div_ceil(C) * C
+            };
+            return Err(Error::Length {
+                what: "Tensor::from_flat (a multiple of the width)",
+                expected,
+                got: data.len(),
+            });
+        }
+        Ok(Tensor {
+            data: data.to_vec(),
+            rows: data.len() / C,
+            cols: Const,
+        })
+    }
+}
+
+impl<E: Float, const R: usize, const C: usize> Tensor<E, Const<R>, Const<C>> {
+    /// A tensor whose whole shape is fixed, from nested arrays: a wrong length
+    /// does not compile.
+    pub fn from_array(rows: [[E; C]; R]) -> Self {
+        Tensor {
+            data: rows.as_flattened().to_vec(),
+            rows: Const,
+            cols: Const,
+        }
+    }
+}
+
+impl<E: Float, R: Dim, C: Dim> Index<(usize, usize)> for Tensor<E, R, C> {
+    type Output = E;
+    fn index(&self, (r, c): (usize, usize)) -> &E {
+        assert!(
+            c < self.cols(),
+            "column {c} out of range for width {}",
+            self.cols()
+        );
+        &self.data[r * self.cols() + c]
+    }
+}
+
+impl<E: Float, R: Dim, C: Dim> IndexMut<(usize, usize)> for Tensor<E, R, C> {
+    fn index_mut(&mut self, (r, c): (usize, usize)) -> &mut E {
+        assert!(
+            c < self.cols(),
+            "column {c} out of range for width {}",
+            self.cols()
+        );
+        let n = self.cols();
+        &mut self.data[r * n + c]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_lengths_are_errors_that_say_expected_and_got() {
+        let e = Tensor::<f32, usize, Const<3>>::from_vec(2, Const, vec![1.0; 5]).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Length {
+                what: "Tensor::from_vec",
+                expected: 6,
+                got: 5
+            }
+        );
+        assert_eq!(e.to_string(), "Tensor::from_vec: expected length 6, got 5");
+        assert!(Tensor::<f64, usize, Const<2>>::from_flat(&[1.0, 2.0, 3.0]).is_err());
+        assert!(Tensor::<f64, Const<2>, Const<2>>::from_slice(Const, Const, &[1.0; 3]).is_err());
+    }
+
+    #[test]
+    fn products_check_runtime_inner_dimensions() {
+        let a = Tensor::<f64, usize, usize>::zeros(2, 3);
+        let b = Tensor::<f64, usize, usize>::zeros(4, 2);
+        assert!(a.matmul(&b).is_err());
+        assert!(a.matmul_nt(&b).is_err());
+        assert!(b.matmul(&a).is_ok());
+    }
+
+    #[test]
+    fn set_rows_shrinks_without_losing_capacity() {
+        let mut t = Tensor::<f32, usize, Const<4>>::zeros(8, Const);
+        let cap = t.data.capacity();
+        t.set_rows(3);
+        assert_eq!(t.as_slice().len(), 12);
+        t.set_rows(8);
+        assert_eq!(t.data.capacity(), cap);
+    }
+
+    #[test]
+    fn nan_is_found_and_located() {
+        let t = Tensor::<f32, usize, Const<2>>::from_rows(&[[1.0, 2.0], [f32::NAN, 0.0]]);
+        assert_eq!(
+            t.check_finite("x"),
+            Err(Error::NonFinite {
+                what: "x",
+                index: 2
+            })
+        );
+    }
+}

@@ -1,0 +1,63 @@
+//! The two traits every layer implements.
+
+use forma_core::{ConstDim, Float};
+#[cfg(feature = "alloc")]
+use forma_core::{Dim, Tensor};
+
+use crate::Params;
+
+/// A layer that takes `In`-wide inputs: its output width and allocation-free
+/// inference of one row.
+///
+/// The input width is a type parameter, so an activation fits any width and a
+/// `Linear<I, O>` only `Const<I>`; feeding anything else fails to compile with
+/// the message below (or the more precise one of
+/// [`SameWidth`](forma_core::SameWidth)).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot take `{In}`-wide inputs",
+    label = "this layer's input width does not match what feeds it",
+    note = "the output width of each layer must equal the input width of the next"
+)]
+pub trait Layer<E: Float, In: ConstDim>: Params<E> {
+    /// The output width.
+    type Out: ConstDim;
+    /// The output for one input row, computed on the stack.
+    fn infer(&self, x: In::Array<E>) -> <Self::Out as ConstDim>::Array<E>;
+}
+
+/// Training: a batched forward into a reusable cache, and a backward that
+/// fills a gradient of the layer's own type.
+///
+/// ```text
+/// forward (x, cache)            -> &y          (y lives in the cache)
+/// backward(x, cache, dy, grads) -> grads = dL/dθ, and dx if asked for
+/// ```
+/// The cache holds every buffer of one pass for batches of row type `B`; it is
+/// built once by [`Module::new_cache`] and adapts to a shorter batch without
+/// allocating. Backward overwrites `grads` (it does not accumulate).
+#[cfg(feature = "alloc")]
+pub trait Module<E: Float, In: ConstDim>: Layer<E, In> {
+    /// The buffers of one forward and backward pass.
+    type Cache<B: Dim>;
+    /// Buffers for batches of `batch` rows.
+    fn new_cache<B: Dim>(&self, batch: B) -> Self::Cache<B>;
+    /// Computes the output of a batch into `cache` and returns it.
+    fn forward<'c, B: Dim>(
+        &self,
+        x: &Tensor<E, B, In>,
+        cache: &'c mut Self::Cache<B>,
+    ) -> &'c Tensor<E, B, Self::Out>;
+    /// The output of the last [`Module::forward`] on this cache.
+    fn output<B: Dim>(cache: &Self::Cache<B>) -> &Tensor<E, B, Self::Out>;
+    /// Given the input and cache of the last forward and the gradient `dy` of the
+    /// loss with respect to the output, writes the parameter gradients to
+    /// `grads` and, if `dx` is given, the gradient with respect to the input.
+    fn backward<B: Dim>(
+        &self,
+        x: &Tensor<E, B, In>,
+        cache: &mut Self::Cache<B>,
+        dy: &Tensor<E, B, Self::Out>,
+        grads: &mut Self,
+        dx: Option<&mut Tensor<E, B, In>>,
+    );
+}

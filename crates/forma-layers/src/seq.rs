@@ -1,0 +1,150 @@
+//! Sequences: a pair `(A, B)` is the layer "A, then B", and pairs nest to any
+//! length: `(A, (B, (C, D)))`. [`seq!`](crate::seq!) writes the nesting for you.
+//!
+//! The pair is a layer only if `B` takes what `A` outputs, so a width mismatch
+//! anywhere in a network is a compile error naming both widths.
+
+use core::ops::Add;
+
+use forma_core::generic_array::ArrayLength;
+use forma_core::typenum::Sum;
+use forma_core::{ConstDim, Float, Rng};
+
+use crate::{FlatParams, Layer, Params};
+
+/// Builds a nested sequence: `seq!(a, b, c)` is `(a, (b, c))`, and the type
+/// `seq!(@type A, B, C)` is `(A, (B, C))`.
+#[macro_export]
+macro_rules! seq {
+    (@type $a:ty $(,)?) => { $a };
+    (@type $a:ty, $($rest:ty),+ $(,)?) => { ($a, $crate::seq!(@type $($rest),+)) };
+    ($a:expr $(,)?) => { $a };
+    ($a:expr, $($rest:expr),+ $(,)?) => { ($a, $crate::seq!($($rest),+)) };
+}
+
+/// `(a, b)`, checking at compile time that `b` takes what `a` outputs.
+///
+/// Writing the pair directly is equally fine; this makes the error appear where
+/// the network is built rather than where it is first used.
+pub fn chain<E: Float, In: ConstDim, A: Layer<E, In>, B: Layer<E, A::Out>>(a: A, b: B) -> (A, B) {
+    (a, b)
+}
+
+/// Layers that can be created with PyTorch's default initialisation.
+pub trait Initialize: Sized {
+    /// Every `Linear` as `nn.Linear` would be (U(-1/√fan_in, 1/√fan_in)),
+    /// drawn in order from the first layer to the last.
+    fn initialize(rng: &mut Rng) -> Self;
+}
+
+impl<A: Params<E>, B: Params<E>, E: Float> Params<E> for (A, B) {
+    const COUNT: usize = A::COUNT + B::COUNT;
+
+    fn zeros_like(&self) -> Self {
+        (self.0.zeros_like(), self.1.zeros_like())
+    }
+    fn visit(&self, f: &mut impl FnMut(&[E])) {
+        self.0.visit(f);
+        self.1.visit(f);
+    }
+    fn visit_mut(&mut self, f: &mut impl FnMut(&mut [E])) {
+        self.0.visit_mut(f);
+        self.1.visit_mut(f);
+    }
+    fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut [E], &[E])) {
+        self.0.zip_mut(&g.0, f);
+        self.1.zip_mut(&g.1, f);
+    }
+    fn zip2_mut(&mut self, g: &Self, s: &mut Self, f: &mut impl FnMut(&mut [E], &[E], &mut [E])) {
+        self.0.zip2_mut(&g.0, &mut s.0, f);
+        self.1.zip2_mut(&g.1, &mut s.1, f);
+    }
+    fn zip3_mut(
+        &mut self,
+        g: &Self,
+        s: &mut Self,
+        t: &mut Self,
+        f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
+    ) {
+        self.0.zip3_mut(&g.0, &mut s.0, &mut t.0, f);
+        self.1.zip3_mut(&g.1, &mut s.1, &mut t.1, f);
+    }
+}
+
+impl<A: FlatParams<E>, B: FlatParams<E>, E: Float> FlatParams<E> for (A, B)
+where
+    A::Count: Add<B::Count>,
+    Sum<A::Count, B::Count>: ArrayLength,
+{
+    type Count = Sum<A::Count, B::Count>;
+}
+
+impl<A: Initialize, B: Initialize> Initialize for (A, B) {
+    fn initialize(rng: &mut Rng) -> Self {
+        let a = A::initialize(rng);
+        (a, B::initialize(rng))
+    }
+}
+
+impl<E: Float, In: ConstDim, A: Layer<E, In>, B: Layer<E, A::Out>> Layer<E, In> for (A, B) {
+    type Out = B::Out;
+    fn infer(&self, x: In::Array<E>) -> <B::Out as ConstDim>::Array<E> {
+        self.1.infer(self.0.infer(x))
+    }
+}
+
+#[cfg(feature = "alloc")]
+mod train {
+    use super::*;
+    use crate::Module;
+    use forma_core::{Dim, Tensor};
+
+    /// The cache of `(A, B)`: both caches and the gradient buffer between them.
+    #[derive(Debug, Clone)]
+    pub struct PairCache<CA, CB, H> {
+        a: CA,
+        b: CB,
+        dh: H,
+    }
+
+    impl<E: Float, In: ConstDim, A: Module<E, In>, B: Module<E, A::Out>> Module<E, In> for (A, B) {
+        type Cache<Bt: Dim> = PairCache<A::Cache<Bt>, B::Cache<Bt>, Tensor<E, Bt, A::Out>>;
+
+        fn new_cache<Bt: Dim>(&self, batch: Bt) -> Self::Cache<Bt> {
+            PairCache {
+                a: self.0.new_cache(batch),
+                b: self.1.new_cache(batch),
+                dh: Tensor::zeros(batch, Default::default()),
+            }
+        }
+
+        fn forward<'c, Bt: Dim>(
+            &self,
+            x: &Tensor<E, Bt, In>,
+            cache: &'c mut Self::Cache<Bt>,
+        ) -> &'c Tensor<E, Bt, B::Out> {
+            let h = self.0.forward(x, &mut cache.a);
+            self.1.forward(h, &mut cache.b)
+        }
+
+        fn output<Bt: Dim>(cache: &Self::Cache<Bt>) -> &Tensor<E, Bt, B::Out> {
+            B::output(&cache.b)
+        }
+
+        fn backward<Bt: Dim>(
+            &self,
+            x: &Tensor<E, Bt, In>,
+            cache: &mut Self::Cache<Bt>,
+            dy: &Tensor<E, Bt, B::Out>,
+            grads: &mut Self,
+            dx: Option<&mut Tensor<E, Bt, In>>,
+        ) {
+            let PairCache { a, b, dh } = cache;
+            let h = A::output(a);
+            self.1.backward(h, b, dy, &mut grads.1, Some(dh));
+            self.0.backward(x, a, dh, &mut grads.0, dx);
+        }
+    }
+}
+#[cfg(feature = "alloc")]
+pub use train::PairCache;

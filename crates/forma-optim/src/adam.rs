@@ -1,0 +1,114 @@
+//! Adam and AdamW, as `torch.optim.Adam` / `torch.optim.AdamW`.
+
+use forma_core::{Float, Result};
+use forma_layers::Params;
+
+use crate::{Optimizer, check_rate};
+
+/// Adam (`decoupled = false`, weight decay added to the gradient) or AdamW
+/// (`decoupled = true`, `p *= 1 - lr·wd` before the step):
+///
+/// ```text
+/// m = β1·m + (1-β1)·g      v = β2·v + (1-β2)·g²
+/// p -= lr · (m / (1-β1^t)) / (√(v / (1-β2^t)) + ε)
+/// ```
+#[derive(Clone, Debug)]
+pub struct Adam<E, P> {
+    lr: E,
+    beta1: E,
+    beta2: E,
+    eps: E,
+    weight_decay: E,
+    decoupled: bool,
+    t: i32,
+    moments: Option<(P, P)>,
+}
+
+impl<E: Float, P: Params<E>> Adam<E, P> {
+    /// Adam with PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay.
+    pub fn new(lr: f64) -> Result<Self> {
+        let lr = check_rate("Adam learning rate must be finite and >= 0", lr, None)?;
+        Ok(Adam {
+            lr: E::from_f64(lr),
+            beta1: E::from_f64(0.9),
+            beta2: E::from_f64(0.999),
+            eps: E::from_f64(1e-8),
+            weight_decay: E::ZERO,
+            decoupled: false,
+            t: 0,
+            moments: None,
+        })
+    }
+
+    /// AdamW with PyTorch's defaults (weight decay 0.01).
+    pub fn adamw(lr: f64) -> Result<Self> {
+        let mut a = Self::new(lr)?;
+        a.decoupled = true;
+        a.weight_decay = E::from_f64(0.01);
+        Ok(a)
+    }
+
+    /// β1 and β2, each in [0, 1).
+    pub fn with_betas(mut self, beta1: f64, beta2: f64) -> Result<Self> {
+        self.beta1 = E::from_f64(check_rate(
+            "Adam beta1 must be in [0, 1)",
+            beta1,
+            Some(1.0),
+        )?);
+        self.beta2 = E::from_f64(check_rate(
+            "Adam beta2 must be in [0, 1)",
+            beta2,
+            Some(1.0),
+        )?);
+        Ok(self)
+    }
+
+    /// ε (finite, not negative).
+    pub fn with_eps(mut self, eps: f64) -> Result<Self> {
+        self.eps = E::from_f64(check_rate("Adam eps must be finite and >= 0", eps, None)?);
+        Ok(self)
+    }
+
+    /// Weight decay: L2 for Adam, decoupled for AdamW.
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Result<Self> {
+        self.weight_decay = E::from_f64(check_rate(
+            "Adam weight decay must be finite and >= 0",
+            weight_decay,
+            None,
+        )?);
+        Ok(self)
+    }
+}
+
+impl<E: Float, P: Params<E>> Optimizer<E, P> for Adam<E, P> {
+    fn step(&mut self, params: &mut P, grads: &P) {
+        self.t = self.t.saturating_add(1);
+        let (lr, b1, b2, eps, wd, decoupled) = (
+            self.lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.weight_decay,
+            self.decoupled,
+        );
+        let bias1 = E::ONE - E::from_f64(b1.to_f64().powi(self.t));
+        let bias2 = E::ONE - E::from_f64(b2.to_f64().powi(self.t));
+        let (m, v) = self
+            .moments
+            .get_or_insert_with(|| (params.zeros_like(), params.zeros_like()));
+        params.zip3_mut(grads, m, v, &mut |p, g, m, v| {
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                let g = if decoupled {
+                    *p *= E::ONE - lr * wd;
+                    g
+                } else {
+                    g + wd * *p
+                };
+                *m = b1 * *m + (E::ONE - b1) * g;
+                *v = b2 * *v + (E::ONE - b2) * g * g;
+                let denom = (*v / bias2).sqrt() + eps;
+                *p -= lr * (*m / bias1) / denom;
+            }
+        });
+    }
+}
