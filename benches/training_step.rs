@@ -1,0 +1,107 @@
+//! One training step (forward, loss, backward, SGD update) of each tutorial
+//! network, reported per step and in samples per second.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{
+    BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+};
+use forma::core::Float;
+use forma::layers::Initialize;
+use forma::prelude::*;
+
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    g
+}
+
+fn random<E: Float, const C: usize>(rows: usize, seed: u64) -> Batch<E, C> {
+    let mut v = vec![E::ZERO; rows * C];
+    Init::Uniform {
+        low: 0.0,
+        high: 1.0,
+    }
+    .fill(1, 1, &mut forma::rng(seed), &mut v);
+    Batch::from_flat(&v).expect("rows * C values")
+}
+
+fn mazur(c: &mut Criterion) {
+    let net = seq!(
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+        Sigmoid,
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+        Sigmoid
+    );
+    let x = Tensor::from_array([[0.2, 0.1]]);
+    let t = Tensor::from_array([[0.99, 0.01]]);
+    let mut trainer = Trainer::new(net, HalfSumSquares, Sgd::new(0.5).expect("lr"));
+    let mut g = group(c, "step/mazur_2-2-2_f64_b1");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("forma", |b| {
+        b.iter(|| trainer.step(black_box(&x), black_box(&t)).expect("finite"))
+    });
+    g.finish();
+}
+
+fn xor(c: &mut Criterion) {
+    let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
+    let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
+    let mut trainer = Trainer::new(
+        Mlp::<2, 2, 1>::initialize(&mut forma::rng(1)),
+        Bce,
+        Sgd::new(0.5).expect("lr"),
+    );
+    let mut g = group(c, "step/xor_2-2-1_f32_b4");
+    g.throughput(Throughput::Elements(4));
+    g.bench_function("forma", |b| {
+        b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
+    });
+    g.finish();
+}
+
+fn iris(c: &mut Criterion) {
+    type Net = seq!(@type Linear<2, 32, f32, NoBias>, Sigmoid, Linear<32, 1, f32, NoBias>, Sigmoid);
+    let x = random::<f32, 2>(100, 1);
+    let y = random::<f32, 1>(100, 2).map(|v| if v > 0.5 { 1.0 } else { 0.0 });
+    let mut trainer = Trainer::new(
+        Net::initialize(&mut forma::rng(3)),
+        Bce,
+        Sgd::new(0.001).expect("lr"),
+    );
+    let mut g = group(c, "step/iris_2-32-1_f32_b100");
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("forma", |b| {
+        b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
+    });
+    g.finish();
+}
+
+fn two_layer_for<E: Float>(c: &mut Criterion) {
+    type Net<E> = seq!(@type Linear<1000, 100, E, NoBias>, ReLU, Linear<100, 10, E, NoBias>);
+    let x = random::<E, 1000>(64, 4);
+    let y = random::<E, 10>(64, 5);
+    // A tiny rate keeps the loss finite however long criterion runs.
+    let mut trainer = Trainer::new(
+        Net::<E>::initialize(&mut forma::rng(6)),
+        SumSquares,
+        Sgd::new(1e-9).expect("lr"),
+    );
+    let mut g = group(c, &format!("step/two_layer_64x1000-100-10_{}", E::NAME));
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("forma", |b| {
+        b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
+    });
+    g.finish();
+}
+
+fn two_layer(c: &mut Criterion) {
+    two_layer_for::<f32>(c);
+    two_layer_for::<f64>(c);
+}
+
+criterion_group!(benches, mazur, xor, iris, two_layer);
+criterion_main!(benches);
