@@ -44,8 +44,8 @@ pub mod prelude {
         Batch, Const, ConstDim, Dim, Error, Float, Init, Result, Rng, Tensor, rng,
     };
     pub use forma_layers::{
-        Identity, Initialize, Layer, LeakyReLU, Linear, Mlp, Mlp3, Module, NoBias, Params,
-        PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh, chain, seq,
+        FixedInput, Identity, Initialize, Layer, LeakyReLU, Linear, Mlp, Mlp3, Module, Network,
+        NoBias, Params, PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh, chain, seq,
     };
     pub use forma_losses::{
         Bce, BceWithLogits, Classes, HalfMse, HalfSumSquares, Loss, Mse, SoftmaxCrossEntropy,

@@ -80,7 +80,7 @@ impl<const N: usize> ConstDim for Const<N> {
 /// methods are identity casts that let generic code move a value from one
 /// width type to the other, which the compiler cannot otherwise see as equal.
 #[diagnostic::on_unimplemented(
-    message = "width mismatch: a layer with {Self} outputs feeds a layer with {Rhs} inputs",
+    message = "width mismatch: `{Self}`-wide values (a layer's output or the input batch) feed a layer that takes `{Rhs}` inputs",
     label = "these layers do not fit together",
     note = "in a sequence, the output width of each layer must equal the input width of the next: here `{Self}` is not `{Rhs}`"
 )]
@@ -125,7 +125,7 @@ impl<const N: usize> SameWidth<Const<N>> for Const<N> {
 /// `Const<K>: AreMultipliable<Const<K>>` holds at compile time; two runtime
 /// `usize` dimensions are compared when the product runs.
 #[diagnostic::on_unimplemented(
-    message = "cannot multiply: the left matrix has {Self} columns but the right one has {Rhs} rows",
+    message = "cannot multiply: the left matrix has `{Self}` columns but the right one has `{Rhs}` rows",
     label = "inner dimensions differ",
     note = "a product (m x k) . (k x n) needs the left operand's width to equal the right operand's height"
 )]

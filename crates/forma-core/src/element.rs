@@ -61,6 +61,12 @@ pub trait Float:
     fn mul_add(self, a: Self, b: Self) -> Self {
         self * a + b
     }
+    /// Runs `f` on a scratch buffer of at least `len` elements: with `std`, one
+    /// buffer per thread that only ever grows (so repeated products allocate
+    /// nothing); without `std`, a fresh buffer.
+    #[cfg(feature = "alloc")]
+    #[doc(hidden)]
+    fn with_workspace<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
     /// `C = A·B + beta·C` through matrixmultiply, operands given by row and
     /// column strides. Callers in [`math::gemm`](crate::math::gemm) check the
     /// sizes; this checks them again before the unsafe call.
@@ -132,6 +138,30 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
+            }
+            #[cfg(feature = "alloc")]
+            fn with_workspace<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+                #[cfg(feature = "std")]
+                {
+                    std::thread_local! {
+                        static WORKSPACE: core::cell::RefCell<alloc::vec::Vec<$t>> =
+                            const { core::cell::RefCell::new(alloc::vec::Vec::new()) };
+                    }
+                    WORKSPACE.with(|ws| match ws.try_borrow_mut() {
+                        Ok(mut ws) => {
+                            if ws.len() < len {
+                                ws.resize(len, 0.0);
+                            }
+                            f(&mut ws[..len])
+                        }
+                        // Re-entered from inside `f`: use a one-off buffer.
+                        Err(_) => f(&mut alloc::vec![0.0; len]),
+                    })
+                }
+                #[cfg(not(feature = "std"))]
+                {
+                    f(&mut alloc::vec![0.0; len])
+                }
             }
             #[cfg(feature = "alloc")]
             fn packed_gemm(

@@ -14,6 +14,7 @@
 //! (|a·b| around 1) is far above it: for k = 784 in f32 the tolerance is about
 //! 3e-3 while Σ|a·b| is about 800.
 
+use forma_core::math::gemm::Backend;
 use forma_core::math::{fixed, gemm, reduce};
 use forma_core::{Error, Float, Tensor};
 use proptest::collection::vec;
@@ -81,21 +82,31 @@ impl Layout {
         }
     }
 
+    /// Runs this product through `gemm`'s free function (`backend` `None`:
+    /// the default backend) or through the given backend.
     fn run<E: Elem>(
         self,
+        backend: Option<Backend>,
         (m, k, n): (usize, usize, usize),
         a: &[E],
         b: &[E],
         beta: E,
         c: &mut [E],
     ) {
-        match self {
-            Layout::Nt => gemm::matmul_nt(m, k, n, a, b, beta, c),
-            Layout::Nn => gemm::matmul_nn(m, k, n, a, b, beta, c),
-            Layout::Tn => gemm::matmul_tn(m, k, n, a, b, beta, c),
+        match (self, backend) {
+            (Layout::Nt, None) => gemm::matmul_nt(m, k, n, a, b, beta, c),
+            (Layout::Nn, None) => gemm::matmul_nn(m, k, n, a, b, beta, c),
+            (Layout::Tn, None) => gemm::matmul_tn(m, k, n, a, b, beta, c),
+            (Layout::Nt, Some(be)) => be.matmul_nt(m, k, n, a, b, beta, c),
+            (Layout::Nn, Some(be)) => be.matmul_nn(m, k, n, a, b, beta, c),
+            (Layout::Tn, Some(be)) => be.matmul_tn(m, k, n, a, b, beta, c),
         }
     }
 }
+
+/// The free functions (default backend), then each backend by name: above
+/// `DIRECT_LIMIT` they are different kernels.
+const BACKENDS: [Option<Backend>; 3] = [None, Some(Backend::Forma), Some(Backend::MatrixMultiply)];
 
 /// The exact-as-possible product in f64, and per element the magnitude
 /// `Σ|a·b| + |beta·c0|` that scales its tolerance. `beta == 0` ignores `c0`
@@ -160,15 +171,17 @@ fn check_gemm<E: Elem>(
     let (c0_e, c0) = to_elem::<E>(c0);
     for layout in LAYOUTS {
         for beta in [0.0, 1.0, E::from_f64(beta_any).to_f64()] {
-            let mut c = if beta == 0.0 {
-                vec![E::from_f64(f64::NAN); m * n]
-            } else {
-                c0_e.clone()
-            };
-            layout.run((m, k, n), &a_e, &b_e, E::from_f64(beta), &mut c);
             let (want, mag) = reference(layout, (m, k, n), &a, &b, beta, &c0);
-            let what = format!("gemm {layout:?} {m}x{k}x{n}, beta {beta}");
-            assert_close(&what, &c, &want, &mag, k);
+            for backend in BACKENDS {
+                let mut c = if beta == 0.0 {
+                    vec![E::from_f64(f64::NAN); m * n]
+                } else {
+                    c0_e.clone()
+                };
+                layout.run(backend, (m, k, n), &a_e, &b_e, E::from_f64(beta), &mut c);
+                let what = format!("gemm {layout:?} ({backend:?}) {m}x{k}x{n}, beta {beta}");
+                assert_close(&what, &c, &want, &mag, k);
+            }
         }
     }
 }
@@ -208,7 +221,7 @@ fn direct_shape() -> impl Strategy<Value = (usize, usize, usize)> {
         .prop_flat_map(move |(m, k)| (Just(m), Just(k), 1..=(limit / (m * k)).min(70)))
 }
 
-/// Shapes in 1..=70 whose product goes to matrixmultiply.
+/// Shapes in 1..=70 whose product goes to a packed kernel.
 fn packed_shape() -> impl Strategy<Value = (usize, usize, usize)> {
     (1usize..=70, 1usize..=70, 1usize..=70).prop_filter("above DIRECT_LIMIT", |&(m, k, n)| {
         m * k * n > gemm::DIRECT_LIMIT
@@ -216,7 +229,7 @@ fn packed_shape() -> impl Strategy<Value = (usize, usize, usize)> {
 }
 
 /// A row vector (1xN result), a column vector (Nx1 result) or an outer product
-/// (k = 1), small enough for the direct loop or large enough for matrixmultiply.
+/// (k = 1), small enough for the direct loop or large enough for a packed kernel.
 fn degenerate_shape() -> impl Strategy<Value = (usize, usize, usize)> {
     prop_oneof![
         (1usize..=70, 1usize..=70).prop_map(|(k, n)| (1, k, n)),
@@ -235,7 +248,7 @@ fn boundary_shape() -> impl Strategy<Value = (usize, usize, usize)> {
         (16, 32, 16), // exactly DIRECT_LIMIT: direct
         (8192, 1, 1), // exactly DIRECT_LIMIT, all in m
         (1, 8192, 1), // exactly DIRECT_LIMIT, all in k
-        (16, 32, 17), // just above: matrixmultiply
+        (16, 32, 17), // just above: packed
         (17, 32, 16), // just above
         (16, 33, 16), // just above
         (1, 8193, 1), // just above, a dot product
@@ -320,14 +333,17 @@ fn gemm_with_an_empty_inner_dimension_is_beta_times_c() {
             .iter()
             .map(|&x| E::from_f64(x))
             .collect();
-        for layout in LAYOUTS {
+        for (layout, backend) in LAYOUTS.into_iter().flat_map(|l| BACKENDS.map(|b| (l, b))) {
             let mut c = vec![E::from_f64(f64::NAN); 6];
-            layout.run((2, 0, 3), &[], &[], E::ZERO, &mut c);
-            assert!(c.iter().all(|&x| x == E::ZERO), "{layout:?}: {c:?}");
+            layout.run(backend, (2, 0, 3), &[], &[], E::ZERO, &mut c);
+            assert!(
+                c.iter().all(|&x| x == E::ZERO),
+                "{layout:?} {backend:?}: {c:?}"
+            );
             let mut c = c0.clone();
-            layout.run((2, 0, 3), &[], &[], E::from_f64(-2.0), &mut c);
+            layout.run(backend, (2, 0, 3), &[], &[], E::from_f64(-2.0), &mut c);
             let want: Vec<E> = c0.iter().map(|&x| E::from_f64(-2.0) * x).collect();
-            assert_eq!(c, want, "{layout:?}");
+            assert_eq!(c, want, "{layout:?} {backend:?}");
         }
     }
     check::<f32>();

@@ -25,6 +25,41 @@ pub trait Layer<E: Float, In: ConstDim>: Params<E> {
     fn infer(&self, x: In::Array<E>) -> <Self::Out as ConstDim>::Array<E>;
 }
 
+/// A layer (or sequence) whose input width is fixed by its type: `Linear<I, O>`
+/// takes `Const<I>`, and a sequence what its first layer takes. Activations
+/// fit any width and so have none.
+pub trait FixedInput {
+    /// The input width.
+    type Input: ConstDim;
+}
+
+/// A whole network: a [`Layer`] with a [`FixedInput`]. Implemented for every
+/// such type; it lets the input width be inferred from the network alone.
+pub trait Network<E: Float>: FixedInput + Layer<E, <Self as FixedInput>::Input> {
+    /// The output for one input row, on the stack: no allocator needed.
+    ///
+    /// ```
+    /// use forma_layers::{Inline, Linear, Network, SharedBias, Sigmoid, seq};
+    /// // Seed 000's 2-2-2 net with its weights inline: usable on `no_std` without `alloc`.
+    /// let net = seq!(
+    ///     Linear::<2, 2, f64, SharedBias, Inline>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+    ///     Sigmoid,
+    ///     Linear::<2, 2, f64, SharedBias, Inline>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+    ///     Sigmoid
+    /// );
+    /// let y = net.predict([0.2, 0.1]);
+    /// assert!((y[0] - 0.7858).abs() < 1e-4 && (y[1] - 0.7198).abs() < 1e-4);
+    /// ```
+    fn predict(
+        &self,
+        x: <<Self as FixedInput>::Input as ConstDim>::Array<E>,
+    ) -> <<Self as Layer<E, <Self as FixedInput>::Input>>::Out as ConstDim>::Array<E> {
+        self.infer(x)
+    }
+}
+
+impl<E: Float, T: FixedInput + Layer<E, <T as FixedInput>::Input>> Network<E> for T {}
+
 /// Training: a batched forward into a reusable cache, and a backward that
 /// fills a gradient of the layer's own type.
 ///

@@ -31,9 +31,9 @@ mod storage;
 
 pub use activation::{Elementwise, Identity, LeakyReLU, ReLU, Sigmoid, Tanh};
 pub use bias::{Bias, NoBias, PerOutput, SharedBias};
-pub use layer::Layer;
 #[cfg(feature = "alloc")]
 pub use layer::Module;
+pub use layer::{FixedInput, Layer, Network};
 pub use linear::Linear;
 pub use mlp::{Mlp, Mlp3};
 pub use params::{FlatParams, Params};

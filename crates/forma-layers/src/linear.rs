@@ -186,6 +186,12 @@ where
     type Count = Sum<Sum<Prod<U<O>, U<I>>, Prod<U<O>, B::PerOutputCount>>, B::FixedCount>;
 }
 
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> crate::FixedInput
+    for Linear<I, O, E, B, S>
+{
+    type Input = Const<I>;
+}
+
 impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage, In> Layer<E, In>
     for Linear<I, O, E, B, S>
 where

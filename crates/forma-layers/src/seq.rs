@@ -10,7 +10,7 @@ use forma_core::generic_array::ArrayLength;
 use forma_core::typenum::Sum;
 use forma_core::{ConstDim, Float, Rng};
 
-use crate::{FlatParams, Layer, Params};
+use crate::{FixedInput, FlatParams, Layer, Params};
 
 /// Builds a nested sequence: `seq!(a, b, c)` is `(a, (b, c))`, and the type
 /// `seq!(@type A, B, C)` is `(A, (B, C))`.
@@ -26,8 +26,15 @@ macro_rules! seq {
 ///
 /// Writing the pair directly is equally fine; this makes the error appear where
 /// the network is built rather than where it is first used.
-pub fn chain<E: Float, In: ConstDim, A: Layer<E, In>, B: Layer<E, A::Out>>(a: A, b: B) -> (A, B) {
+pub fn chain<E: Float, A: FixedInput + Layer<E, A::Input>, B: Layer<E, A::Out>>(
+    a: A,
+    b: B,
+) -> (A, B) {
     (a, b)
+}
+
+impl<A: FixedInput, B> FixedInput for (A, B) {
+    type Input = A::Input;
 }
 
 /// Layers that can be created with PyTorch's default initialisation.

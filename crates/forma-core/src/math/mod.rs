@@ -12,4 +12,6 @@
 
 pub mod fixed;
 pub mod gemm;
+#[cfg(feature = "alloc")]
+mod packed;
 pub mod reduce;

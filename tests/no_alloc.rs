@@ -1,0 +1,159 @@
+//! A counting global allocator proves the static-graph promise: after the
+//! first step (which builds the cache and optimizer state), a training step
+//! performs no heap allocation, and inline-stored inference never does.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use forma::layers::{Initialize, Inline};
+use forma::prelude::*;
+
+/// Counts allocations made by the current thread (tests run in parallel threads).
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which
+// upholds GlobalAlloc's contract; the counter is a const-initialised
+// thread-local `Cell`, whose access never allocates or re-enters the allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: `ptr` came from this allocator with `layout`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 10]))) >= 1);
+}
+
+#[test]
+fn mazur_step_allocates_nothing_after_the_first() {
+    let net = seq!(
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+        Sigmoid,
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+        Sigmoid
+    );
+    let x = Tensor::from_array([[0.2, 0.1]]);
+    let t = Tensor::from_array([[0.99, 0.01]]);
+    let mut trainer = Trainer::new(net, HalfSumSquares, Sgd::new(0.5).unwrap());
+    trainer.step(&x, &t).unwrap();
+    assert_eq!(
+        allocations_during(|| for _ in 0..100 {
+            trainer.step(&x, &t).unwrap();
+        }),
+        0
+    );
+}
+
+#[test]
+fn xor_step_with_momentum_allocates_nothing_after_the_first() {
+    let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
+    let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
+    let opt = Sgd::new(0.5)
+        .unwrap()
+        .with_momentum(0.9)
+        .unwrap()
+        .with_nesterov()
+        .unwrap();
+    let mut trainer = Trainer::new(Mlp::<2, 2, 1>::initialize(&mut forma::rng(2)), Bce, opt);
+    trainer.step(&x, &y).unwrap();
+    assert_eq!(
+        allocations_during(|| for _ in 0..100 {
+            trainer.step(&x, &y).unwrap();
+        }),
+        0
+    );
+}
+
+#[test]
+fn two_layer_step_and_a_shorter_last_batch_allocate_nothing() {
+    type Net = seq!(@type Linear<1000, 100, f32, NoBias>, ReLU, Linear<100, 10, f32, NoBias>);
+    let x = Batch::<f32, 1000>::from_flat(&vec![0.01; 64 * 1000]).unwrap();
+    let t = Batch::<f32, 10>::from_flat(&vec![0.5; 64 * 10]).unwrap();
+    let short_x = Batch::<f32, 1000>::from_flat(&vec![0.02; 17 * 1000]).unwrap();
+    let short_t = Batch::<f32, 10>::from_flat(&vec![0.5; 17 * 10]).unwrap();
+    let mut trainer = Trainer::new(
+        Net::initialize(&mut forma::rng(0)),
+        SumSquares,
+        Sgd::new(1e-6).unwrap(),
+    );
+    trainer.step(&x, &t).unwrap();
+    assert_eq!(
+        allocations_during(|| {
+            for _ in 0..5 {
+                trainer.step(&x, &t).unwrap();
+            }
+            trainer.step(&short_x, &short_t).unwrap();
+            trainer.step(&x, &t).unwrap();
+        }),
+        0
+    );
+}
+
+#[test]
+fn classifier_with_adam_allocates_nothing_after_the_first_step() {
+    let x = Batch::<f32, 8>::from_flat(
+        &(0..32 * 8)
+            .map(|i| (i % 7) as f32 / 7.0)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let labels = Classes::from_labels((0..32).map(|i| i % 3).collect(), 3).unwrap();
+    let mut trainer = Trainer::new(
+        Mlp3::<8, 16, 16, 3>::initialize(&mut forma::rng(4)),
+        SoftmaxCrossEntropy,
+        Adam::adamw(1e-3).unwrap(),
+    );
+    trainer.step(&x, &labels).unwrap();
+    assert_eq!(
+        allocations_during(|| for _ in 0..20 {
+            trainer.step(&x, &labels).unwrap();
+        }),
+        0
+    );
+}
+
+#[test]
+fn inline_inference_never_allocates() {
+    type Net = seq!(@type Linear<2, 2, f64, SharedBias, Inline>, Sigmoid, Linear<2, 2, f64, SharedBias, Inline>, Sigmoid);
+    let mut y = [0.0; 2];
+    let n = allocations_during(|| {
+        let net: Net = seq!(
+            Linear::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+            Sigmoid,
+            Linear::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+            Sigmoid
+        );
+        y = net.predict([0.2, 0.1]);
+    });
+    assert_eq!(n, 0);
+    // The tutorial's first forward pass: out_o1_o2 = [0.7858, 0.7198].
+    assert!(
+        (y[0] - 0.7858).abs() < 1e-4 && (y[1] - 0.7198).abs() < 1e-4,
+        "{y:?}"
+    );
+}
