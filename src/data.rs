@@ -34,7 +34,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<f64>>> {
 /// Little-endian `f64`s from raw bytes (numpy's `tofile` on x86); the length
 /// must be a multiple of 8.
 pub fn f64s_from_le_bytes(bytes: &[u8]) -> Result<Vec<f64>> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(Error::Length {
             what: "f64s_from_le_bytes (a multiple of 8 bytes)",
             expected: bytes.len() / 8 * 8,

@@ -22,7 +22,8 @@
 //! ```
 //!
 //! The member crates: [`core`] (dimensions, tensors, CPU math), [`layers`],
-//! [`losses`], [`optim`], and [`cuda`] (the GPU backend, still to come).
+//! [`losses`], [`optim`], [`expr`] (the static expression graph: autograd of
+//! any composition) and [`cuda`] (the GPU backend, still to come).
 #![deny(missing_docs)]
 
 pub mod data;
@@ -30,6 +31,7 @@ mod train;
 
 pub use forma_core as core;
 pub use forma_cuda as cuda;
+pub use forma_expr as expr;
 pub use forma_layers as layers;
 pub use forma_losses as losses;
 pub use forma_optim as optim;
@@ -43,6 +45,7 @@ pub mod prelude {
     pub use forma_core::{
         Batch, Const, ConstDim, Dim, Error, Float, Init, Result, Rng, Tensor, rng,
     };
+    pub use forma_expr::{Ex, Mat, RowFn, RowLoss, Scalar, constant, var};
     pub use forma_layers::{
         FixedInput, Identity, Initialize, Layer, LeakyReLU, Linear, Mlp, Mlp3, Module, Network,
         NoBias, Params, PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh, chain, seq,
@@ -53,3 +56,8 @@ pub mod prelude {
     };
     pub use forma_optim::{Adam, Optimizer, Sgd};
 }
+
+/// The README's Rust examples, compiled and run as doc tests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

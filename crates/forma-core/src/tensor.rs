@@ -344,7 +344,7 @@ impl<E: Float, const C: usize> Tensor<E, usize, Const<C>> {
 
     /// A batch from a flat row-major slice whose length is a multiple of `C`.
     pub fn from_flat(data: &[E]) -> Result<Self> {
-        if C == 0 || data.len() % C != 0 {
+        if C == 0 || !data.len().is_multiple_of(C) {
             let expected = if C == 0 {
                 0
             } else {
@@ -415,7 +415,10 @@ mod tests {
                 got: 5
             }
         );
-        assert_eq!(e.to_string(), "Tensor::from_vec: expected length 6, got 5");
+        assert_eq!(
+            alloc::format!("{e}"),
+            "Tensor::from_vec: expected length 6, got 5"
+        );
         assert!(Tensor::<f64, usize, Const<2>>::from_flat(&[1.0, 2.0, 3.0]).is_err());
         assert!(Tensor::<f64, Const<2>, Const<2>>::from_slice(Const, Const, &[1.0; 3]).is_err());
     }

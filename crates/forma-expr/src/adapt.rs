@@ -1,0 +1,187 @@
+//! Expressions in the training API: as a loss ([`RowLoss`]) and as a layer ([`RowFn`]).
+
+use forma_core::{Const, Dim, Float, Result, Tensor};
+use forma_layers::{Layer, Params};
+use forma_losses::Loss;
+
+use crate::expr::{Ex, Expr, Node};
+use crate::leaf::{Constant, Var, constant, var};
+use crate::shape::{Mat, Scalar};
+
+/// The prediction row as the loss expression's variable (id 0).
+pub type PredRow<E, const C: usize> = Ex<Var<0, Mat<1, C>, E>>;
+/// The target row as a constant.
+pub type TargetRow<E, const C: usize> = Ex<Constant<Mat<1, C>, E>>;
+
+/// A loss written as an expression of one prediction row and its target row,
+/// summed (or averaged) over the batch; its gradient comes from the expression.
+///
+/// ```
+/// use forma_expr::RowLoss;
+/// // Seed 000's loss, 0.5·Σ(t - o)², written by hand.
+/// let half_sse = RowLoss::sum(|o: forma_expr::PredRow<f64, 2>, t: forma_expr::TargetRow<f64, 2>| {
+///     ((t - o).powi(2) * 0.5).sum()
+/// });
+/// # let _ = half_sse;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct RowLoss<F> {
+    f: F,
+    mean: bool,
+}
+
+impl<F> RowLoss<F> {
+    /// The sum of the per-row losses.
+    pub fn sum(f: F) -> Self {
+        RowLoss { f, mean: false }
+    }
+    /// The mean of the per-row losses.
+    pub fn mean(f: F) -> Self {
+        RowLoss { f, mean: true }
+    }
+}
+
+impl<E: Float, const C: usize, F, X> Loss<E, Const<C>> for RowLoss<F>
+where
+    F: Fn(PredRow<E, C>, TargetRow<E, C>) -> Ex<X>,
+    X: Expr<E> + Node<Shape = Scalar>,
+{
+    type Target<B: Dim> = Tensor<E, B, Const<C>>;
+
+    fn value_and_grad<B: Dim>(
+        &self,
+        pred: &Tensor<E, B, Const<C>>,
+        target: &Tensor<E, B, Const<C>>,
+        grad: &mut Tensor<E, B, Const<C>>,
+    ) -> Result<E> {
+        forma_core::check_len("RowLoss target rows", pred.rows(), target.rows())?;
+        grad.set_rows(pred.row_dim());
+        let scale = if self.mean {
+            E::ONE / E::from_f64(pred.rows() as f64)
+        } else {
+            E::ONE
+        };
+        let mut total = E::ZERO;
+        for ((p, t), g) in pred
+            .as_rows()
+            .iter()
+            .zip(target.as_rows())
+            .zip(grad.as_rows_mut())
+        {
+            let x = var::<0, Mat<1, C>, E>([*p]);
+            let (value, [dx]) = (self.f)(x, constant([*t])).vjp(&scale, x)?;
+            total += value;
+            *g = dx;
+        }
+        Ok(total * scale)
+    }
+}
+
+/// A parameter-free layer written as an expression of one input row.
+///
+/// ```
+/// use forma_expr::{Mat, RowFn, Var, Ex};
+/// use forma_layers::Network;
+/// // Swish, x·σ(x), as a layer of width 3.
+/// let swish = RowFn::<_, 3, 3>::new(|x: Ex<Var<0, Mat<1, 3>, f64>>| x * x.sigmoid());
+/// # let _ = swish;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct RowFn<F, const I: usize, const O: usize> {
+    f: F,
+}
+
+impl<F, const I: usize, const O: usize> RowFn<F, I, O> {
+    /// The layer `x ↦ f(x)` from `I` to `O` features.
+    pub fn new(f: F) -> Self {
+        RowFn { f }
+    }
+}
+
+impl<E: Float, F: Clone, const I: usize, const O: usize> Params<E> for RowFn<F, I, O> {
+    const COUNT: usize = 0;
+    fn zeros_like(&self) -> Self {
+        self.clone()
+    }
+    fn visit(&self, _f: &mut impl FnMut(&[E])) {}
+    fn visit_mut(&mut self, _f: &mut impl FnMut(&mut [E])) {}
+    fn zip_mut(&mut self, _g: &Self, _f: &mut impl FnMut(&mut [E], &[E])) {}
+    fn zip2_mut(
+        &mut self,
+        _g: &Self,
+        _s: &mut Self,
+        _f: &mut impl FnMut(&mut [E], &[E], &mut [E]),
+    ) {
+    }
+    fn zip3_mut(
+        &mut self,
+        _g: &Self,
+        _s: &mut Self,
+        _t: &mut Self,
+        _f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
+    ) {
+    }
+}
+
+impl<E: Float, F: Clone, X, const I: usize, const O: usize> Layer<E, Const<I>> for RowFn<F, I, O>
+where
+    F: Fn(Ex<Var<0, Mat<1, I>, E>>) -> Ex<X>,
+    X: Expr<E> + Node<Shape = Mat<1, O>>,
+{
+    type Out = Const<O>;
+    fn infer(&self, x: [E; I]) -> [E; O] {
+        let [y] = (self.f)(var([x])).value();
+        y
+    }
+}
+
+impl<E: Float, F: Clone, X, const I: usize, const O: usize> forma_layers::Module<E, Const<I>>
+    for RowFn<F, I, O>
+where
+    F: Fn(Ex<Var<0, Mat<1, I>, E>>) -> Ex<X>,
+    X: Expr<E> + Node<Shape = Mat<1, O>>,
+{
+    type Cache<B: Dim> = Tensor<E, B, Const<O>>;
+
+    fn new_cache<B: Dim>(&self, batch: B) -> Self::Cache<B> {
+        Tensor::zeros(batch, Const)
+    }
+
+    fn forward<'c, B: Dim>(
+        &self,
+        x: &Tensor<E, B, Const<I>>,
+        y: &'c mut Self::Cache<B>,
+    ) -> &'c Tensor<E, B, Const<O>> {
+        y.set_rows(x.row_dim());
+        for (xr, yr) in x.as_rows().iter().zip(y.as_rows_mut()) {
+            *yr = self.infer(*xr);
+        }
+        y
+    }
+
+    fn output<B: Dim>(y: &Self::Cache<B>) -> &Tensor<E, B, Const<O>> {
+        y
+    }
+
+    fn backward<B: Dim>(
+        &self,
+        x: &Tensor<E, B, Const<I>>,
+        _y: &mut Self::Cache<B>,
+        dy: &Tensor<E, B, Const<O>>,
+        _grads: &mut Self,
+        dx: Option<&mut Tensor<E, B, Const<I>>>,
+    ) {
+        if let Some(dx) = dx {
+            dx.set_rows(x.row_dim());
+            for ((xr, gr), dr) in x.as_rows().iter().zip(dy.as_rows()).zip(dx.as_rows_mut()) {
+                let v = var::<0, Mat<1, I>, E>([*xr]);
+                // Only if `f` builds its own variable 0 of another shape can this
+                // fail; the NaN then makes the next loss an error in `Trainer`.
+                *dr = match (self.f)(v).vjp(&[*gr], v) {
+                    Ok((_, [d])) => d,
+                    Err(_) => [E::from_f64(f64::NAN); I],
+                };
+            }
+        }
+    }
+}
