@@ -47,6 +47,61 @@ fn mazur(c: &mut Criterion) {
     g.finish();
 }
 
+/// Seed 000's step written as one expression (`forma::expr`), beside the same
+/// step through layers and `Trainer`: both in one group, one run.
+fn mazur_expression_vs_layers(c: &mut Criterion) {
+    use forma::expr::{Mat, Scalar, constant, var};
+    type W = [[f64; 2]; 2];
+    struct Params {
+        w1: W,
+        b1: f64,
+        w2: W,
+        b2: f64,
+    }
+    fn expression_step(p: &mut Params) -> f64 {
+        let x = constant::<Mat<1, 2>, f64>([[0.2, 0.1]]);
+        let t = constant::<Mat<1, 2>, f64>([[0.99, 0.01]]);
+        let (w1, b1) = (var::<0, Mat<2, 2>, f64>(p.w1), var::<1, Scalar, f64>(p.b1));
+        let (w2, b2) = (var::<2, Mat<2, 2>, f64>(p.w2), var::<3, Scalar, f64>(p.b2));
+        let o = ((x.matmul(w1) + b1).sigmoid().matmul(w2) + b2).sigmoid();
+        let loss = ((t - o).powi(2) * 0.5).sum();
+        let (value, (g1, gb1, g2, gb2)) = loss.vjp(&1.0, (w1, b1, w2, b2)).expect("distinct ids");
+        for (w, g) in p.w1.as_flattened_mut().iter_mut().zip(g1.as_flattened()) {
+            *w -= 0.5 * g;
+        }
+        for (w, g) in p.w2.as_flattened_mut().iter_mut().zip(g2.as_flattened()) {
+            *w -= 0.5 * g;
+        }
+        p.b1 -= 0.5 * gb1;
+        p.b2 -= 0.5 * gb2;
+        value
+    }
+    let mut g = group(c, "step/mazur_expression_vs_layers_f64");
+    g.throughput(Throughput::Elements(1));
+    let mut p = Params {
+        w1: [[0.2, 0.4], [0.1, 0.15]],
+        b1: 0.3,
+        w2: [[0.65, 0.45], [0.7, 0.3]],
+        b2: 0.5,
+    };
+    g.bench_function("expression", |b| {
+        b.iter(|| expression_step(black_box(&mut p)))
+    });
+    let net = seq!(
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+        Sigmoid,
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+        Sigmoid
+    );
+    let x = Tensor::from_array([[0.2, 0.1]]);
+    let t = Tensor::from_array([[0.99, 0.01]]);
+    let mut trainer = Trainer::new(net, HalfSumSquares, Sgd::new(0.5).expect("lr"));
+    g.bench_function("layers", |b| {
+        b.iter(|| trainer.step(black_box(&x), black_box(&t)).expect("finite"))
+    });
+    g.finish();
+}
+
 fn xor(c: &mut Criterion) {
     let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
     let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
@@ -103,5 +158,12 @@ fn two_layer(c: &mut Criterion) {
     two_layer_for::<f64>(c);
 }
 
-criterion_group!(benches, mazur, xor, iris, two_layer);
+criterion_group!(
+    benches,
+    mazur,
+    mazur_expression_vs_layers,
+    xor,
+    iris,
+    two_layer
+);
 criterion_main!(benches);
