@@ -4,9 +4,9 @@
 //! feature widths are compile-time constants, the CPU math a layer needs,
 //! seeded initialisation and the error type.
 //!
-//! * [`dim`]: [`Const<N>`](dim::Const) and runtime `usize` behind one [`Dim`](dim::Dim)
-//!   trait, and the named shape rules ([`SameWidth`](dim::SameWidth),
-//!   [`AreMultipliable`](dim::AreMultipliable)) whose compile errors name the widths.
+//! * [`dim`]: [`Const<N>`](dim::Const) and runtime `usize` behind one [`Dim`]
+//!   trait, and the named shape rules ([`SameWidth`],
+//!   [`AreMultipliable`]) whose compile errors name the widths.
 //! * [`Float`]: the element types, `f32` and `f64`.
 //! * [`Tensor`] (feature `alloc`): a row-major matrix `rows x cols`, heap-backed.
 //! * [`math`]: slice-level kernels. Generic code stays thin; the work happens

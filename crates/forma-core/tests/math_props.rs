@@ -108,7 +108,39 @@ impl Layout {
 /// `DIRECT_LIMIT` they are different kernels.
 const BACKENDS: [Option<Backend>; 3] = [None, Some(Backend::Forma), Some(Backend::MatrixMultiply)];
 
-/// The exact-as-possible product in f64, and per element the magnitude
+/// A sum of f64 terms, each given exactly as `hi + lo`, compensated
+/// (Neumaier): the result is the exact sum rounded once, near enough, so the
+/// tolerances below only have to cover the kernel's rounding.
+#[derive(Default)]
+struct ExactSum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl ExactSum {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        self.compensation += if self.sum.abs() >= x.abs() {
+            (self.sum - t) + x
+        } else {
+            (x - t) + self.sum
+        };
+        self.sum = t;
+    }
+
+    /// Adds `a * b` exactly (the product's rounding error by a fused multiply-add).
+    fn add_product(&mut self, a: f64, b: f64) {
+        let p = a * b;
+        self.add(p);
+        self.add(a.mul_add(b, -p));
+    }
+
+    fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
+/// The product in f64, compensated, and per element the magnitude
 /// `Σ|a·b| + |beta·c0|` that scales its tolerance. `beta == 0` ignores `c0`
 /// (which may be NaN: it must be overwritten).
 fn reference(
@@ -123,17 +155,17 @@ fn reference(
     let mut magnitude = vec![0.0; m * n];
     for i in 0..m {
         for j in 0..n {
-            let (mut s, mut mag) = (0.0, 0.0);
+            let (mut s, mut mag) = (ExactSum::default(), 0.0);
             for p in 0..k {
-                let t = layout.lhs((m, k), a, i, p) * layout.rhs((k, n), b, p, j);
-                s += t;
-                mag += t.abs();
+                let (x, y) = (layout.lhs((m, k), a, i, p), layout.rhs((k, n), b, p, j));
+                s.add_product(x, y);
+                mag += (x * y).abs();
             }
             if beta != 0.0 {
-                s += beta * c0[i * n + j];
+                s.add_product(beta, c0[i * n + j]);
                 mag += (beta * c0[i * n + j]).abs();
             }
-            value[i * n + j] = s;
+            value[i * n + j] = s.value();
             magnitude[i * n + j] = mag;
         }
     }
@@ -242,6 +274,19 @@ fn degenerate_shape() -> impl Strategy<Value = (usize, usize, usize)> {
     ]
 }
 
+/// Shapes beyond the packed kernels' cache blocks: a long inner dimension (more
+/// than one pass over k), many rows, many columns.
+fn blocked_shape() -> impl Strategy<Value = (usize, usize, usize)> {
+    prop_oneof![
+        (2usize..=12, 250usize..=700, 2usize..=12),
+        (90usize..=300, 1usize..=6, 10usize..=40),
+        (1usize..=4, 2usize..=6, 1000usize..=1300),
+    ]
+    .prop_filter("above DIRECT_LIMIT", |&(m, k, n)| {
+        m * k * n > gemm::DIRECT_LIMIT
+    })
+}
+
 /// Shapes at and just beyond the switch between the two paths.
 fn boundary_shape() -> impl Strategy<Value = (usize, usize, usize)> {
     select(vec![
@@ -287,6 +332,12 @@ proptest! {
 
     #[test]
     fn gemm_degenerate_shapes_match_reference(case in gemm_case(degenerate_shape())) {
+        check_gemm::<f32>(case.shape, &case.a, &case.b, &case.c0, case.beta);
+        check_gemm::<f64>(case.shape, &case.a, &case.b, &case.c0, case.beta);
+    }
+
+    #[test]
+    fn gemm_beyond_cache_blocks_matches_reference(case in gemm_case(blocked_shape())) {
         check_gemm::<f32>(case.shape, &case.a, &case.b, &case.c0, case.beta);
         check_gemm::<f64>(case.shape, &case.a, &case.b, &case.c0, case.beta);
     }
@@ -524,24 +575,27 @@ struct Sums {
 }
 
 fn reference_sums(m: usize, n: usize, a: &[f64]) -> Sums {
-    let mut over_rows = (vec![0.0; n], vec![0.0; n]);
-    let mut over_cols = (vec![0.0; m], vec![0.0; m]);
-    let mut total = (0.0, 0.0);
+    let mut rows: Vec<ExactSum> = (0..n).map(|_| ExactSum::default()).collect();
+    let mut cols: Vec<ExactSum> = (0..m).map(|_| ExactSum::default()).collect();
+    let mut all = ExactSum::default();
+    let mut over_rows_mag = vec![0.0; n];
+    let mut over_cols_mag = vec![0.0; m];
+    let mut total_mag = 0.0;
     for i in 0..m {
         for j in 0..n {
             let v = a[i * n + j];
-            over_rows.0[j] += v;
-            over_rows.1[j] += v.abs();
-            over_cols.0[i] += v;
-            over_cols.1[i] += v.abs();
-            total.0 += v;
-            total.1 += v.abs();
+            rows[j].add(v);
+            cols[i].add(v);
+            all.add(v);
+            over_rows_mag[j] += v.abs();
+            over_cols_mag[i] += v.abs();
+            total_mag += v.abs();
         }
     }
     Sums {
-        over_rows,
-        over_cols,
-        total,
+        over_rows: (rows.iter().map(ExactSum::value).collect(), over_rows_mag),
+        over_cols: (cols.iter().map(ExactSum::value).collect(), over_cols_mag),
+        total: (all.value(), total_mag),
     }
 }
 
@@ -557,7 +611,10 @@ fn check_reduce<E: Elem>(case: &ReduceCase) {
         let mut mag = mag.clone();
         if beta != 0.0 {
             for ((s, g), p) in sum.iter_mut().zip(&mut mag).zip(prior) {
-                *s += beta * p;
+                let mut e = ExactSum::default();
+                e.add(*s);
+                e.add_product(beta, *p);
+                *s = e.value();
                 *g += (beta * p).abs();
             }
         }

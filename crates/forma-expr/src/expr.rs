@@ -35,6 +35,9 @@ pub trait Expr<E: Float>: Node {
     );
 }
 
+/// What [`Ex::vjp`] returns: the expression's value and the gradients.
+pub type ValueAndGrads<S, E, G> = (Val<S, E>, G);
+
 /// An expression, wrapped so that `+ - * /` and the methods below build nodes.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Ex<T>(pub T);
@@ -72,7 +75,7 @@ impl<T: Node> Ex<T> {
         &self,
         upstream: &Val<T::Shape, E>,
         targets: V,
-    ) -> Result<(Val<T::Shape, E>, V::Grads)>
+    ) -> Result<ValueAndGrads<T::Shape, E, V::Grads>>
     where
         T: Expr<E>,
     {

@@ -39,7 +39,7 @@ mod unary;
 
 pub use adapt::{PredRow, RowFn, RowLoss, TargetRow};
 pub use binary::{Add, BinaryOp, Div, Mul, Sub, Zip};
-pub use expr::{Ex, Expr, Node};
+pub use expr::{Ex, Expr, Node, ValueAndGrads};
 pub use grad::{Acc, Sink, Targets};
 pub use leaf::{Constant, Var, constant, var};
 pub use matmul::MatMul;

@@ -1,6 +1,6 @@
 //! # forma-optim
 //!
-//! Optimizers update every parameter of any [`Params`](forma_layers::Params)
+//! Optimizers update every parameter of any [`Params`]
 //! type in place, walking the network and its gradient (a value of the same
 //! type) in lockstep. State (momentum, Adam moments) is a value of the network's
 //! type too, created at the first step: later steps allocate nothing.
