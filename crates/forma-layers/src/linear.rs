@@ -21,10 +21,10 @@ use crate::storage::{DefaultStorage, Storage};
 /// or inline storage of the weight.
 ///
 /// ```
-/// use forma_layers::{Layer, Linear, SharedBias};
+/// use forma_layers::{Linear, Network, SharedBias};
 /// // Seed 000's first layer: W1 as PyTorch would store it, one shared bias 0.3.
 /// let l = Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]);
-/// let y = l.infer([0.2, 0.1]);
+/// let y = l.predict([0.2, 0.1]);
 /// assert!((y[0] - 0.35).abs() < 1e-15 && (y[1] - 0.395).abs() < 1e-15);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
