@@ -158,12 +158,51 @@ fn two_layer(c: &mut Criterion) {
     two_layer_for::<f64>(c);
 }
 
+type Mnist = Mlp3<784, 256, 128, 10>;
+
+fn mnist(c: &mut Criterion) {
+    let x = random::<f32, 784>(128, 7);
+    let labels = Classes::from_labels((0..128).map(|i| (i * 7) % 10).collect(), 10)
+        .expect("labels below 10");
+    let mut trainer = Trainer::new(
+        Mnist::initialize(&mut forma::rng(8)),
+        SoftmaxCrossEntropy,
+        Sgd::new(0.01).expect("lr"),
+    );
+    let mut g = group(c, "step/mnist_784-256-128-10_f32_b128");
+    g.throughput(Throughput::Elements(128));
+    g.bench_function("forma", |b| {
+        b.iter(|| {
+            trainer
+                .step(black_box(&x), black_box(&labels))
+                .expect("finite")
+        })
+    });
+    g.finish();
+}
+
+fn mnist_inference(c: &mut Criterion) {
+    let net = Mnist::initialize(&mut forma::rng(8));
+    for batch in [1usize, 1024] {
+        let x = random::<f32, 784>(batch, 9);
+        let mut cache = Module::<f32, Const<784>>::new_cache(&net, batch);
+        let mut g = group(c, &format!("infer/mnist_784-256-128-10_f32_b{batch}"));
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_function("forma", |b| {
+            b.iter(|| black_box(net.forward(black_box(&x), &mut cache).as_slice()[0]))
+        });
+        g.finish();
+    }
+}
+
 criterion_group!(
     benches,
     mazur,
     mazur_expression_vs_layers,
     xor,
     iris,
-    two_layer
+    two_layer,
+    mnist,
+    mnist_inference
 );
 criterion_main!(benches);

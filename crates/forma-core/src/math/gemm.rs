@@ -140,7 +140,17 @@ impl Backend {
         if m * k * n > DIRECT_LIMIT && k > 0 {
             let (sa, sb) = ((sa.row, sa.col), (sb.row, sb.col));
             match self {
-                Backend::Forma => super::packed::gemm((m, k, n), a, sa, b, sb, beta, c),
+                Backend::Forma => super::packed::gemm(super::packed::Operands {
+                    m,
+                    k,
+                    n,
+                    a,
+                    sa,
+                    b,
+                    sb,
+                    beta,
+                    c,
+                }),
                 Backend::MatrixMultiply => E::packed_gemm((m, k, n), a, sa, b, sb, beta, c),
             }
             return;

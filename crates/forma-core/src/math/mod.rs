@@ -13,5 +13,7 @@
 pub mod fixed;
 pub mod gemm;
 #[cfg(feature = "alloc")]
+mod kernels;
+#[cfg(feature = "alloc")]
 mod packed;
 pub mod reduce;

@@ -1,0 +1,232 @@
+//! Micro-kernels of the packed GEMM, and the unpacked kernel for products with
+//! very few rows.
+
+use super::packed::{Operands, SMALL_M};
+use crate::Float;
+
+/// A register-blocked `MR x NR` tile kernel over packed panels.
+pub(crate) trait Micro<E: Float> {
+    /// Rows of a tile.
+    const MR: usize;
+    /// Columns of a tile.
+    const NR: usize;
+    /// `out[r*NR + j] = Σ_p ap[p*MR + r] · bp[p*NR + j]` for a `kc`-deep slice.
+    ///
+    /// # Safety
+    /// The CPU must support the kernel's instruction set. `ap` holds at least
+    /// `kc*MR` elements, `bp` at least `kc*NR`, `out` at least `MR*NR`.
+    unsafe fn tile(kc: usize, ap: &[E], bp: &[E], out: &mut [E]);
+}
+
+/// Portable Rust, vectorised by LLVM for whatever the build targets.
+pub(crate) struct Portable<const MR: usize, const NR: usize>;
+
+impl<E: Float, const MR: usize, const NR: usize> Micro<E> for Portable<MR, NR> {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    unsafe fn tile(kc: usize, ap: &[E], bp: &[E], out: &mut [E]) {
+        let mut acc = [[E::ZERO; NR]; MR];
+        let (a_rows, _) = ap[..kc * MR].as_chunks::<MR>();
+        let (b_rows, _) = bp[..kc * NR].as_chunks::<NR>();
+        for (av, bv) in a_rows.iter().zip(b_rows) {
+            for r in 0..MR {
+                for j in 0..NR {
+                    acc[r][j] += av[r] * bv[j];
+                }
+            }
+        }
+        out[..MR * NR].copy_from_slice(acc.as_flattened());
+    }
+}
+
+/// `C = A·B + beta·C` for `m <= SMALL_M` rows, without packing. For the forward
+/// `X·Wᵀ` (B's columns contiguous) each output is a dot product of two
+/// contiguous rows; otherwise rows of B are accumulated into C (axpy).
+pub(crate) fn small_m<E: Float>(op: Operands<'_, E>) {
+    let Operands {
+        m,
+        k,
+        n,
+        a,
+        sa,
+        b,
+        sb,
+        beta,
+        c,
+    } = op;
+    debug_assert!(m <= SMALL_M);
+    for i in 0..m {
+        let crow = &mut c[i * n..(i + 1) * n];
+        if sb.0 == 1 && sa.1 == 1 {
+            let arow = &a[i * sa.0..i * sa.0 + k];
+            for (j, out) in crow.iter_mut().enumerate() {
+                let d = dot(arow, &b[j * sb.1..j * sb.1 + k]);
+                *out = if beta == E::ZERO { d } else { d + beta * *out };
+            }
+        } else if sb.1 == 1 {
+            if beta == E::ZERO {
+                crow.fill(E::ZERO);
+            } else {
+                crow.iter_mut().for_each(|v| *v *= beta);
+            }
+            for p in 0..k {
+                let x = a[i * sa.0 + p * sa.1];
+                for (o, &w) in crow.iter_mut().zip(&b[p * sb.0..p * sb.0 + n]) {
+                    *o += x * w;
+                }
+            }
+        } else {
+            for (j, out) in crow.iter_mut().enumerate() {
+                let mut d = E::ZERO;
+                for p in 0..k {
+                    d += a[i * sa.0 + p * sa.1] * b[p * sb.0 + j * sb.1];
+                }
+                *out = if beta == E::ZERO { d } else { d + beta * *out };
+            }
+        }
+    }
+}
+
+/// Dot product with 16 independent partial sums, so LLVM can vectorise it.
+#[inline]
+fn dot<E: Float>(x: &[E], y: &[E]) -> E {
+    const L: usize = 16;
+    let mut lanes = [E::ZERO; L];
+    let (xc, xr) = x.as_chunks::<L>();
+    let (yc, yr) = y.as_chunks::<L>();
+    for (a, b) in xc.iter().zip(yc) {
+        for l in 0..L {
+            lanes[l] += a[l] * b[l];
+        }
+    }
+    let mut s = lanes.iter().copied().sum::<E>();
+    for (a, b) in xr.iter().zip(yr) {
+        s += *a * *b;
+    }
+    s
+}
+
+/// AVX-512 and AVX2+FMA kernels written with `core::arch` intrinsics, so that
+/// the accumulators stay in registers and every update is one fused multiply-add.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+pub(crate) mod x86 {
+    use core::arch::x86_64::*;
+
+    use super::Micro;
+
+    /// f32, 8 x 32 tile: 16 zmm accumulators.
+    pub(crate) struct Avx512F32;
+    /// f64, 8 x 16 tile: 16 zmm accumulators.
+    pub(crate) struct Avx512F64;
+    /// f32, 6 x 16 tile: 12 ymm accumulators.
+    pub(crate) struct Avx2F32;
+    /// f64, 6 x 8 tile: 12 ymm accumulators.
+    pub(crate) struct Avx2F64;
+
+    macro_rules! kernel {
+        ($name:ident, $t:ty, $mr:literal, $lanes:literal, $vecs:literal, $feat:literal,
+         $zero:ident, $load:ident, $set1:ident, $fma:ident, $store:ident) => {
+            impl Micro<$t> for $name {
+                const MR: usize = $mr;
+                const NR: usize = $lanes * $vecs;
+                unsafe fn tile(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
+                    assert!(
+                        ap.len() >= kc * $mr
+                            && bp.len() >= kc * $lanes * $vecs
+                            && out.len() >= $mr * $lanes * $vecs
+                    );
+                    // SAFETY: the caller guarantees the CPU feature; lengths checked above.
+                    unsafe { kernel_impl(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
+                }
+            }
+            #[target_feature(enable = $feat)]
+            unsafe fn kernel_impl(kc: usize, ap: *const $t, bp: *const $t, out: *mut $t) {
+                const NR: usize = $lanes * $vecs;
+                let mut acc = [[$zero(); $vecs]; $mr];
+                for p in 0..kc {
+                    // SAFETY (whole block): p < kc, so p*NR + NR <= kc*NR elements
+                    // of bp and p*MR + MR <= kc*MR of ap are read.
+                    let b: [_; $vecs] =
+                        core::array::from_fn(|v| unsafe { $load(bp.add(p * NR + v * $lanes)) });
+                    for r in 0..$mr {
+                        let a = $set1(unsafe { *ap.add(p * $mr + r) });
+                        for v in 0..$vecs {
+                            acc[r][v] = $fma(a, b[v], acc[r][v]);
+                        }
+                    }
+                }
+                for r in 0..$mr {
+                    for v in 0..$vecs {
+                        // SAFETY: out holds MR*NR elements.
+                        unsafe { $store(out.add(r * NR + v * $lanes), acc[r][v]) };
+                    }
+                }
+            }
+        };
+    }
+
+    mod f32_512 {
+        use super::*;
+        kernel!(
+            Avx512F32,
+            f32,
+            8,
+            16,
+            2,
+            "avx512f",
+            _mm512_setzero_ps,
+            _mm512_loadu_ps,
+            _mm512_set1_ps,
+            _mm512_fmadd_ps,
+            _mm512_storeu_ps
+        );
+    }
+    mod f64_512 {
+        use super::*;
+        kernel!(
+            Avx512F64,
+            f64,
+            8,
+            8,
+            2,
+            "avx512f",
+            _mm512_setzero_pd,
+            _mm512_loadu_pd,
+            _mm512_set1_pd,
+            _mm512_fmadd_pd,
+            _mm512_storeu_pd
+        );
+    }
+    mod f32_256 {
+        use super::*;
+        kernel!(
+            Avx2F32,
+            f32,
+            6,
+            8,
+            2,
+            "avx2,fma",
+            _mm256_setzero_ps,
+            _mm256_loadu_ps,
+            _mm256_set1_ps,
+            _mm256_fmadd_ps,
+            _mm256_storeu_ps
+        );
+    }
+    mod f64_256 {
+        use super::*;
+        kernel!(
+            Avx2F64,
+            f64,
+            6,
+            4,
+            2,
+            "avx2,fma",
+            _mm256_setzero_pd,
+            _mm256_loadu_pd,
+            _mm256_set1_pd,
+            _mm256_fmadd_pd,
+            _mm256_storeu_pd
+        );
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs forma's CPU training-step benchmarks and the same workloads in PyTorch
+# eager (benches/reference/pytorch_reference.py) one after the other on this
+# machine, then prints one table: workload, forma, PyTorch, ratio.
+#
+# Needs PyTorch in benches/reference/.venv (kept out of CI, about 3 GB):
+#   python3 -m venv benches/reference/.venv
+#   benches/reference/.venv/bin/pip install torch numpy
+# Usage: scripts/bench-vs-pytorch.sh [THREADS]   (PyTorch's thread count; forma runs on one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads="${1:-1}"
+py=benches/reference/.venv/bin/python
+[ -x "$py" ] || { echo "PyTorch venv missing: see the comment at the top of $0" >&2; exit 1; }
+
+cargo bench --bench training_step -- --noplot >&2
+"$py" benches/reference/pytorch_reference.py --threads "$threads" > target/pytorch_reference.json
+python3 scripts/bench_table.py target/criterion target/pytorch_reference.json
