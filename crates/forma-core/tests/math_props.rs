@@ -107,7 +107,13 @@ impl Layout {
 
 /// The free functions (default backend), then each backend by name: above
 /// `DIRECT_LIMIT` they are different kernels.
-const BACKENDS: [Option<Backend>; 3] = [None, Some(Backend::Forma), Some(Backend::MatrixMultiply)];
+const BACKENDS: [Option<Backend>; 5] = [
+    None,
+    Some(Backend::Forma),
+    Some(Backend::FormaAvx2),
+    Some(Backend::FormaPortable),
+    Some(Backend::MatrixMultiply),
+];
 
 /// A compensated (Neumaier) sum of f64 terms, products added exactly as the
 /// rounded product plus its error: the result is within about one rounding of

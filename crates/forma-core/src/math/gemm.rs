@@ -38,6 +38,11 @@ pub enum Backend {
     /// matrixmultiply: allocates its packing buffer on every call; kept as the
     /// reference these kernels are measured against.
     MatrixMultiply,
+    /// forma's kernel limited to AVX2+FMA even where AVX-512 exists (portable
+    /// code without AVX2): for tests and comparisons.
+    FormaAvx2,
+    /// forma's kernel in portable Rust only: for tests and comparisons.
+    FormaPortable,
 }
 
 impl Backend {
@@ -140,17 +145,28 @@ impl Backend {
         if m * k * n > DIRECT_LIMIT && k > 0 {
             let (sa, sb) = ((sa.row, sa.col), (sb.row, sb.col));
             match self {
-                Backend::Forma => super::packed::gemm(super::packed::Operands {
-                    m,
-                    k,
-                    n,
-                    a,
-                    sa,
-                    b,
-                    sb,
-                    beta,
-                    c,
-                }),
+                Backend::Forma | Backend::FormaAvx2 | Backend::FormaPortable => {
+                    use super::packed::{Isa, Operands, gemm};
+                    let isa = match self {
+                        Backend::FormaAvx2 => Isa::Avx2,
+                        Backend::FormaPortable => Isa::Portable,
+                        _ => Isa::Best,
+                    };
+                    gemm(
+                        Operands {
+                            m,
+                            k,
+                            n,
+                            a,
+                            sa,
+                            b,
+                            sb,
+                            beta,
+                            c,
+                        },
+                        isa,
+                    )
+                }
                 Backend::MatrixMultiply => E::packed_gemm((m, k, n), a, sa, b, sb, beta, c),
             }
             return;

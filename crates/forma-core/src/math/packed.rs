@@ -46,8 +46,16 @@ pub(crate) struct Operands<'a, E> {
     pub c: &'a mut [E],
 }
 
+/// The best instruction set available, or a lower one forced (for tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    Best,
+    Avx2,
+    Portable,
+}
+
 /// Runs the product (callers in [`gemm`](super::gemm) have checked the sizes).
-pub(crate) fn gemm<E: Float>(op: Operands<'_, E>) {
+pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa) {
     if op.m <= SMALL_M {
         super::kernels::small_m(op);
         return;
@@ -56,7 +64,7 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>) {
     let b_len = (NC.min(op.n) + MAX_NR) * KC.min(op.k);
     E::with_workspace(a_len + b_len, |ws| {
         let (ap, bp) = ws.split_at_mut(a_len);
-        dispatch(op, ap, bp);
+        dispatch(op, ap, bp, isa);
     });
 }
 
@@ -104,11 +112,11 @@ fn concrete<'a, E: Float, T: Float>(
     ))
 }
 
-fn dispatch<E: Float>(op: Operands<'_, E>, ap: &mut [E], bp: &mut [E]) {
+fn dispatch<E: Float>(op: Operands<'_, E>, ap: &mut [E], bp: &mut [E], isa: Isa) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
+    if isa != Isa::Portable {
         use super::kernels::x86::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
-        if std::is_x86_feature_detected!("avx512f") {
+        if isa == Isa::Best && std::is_x86_feature_detected!("avx512f") {
             if TypeId::of::<E>() == TypeId::of::<f32>() {
                 if let Some((op, ap, bp)) = concrete::<E, f32>(op, ap, bp) {
                     // SAFETY: the CPU supports AVX-512F (checked above).
