@@ -18,6 +18,7 @@
 //! Products with at most [`SMALL_M`] rows (batch-1 inference) skip packing: the
 //! weights would be copied once per use.
 
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
 use core::any::TypeId;
 
 use super::kernels::{Micro, Portable};
@@ -69,6 +70,7 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa) {
 }
 
 /// `Some` view of `s` as `&[T]` when `E` is `T`.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn same<E: 'static, T: 'static>(s: &[E]) -> Option<&[T]> {
     (TypeId::of::<E>() == TypeId::of::<T>())
         // SAFETY: E and T are the same type (equal TypeIds), so the slice is
@@ -77,6 +79,7 @@ fn same<E: 'static, T: 'static>(s: &[E]) -> Option<&[T]> {
 }
 
 /// `Some` mutable view of `s` as `&mut [T]` when `E` is `T`.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn same_mut<E: 'static, T: 'static>(s: &mut [E]) -> Option<&mut [T]> {
     (TypeId::of::<E>() == TypeId::of::<T>())
         // SAFETY: as in `same`; the unique borrow of `s` moves into the result.
@@ -84,6 +87,7 @@ fn same_mut<E: 'static, T: 'static>(s: &mut [E]) -> Option<&mut [T]> {
 }
 
 /// The same operands with `E` seen as the concrete `T` (which it is).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn concrete<'a, E: Float, T: Float>(
     op: Operands<'a, E>,
     ap: &'a mut [E],
@@ -112,6 +116,7 @@ fn concrete<'a, E: Float, T: Float>(
     ))
 }
 
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), allow(unused_variables))]
 fn dispatch<E: Float>(op: Operands<'_, E>, ap: &mut [E], bp: &mut [E], isa: Isa) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if isa != Isa::Portable {
