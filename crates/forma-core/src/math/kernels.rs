@@ -1,7 +1,7 @@
 //! Micro-kernels of the packed GEMM, and the unpacked kernel for products with
 //! very few rows.
 
-use super::packed::{Operands, SMALL_M};
+use super::packed::{Isa, Operands, SMALL_M};
 use crate::Float;
 
 /// A register-blocked `MR x NR` tile kernel over packed panels.
@@ -39,10 +39,34 @@ impl<E: Float, const MR: usize, const NR: usize> Micro<E> for Portable<MR, NR> {
     }
 }
 
-/// `C = A·B + beta·C` for `m <= SMALL_M` rows, without packing. For the forward
-/// `X·Wᵀ` (B's columns contiguous) each output is a dot product of two
-/// contiguous rows; otherwise rows of B are accumulated into C (axpy).
-pub(crate) fn small_m<E: Float>(op: Operands<'_, E>) {
+/// `C = A·B + beta·C` for `m <= SMALL_M` rows, without packing, compiled for
+/// the best instruction set available (see [`small_m_portable`]).
+#[cfg_attr(
+    not(all(feature = "std", target_arch = "x86_64")),
+    allow(unused_variables)
+)]
+pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if isa != Isa::Portable {
+        if isa == Isa::Best && std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { x86::small_m_avx512(op) };
+            return;
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            unsafe { x86::small_m_avx2(op) };
+            return;
+        }
+    }
+    small_m_portable(op);
+}
+
+/// For the forward `X·Wᵀ` (B's columns contiguous) each output is a dot
+/// product of two contiguous rows; otherwise rows of B are accumulated into C
+/// (axpy). Inlined into each instruction-set variant.
+#[inline(always)]
+pub(crate) fn small_m_portable<E: Float>(op: Operands<'_, E>) {
     let Operands {
         m,
         k,
@@ -88,7 +112,7 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>) {
 }
 
 /// Dot product with 16 independent partial sums, so LLVM can vectorise it.
-#[inline]
+#[inline(always)]
 fn dot<E: Float>(x: &[E], y: &[E]) -> E {
     const L: usize = 16;
     let mut lanes = [E::ZERO; L];
@@ -112,7 +136,21 @@ fn dot<E: Float>(x: &[E], y: &[E]) -> E {
 pub(crate) mod x86 {
     use core::arch::x86_64::*;
 
-    use super::Micro;
+    use super::{Micro, small_m_portable};
+    use crate::Float;
+    use crate::math::packed::Operands;
+
+    /// [`small_m_portable`] compiled for AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn small_m_avx512<E: Float>(op: Operands<'_, E>) {
+        small_m_portable(op)
+    }
+
+    /// [`small_m_portable`] compiled for AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn small_m_avx2<E: Float>(op: Operands<'_, E>) {
+        small_m_portable(op)
+    }
 
     /// f32, 8 x 32 tile: 16 zmm accumulators.
     pub(crate) struct Avx512F32;

@@ -58,7 +58,7 @@ pub(crate) enum Isa {
 /// Runs the product (callers in [`gemm`](super::gemm) have checked the sizes).
 pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa) {
     if op.m <= SMALL_M {
-        super::kernels::small_m(op);
+        super::kernels::small_m(op, isa);
         return;
     }
     let a_len = (MC.min(op.m) + MAX_MR) * KC.min(op.k);
@@ -116,7 +116,10 @@ fn concrete<'a, E: Float, T: Float>(
     ))
 }
 
-#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), allow(unused_variables))]
+#[cfg_attr(
+    not(all(feature = "std", target_arch = "x86_64")),
+    allow(unused_variables)
+)]
 fn dispatch<E: Float>(op: Operands<'_, E>, ap: &mut [E], bp: &mut [E], isa: Isa) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if isa != Isa::Portable {
