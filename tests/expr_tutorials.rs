@@ -125,3 +125,10 @@ fn an_expression_as_the_loss_of_a_trainer() {
         );
     }
 }
+
+#[test]
+fn powi_zero_has_zero_gradient_even_at_zero() {
+    let x = var::<0, Scalar, f64>(0.0);
+    assert_eq!(x.powi(0).value(), 1.0);
+    assert_eq!(x.powi(0).grad(x).unwrap(), 0.0);
+}

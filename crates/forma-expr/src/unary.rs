@@ -66,7 +66,12 @@ impl UnaryOp for Powi {
         powi(x, self.0)
     }
     fn df<E: Float>(&self, x: E, _y: E) -> E {
-        E::from_f64(self.0 as f64) * powi(x, self.0 - 1)
+        // d/dx x^0 = 0 everywhere, including x = 0 (where 0 · x^-1 would be NaN).
+        if self.0 == 0 {
+            E::ZERO
+        } else {
+            E::from_f64(self.0 as f64) * powi(x, self.0 - 1)
+        }
     }
 }
 impl UnaryOp for Exp {
