@@ -6,13 +6,19 @@
 # Needs PyTorch in benches/reference/.venv (kept out of CI, about 3 GB):
 #   python3 -m venv benches/reference/.venv
 #   benches/reference/.venv/bin/pip install torch numpy
-# Usage: scripts/bench-vs-pytorch.sh [THREADS]   (PyTorch's thread count; forma runs on one)
+# Usage: scripts/bench-vs-pytorch.sh [THREADS...]   (PyTorch's thread counts, default "1 2";
+#        forma runs on one thread)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads="${1:-1}"
+threads=("${@:-1 2}")
+[ $# -gt 0 ] || threads=(1 2)
 py=benches/reference/.venv/bin/python
 [ -x "$py" ] || { echo "PyTorch venv missing: see the comment at the top of $0" >&2; exit 1; }
 
 cargo bench --bench training_step -- --noplot >&2
-"$py" benches/reference/pytorch_reference.py --threads "$threads" > target/pytorch_reference.json
-python3 scripts/bench_table.py target/criterion target/pytorch_reference.json
+refs=()
+for t in "${threads[@]}"; do
+  "$py" benches/reference/pytorch_reference.py --threads "$t" > "target/pytorch_reference_$t.json"
+  refs+=("target/pytorch_reference_$t.json")
+done
+python3 scripts/bench_table.py target/criterion "${refs[@]}"

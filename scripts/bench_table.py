@@ -1,5 +1,6 @@
-"""Prints the forma-vs-PyTorch table from criterion's estimates and the
-reference script's JSON: median time per step, and PyTorch time / forma time."""
+"""Prints the forma-vs-PyTorch table from criterion's estimates and one or more
+JSON files of the reference script (one per PyTorch thread count): median time
+per step, and PyTorch time / forma time."""
 
 import json
 import os
@@ -15,29 +16,41 @@ def fmt(seconds):
     return f"{seconds / 1e-9:.3g} ns"
 
 
-def main(criterion_dir, reference_json):
-    ref = json.load(open(reference_json))
-    cpu = "unknown CPU"
+def cpu_name():
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, {platform.system()}; "
-          f"PyTorch {ref['torch']} eager with {ref['threads']} thread(s), forma on 1 thread.\n")
-    print("| workload | forma | PyTorch | PyTorch / forma |")
-    print("|---|---|---|---|")
-    for name, torch_s in ref["seconds_per_step"].items():
+    return "unknown CPU"
+
+
+def main(criterion_dir, *reference_jsons):
+    refs = [json.load(open(path)) for path in reference_jsons]
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu_name()}, {os.cpu_count()} cores, {platform.system()}; "
+          f"PyTorch {refs[0]['torch']} eager; forma on 1 thread.\n")
+    head = "| workload | forma |"
+    rule = "|---|---|"
+    for ref in refs:
+        t = ref["threads"]
+        head += f" PyTorch {t} thr | PyTorch {t} thr / forma |"
+        rule += "---|---|"
+    print(head)
+    print(rule)
+    for name in refs[0]["seconds_per_step"]:
         path = os.path.join(criterion_dir, name.replace("/", "_"), "forma", "new", "estimates.json")
         try:
             forma_s = json.load(open(path))["median"]["point_estimate"] * 1e-9
         except OSError:
-            print(f"| {name} | not measured | {fmt(torch_s)} | |")
-            continue
-        print(f"| {name} | {fmt(forma_s)} | {fmt(torch_s)} | {torch_s / forma_s:.1f}x |")
+            forma_s = None
+        row = f"| {name} | {fmt(forma_s) if forma_s else 'not measured'} |"
+        for ref in refs:
+            torch_s = ref["seconds_per_step"][name]
+            ratio = f"{torch_s / forma_s:.1f}x" if forma_s else ""
+            row += f" {fmt(torch_s)} | {ratio} |"
+        print(row)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])
