@@ -49,6 +49,15 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if isa != Isa::Portable {
         if isa == Isa::Best && std::is_x86_feature_detected!("avx512f") {
+            // The forward X·Wᵀ of a few rows: explicit dot-product kernels.
+            let op = if op.sb.0 == 1 && op.sa.1 == 1 && op.beta == E::ZERO {
+                match x86::gemv_rows(op) {
+                    None => return,
+                    Some(op) => op,
+                }
+            } else {
+                op
+            };
             // SAFETY: the CPU supports AVX-512F (checked just above).
             unsafe { x86::small_m_avx512(op) };
             return;
@@ -139,6 +148,90 @@ pub(crate) mod x86 {
     use super::{Micro, small_m_portable};
     use crate::Float;
     use crate::math::packed::Operands;
+
+    /// `c[i][j] = a_i · b_j` for the forward `X·Wᵀ` with few rows, when `E` is
+    /// f32 or f64 and the CPU has AVX-512F (the caller checked): eight outputs
+    /// at a time, so eight independent FMA chains share each load of `a_i`.
+    /// Gives the operands back, untouched, for another element type.
+    pub(crate) fn gemv_rows<E: Float>(op: Operands<'_, E>) -> Option<Operands<'_, E>> {
+        use crate::math::packed::{same, same_mut};
+        let (m, k, n, ra, lb) = (op.m, op.k, op.n, op.sa.0, op.sb.1);
+        if let (Some(a), Some(b)) = (same::<E, f32>(op.a), same::<E, f32>(op.b)) {
+            let Some(c) = same_mut::<E, f32>(op.c) else {
+                unreachable!("a and c have the same element type")
+            };
+            for i in 0..m {
+                // SAFETY: AVX-512F checked by the caller; bounds checked inside.
+                unsafe { gemv_f32(k, &a[i * ra..], b, lb, &mut c[i * n..(i + 1) * n]) };
+            }
+            return None;
+        }
+        if let (Some(a), Some(b)) = (same::<E, f64>(op.a), same::<E, f64>(op.b)) {
+            let Some(c) = same_mut::<E, f64>(op.c) else {
+                unreachable!("a and c have the same element type")
+            };
+            for i in 0..m {
+                // SAFETY: AVX-512F checked by the caller; bounds checked inside.
+                unsafe { gemv_f64(k, &a[i * ra..], b, lb, &mut c[i * n..(i + 1) * n]) };
+            }
+            return None;
+        }
+        Some(op)
+    }
+
+    macro_rules! gemv {
+        ($name:ident, $t:ty, $lanes:literal, $zero:ident, $load:ident, $fma:ident, $reduce:ident) => {
+            /// `out[j] = x[..k] · w[j*ls..j*ls + k]`.
+            #[target_feature(enable = "avx512f")]
+            unsafe fn $name(k: usize, x: &[$t], w: &[$t], ls: usize, out: &mut [$t]) {
+                let n = out.len();
+                assert!(x.len() >= k && (n == 0 || w.len() >= (n - 1) * ls + k));
+                let chunks = k / $lanes;
+                let tail = chunks * $lanes;
+                let mut j = 0;
+                while j < n {
+                    let width = (n - j).min(8);
+                    let mut acc = [$zero(); 8];
+                    for ch in 0..chunks {
+                        // SAFETY: ch*lanes + lanes <= k <= x.len(), and row
+                        // j+q < n starts at (j+q)*ls with k elements in w.
+                        let xv = unsafe { $load(x.as_ptr().add(ch * $lanes)) };
+                        for q in 0..width {
+                            let wv = unsafe { $load(w.as_ptr().add((j + q) * ls + ch * $lanes)) };
+                            acc[q] = $fma(xv, wv, acc[q]);
+                        }
+                    }
+                    for q in 0..width {
+                        let row = &w[(j + q) * ls..(j + q) * ls + k];
+                        let mut s = $reduce(acc[q]);
+                        for p in tail..k {
+                            s += x[p] * row[p];
+                        }
+                        out[j + q] = s;
+                    }
+                    j += width;
+                }
+            }
+        };
+    }
+    gemv!(
+        gemv_f32,
+        f32,
+        16,
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        _mm512_fmadd_ps,
+        _mm512_reduce_add_ps
+    );
+    gemv!(
+        gemv_f64,
+        f64,
+        8,
+        _mm512_setzero_pd,
+        _mm512_loadu_pd,
+        _mm512_fmadd_pd,
+        _mm512_reduce_add_pd
+    );
 
     /// [`small_m_portable`] compiled for AVX-512F.
     #[target_feature(enable = "avx512f")]

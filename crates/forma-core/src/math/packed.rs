@@ -71,7 +71,7 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa) {
 
 /// `Some` view of `s` as `&[T]` when `E` is `T`.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-fn same<E: 'static, T: 'static>(s: &[E]) -> Option<&[T]> {
+pub(crate) fn same<E: 'static, T: 'static>(s: &[E]) -> Option<&[T]> {
     (TypeId::of::<E>() == TypeId::of::<T>())
         // SAFETY: E and T are the same type (equal TypeIds), so the slice is
         // reinterpreted as itself.
@@ -80,7 +80,7 @@ fn same<E: 'static, T: 'static>(s: &[E]) -> Option<&[T]> {
 
 /// `Some` mutable view of `s` as `&mut [T]` when `E` is `T`.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-fn same_mut<E: 'static, T: 'static>(s: &mut [E]) -> Option<&mut [T]> {
+pub(crate) fn same_mut<E: 'static, T: 'static>(s: &mut [E]) -> Option<&mut [T]> {
     (TypeId::of::<E>() == TypeId::of::<T>())
         // SAFETY: as in `same`; the unique borrow of `s` moves into the result.
         .then(|| unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<T>(), s.len()) })
