@@ -158,6 +158,23 @@ fn two_layer(c: &mut Criterion) {
     two_layer_for::<f64>(c);
 }
 
+fn regression(c: &mut Criterion) {
+    type Net = seq!(@type Linear<50, 30, f32, NoBias>, ReLU, Linear<30, 1, f32, NoBias>);
+    let x = random::<f32, 50>(30, 10);
+    let y = random::<f32, 1>(30, 11);
+    let mut trainer = Trainer::new(
+        Net::initialize(&mut forma::rng(12)),
+        HalfMse,
+        Sgd::new(0.01).expect("lr"),
+    );
+    let mut g = group(c, "step/regression_50-30-1_f32_b30");
+    g.throughput(Throughput::Elements(30));
+    g.bench_function("forma", |b| {
+        b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
+    });
+    g.finish();
+}
+
 type Mnist = Mlp3<784, 256, 128, 10>;
 
 fn mnist(c: &mut Criterion) {
@@ -202,6 +219,7 @@ criterion_group!(
     xor,
     iris,
     two_layer,
+    regression,
     mnist,
     mnist_inference
 );
