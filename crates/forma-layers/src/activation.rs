@@ -45,9 +45,10 @@ impl Default for LeakyReLU {
 pub struct Identity;
 
 impl Elementwise for Sigmoid {
+    /// With [`Float::exp_fast`]: vectorisable for `f32`, libm's for `f64`.
     #[inline(always)]
     fn f<E: Float>(&self, x: E) -> E {
-        E::ONE / (E::ONE + (-x).exp())
+        E::ONE / (E::ONE + (-x).exp_fast())
     }
     #[inline(always)]
     fn df<E: Float>(&self, _x: E, y: E) -> E {
