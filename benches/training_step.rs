@@ -202,7 +202,7 @@ fn mnist_inference(c: &mut Criterion) {
     let net = Mnist::initialize(&mut forma::rng(8));
     for batch in [1usize, 1024] {
         let x = random::<f32, 784>(batch, 9);
-        let mut cache = Module::<f32, Const<784>>::new_cache(&net, batch);
+        let mut cache = net.cache(batch);
         let mut g = group(c, &format!("infer/mnist_784-256-128-10_f32_b{batch}"));
         g.throughput(Throughput::Elements(batch as u64));
         g.bench_function("forma", |b| {

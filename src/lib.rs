@@ -47,8 +47,8 @@ pub mod prelude {
     };
     pub use forma_expr::{Ex, Mat, RowFn, RowLoss, Scalar, constant, var};
     pub use forma_layers::{
-        FixedInput, Identity, Initialize, Layer, LeakyReLU, Linear, Mlp, Mlp3, Module, Network,
-        NoBias, Params, PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh, chain, seq,
+        FixedInput, Identity, Initialize, Layer, LeakyReLU, Linear, Mlp, Mlp3, Model, Module,
+        Network, NoBias, Params, PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh, chain, seq,
     };
     pub use forma_losses::{
         Bce, BceWithLogits, Classes, HalfMse, HalfSumSquares, Loss, Mse, SoftmaxCrossEntropy,

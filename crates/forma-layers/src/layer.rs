@@ -60,6 +60,31 @@ pub trait Network<E: Float>: FixedInput + Layer<E, <Self as FixedInput>::Input> 
 
 impl<E: Float, T: FixedInput + Layer<E, <T as FixedInput>::Input>> Network<E> for T {}
 
+/// A [`Network`] that can be trained: [`Module`] at its own input width, so that
+/// a cache can be built without naming that width.
+///
+/// ```
+/// use forma_core::Batch;
+/// use forma_layers::{Initialize, Mlp, Model, Module};
+/// let net = Mlp::<4, 8, 2>::initialize(&mut forma_core::rng(0));
+/// let mut cache = net.cache(16); // rather than Module::<f32, Const<4>>::new_cache(&net, 16)
+/// let x = Batch::<f32, 4>::from_flat(&[0.5; 64]).unwrap();
+/// assert_eq!(net.forward(&x, &mut cache).rows(), 16);
+/// ```
+#[cfg(feature = "alloc")]
+pub trait Model<E: Float>: Network<E> + Module<E, <Self as FixedInput>::Input> {
+    /// Buffers for batches of `batch` rows ([`Module::new_cache`] at the network's input width).
+    fn cache<B: Dim>(
+        &self,
+        batch: B,
+    ) -> <Self as Module<E, <Self as FixedInput>::Input>>::Cache<B> {
+        self.new_cache(batch)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<E: Float, T: Network<E> + Module<E, <T as FixedInput>::Input>> Model<E> for T {}
+
 /// Training: a batched forward into a reusable cache, and a backward that
 /// fills a gradient of the layer's own type.
 ///

@@ -31,9 +31,9 @@ mod storage;
 
 pub use activation::{Elementwise, Identity, LeakyReLU, ReLU, Sigmoid, Tanh};
 pub use bias::{Bias, NoBias, PerOutput, SharedBias};
-#[cfg(feature = "alloc")]
-pub use layer::Module;
 pub use layer::{FixedInput, Layer, Network};
+#[cfg(feature = "alloc")]
+pub use layer::{Model, Module};
 pub use linear::Linear;
 pub use mlp::{Mlp, Mlp3};
 pub use params::{FlatParams, Params};
