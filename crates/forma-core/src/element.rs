@@ -63,12 +63,6 @@ pub trait Float:
     fn min(self, other: Self) -> Self;
     /// Neither NaN nor infinite.
     fn is_finite(self) -> bool;
-    /// `self * a + b`, rounded once when the target has FMA (only used where
-    /// the reference computation is not bit-pinned).
-    #[inline(always)]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        self * a + b
-    }
     /// Runs `f` on a scratch buffer of at least `len` elements: with `std`, one
     /// buffer per thread that only ever grows (so repeated products allocate
     /// nothing); without `std`, a fresh buffer.
