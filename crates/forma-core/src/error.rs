@@ -44,6 +44,34 @@ pub enum Error {
         /// Which setting, and what it must be.
         what: &'static str,
     },
+    #[cfg(feature = "alloc")]
+    /// No device of the kind asked for is usable (no GPU, or no driver).
+    NoDevice {
+        /// The kind of device ("CUDA").
+        backend: &'static str,
+        /// Why, as the driver said it.
+        why: alloc::string::String,
+    },
+    #[cfg(feature = "alloc")]
+    /// A device operation failed.
+    Device {
+        /// The operation.
+        what: &'static str,
+        /// The driver's error code (`CUresult` for CUDA).
+        code: u32,
+        /// The driver's description of it.
+        message: alloc::string::String,
+    },
+    #[cfg(feature = "alloc")]
+    /// A kernel module (PTX) could not be loaded; `log` is the JIT compiler's.
+    KernelLoad {
+        /// The module's name.
+        module: &'static str,
+        /// The driver's error code.
+        code: u32,
+        /// The JIT compiler's error log.
+        log: alloc::string::String,
+    },
 }
 
 /// `core::result::Result` with forma's [`Error`].
@@ -75,6 +103,19 @@ impl fmt::Display for Error {
             ),
             Error::Parse { what, line } => write!(f, "{what}: cannot parse line {line}"),
             Error::Config { what } => write!(f, "invalid setting: {what}"),
+            #[cfg(feature = "alloc")]
+            Error::NoDevice { backend, why } => write!(f, "no {backend} device: {why}"),
+            #[cfg(feature = "alloc")]
+            Error::Device {
+                what,
+                code,
+                message,
+            } => write!(f, "{what} failed with device error {code}: {message}"),
+            #[cfg(feature = "alloc")]
+            Error::KernelLoad { module, code, log } => write!(
+                f,
+                "kernel module {module} failed to load (device error {code}); JIT log: {log}"
+            ),
         }
     }
 }

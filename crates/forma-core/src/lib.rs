@@ -12,6 +12,8 @@
 //! * [`math`]: slice-level kernels. Generic code stays thin; the work happens
 //!   in functions over slices and lengths, so each new shape costs little
 //!   compile time.
+//! * [`device`] (feature `alloc`): the [`Device`] trait that layers, losses
+//!   and optimizers are generic over, the [`Cpu`] device and [`DeviceTensor`].
 //! * [`init`]: PyTorch's `nn.Linear` default, Xavier/Glorot, He/Kaiming,
 //!   normal and exact values, from a seeded ChaCha8 generator.
 //!
@@ -27,6 +29,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+pub mod device;
 pub mod dim;
 mod element;
 mod error;
@@ -35,10 +39,13 @@ pub mod math;
 #[cfg(feature = "alloc")]
 mod tensor;
 
+#[cfg(feature = "alloc")]
+pub use device::{BiasKind, Cpu, Device, DeviceBatch, DeviceTensor, Layout};
 pub use dim::{AreMultipliable, Const, ConstDim, Dim, SameWidth};
 pub use element::Float;
 pub use error::{Error, Result, check_finite, check_len};
 pub use init::{Init, Rng, rng};
+pub use math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
 #[cfg(feature = "alloc")]
 pub use tensor::{Batch, Tensor};
 

@@ -3,19 +3,31 @@
 
 use core::fmt::Debug;
 
-use forma_core::{Const, Float};
+use forma_core::{Activation, Const, Float};
 
 use crate::{Layer, Params};
 
 /// An elementwise function with its derivative.
+///
+/// Each is one [`Activation`]: the formulas live in forma-core, shared with
+/// every device, so a network computes the same values on the CPU path and on
+/// any [`Device`](forma_core::Device).
 pub trait Elementwise: Copy + Debug + Default + Send + Sync + 'static {
+    /// The function as a value a device dispatches on.
+    fn activation(&self) -> Activation;
     /// `y = f(x)`.
-    fn f<E: Float>(&self, x: E) -> E;
+    #[inline(always)]
+    fn f<E: Float>(&self, x: E) -> E {
+        self.activation().apply(x)
+    }
     /// `dy/dx`, given both `x` and `y = f(x)` (whichever is cheaper).
-    fn df<E: Float>(&self, x: E, y: E) -> E;
+    #[inline(always)]
+    fn df<E: Float>(&self, x: E, y: E) -> E {
+        self.activation().derivative(x, y)
+    }
 }
 
-/// `1 / (1 + e^-x)`.
+/// `1 / (1 + e^-x)`, with [`Float::exp_fast`]: vectorisable for `f32`, libm's for `f64`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Sigmoid;
 
@@ -44,69 +56,25 @@ impl Default for LeakyReLU {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Identity;
 
-impl Elementwise for Sigmoid {
-    /// With [`Float::exp_fast`]: vectorisable for `f32`, libm's for `f64`.
-    #[inline(always)]
-    fn f<E: Float>(&self, x: E) -> E {
-        E::ONE / (E::ONE + (-x).exp_fast())
-    }
-    #[inline(always)]
-    fn df<E: Float>(&self, _x: E, y: E) -> E {
-        y * (E::ONE - y)
-    }
-}
-
-impl Elementwise for ReLU {
-    #[inline(always)]
-    fn f<E: Float>(&self, x: E) -> E {
-        if x > E::ZERO { x } else { E::ZERO }
-    }
-    #[inline(always)]
-    fn df<E: Float>(&self, x: E, _y: E) -> E {
-        if x > E::ZERO { E::ONE } else { E::ZERO }
-    }
-}
-
-impl Elementwise for Tanh {
-    #[inline(always)]
-    fn f<E: Float>(&self, x: E) -> E {
-        x.tanh()
-    }
-    #[inline(always)]
-    fn df<E: Float>(&self, _x: E, y: E) -> E {
-        E::ONE - y * y
-    }
-}
-
-impl Elementwise for LeakyReLU {
-    #[inline(always)]
-    fn f<E: Float>(&self, x: E) -> E {
-        if x > E::ZERO {
-            x
-        } else {
-            E::from_f64(self.slope) * x
+macro_rules! activation_is {
+    ($($t:ty => |$s:ident| $a:expr),* $(,)?) => {$(
+        impl Elementwise for $t {
+            #[inline(always)]
+            fn activation(&self) -> Activation {
+                let $s = self;
+                $a
+            }
         }
-    }
-    #[inline(always)]
-    fn df<E: Float>(&self, x: E, _y: E) -> E {
-        if x > E::ZERO {
-            E::ONE
-        } else {
-            E::from_f64(self.slope)
-        }
-    }
+    )*};
 }
 
-impl Elementwise for Identity {
-    #[inline(always)]
-    fn f<E: Float>(&self, x: E) -> E {
-        x
-    }
-    #[inline(always)]
-    fn df<E: Float>(&self, _x: E, _y: E) -> E {
-        E::ONE
-    }
-}
+activation_is!(
+    Sigmoid => |_s| Activation::Sigmoid,
+    ReLU => |_s| Activation::ReLU,
+    Tanh => |_s| Activation::Tanh,
+    LeakyReLU => |s| Activation::LeakyReLU { slope: s.slope },
+    Identity => |_s| Activation::Identity,
+);
 
 /// A layer without parameters: every [`Params`] method is a no-op.
 macro_rules! no_params {

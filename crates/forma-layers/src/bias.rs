@@ -2,6 +2,8 @@
 
 use core::fmt::Debug;
 
+#[cfg(feature = "alloc")]
+use forma_core::BiasKind;
 use forma_core::Float;
 use forma_core::typenum::{U0, U1, Unsigned};
 
@@ -11,6 +13,9 @@ pub trait Bias: Copy + Debug + Default + Send + Sync + 'static {
     const LEN_PER_OUTPUT: usize;
     /// Number of bias parameters that do not scale with the width.
     const LEN_FIXED: usize;
+    /// The layout as a value a device dispatches on.
+    #[cfg(feature = "alloc")]
+    const KIND: BiasKind;
     /// [`Bias::LEN_PER_OUTPUT`] as a type-level number.
     type PerOutputCount: Unsigned;
     /// [`Bias::LEN_FIXED`] as a type-level number.
@@ -44,6 +49,8 @@ pub struct SharedBias;
 pub struct NoBias;
 
 impl Bias for PerOutput {
+    #[cfg(feature = "alloc")]
+    const KIND: BiasKind = BiasKind::PerColumn;
     type PerOutputCount = U1;
     type FixedCount = U0;
     const LEN_PER_OUTPUT: usize = 1;
@@ -62,6 +69,8 @@ impl Bias for PerOutput {
 }
 
 impl Bias for SharedBias {
+    #[cfg(feature = "alloc")]
+    const KIND: BiasKind = BiasKind::Shared;
     type PerOutputCount = U0;
     type FixedCount = U1;
     const LEN_PER_OUTPUT: usize = 0;
@@ -80,6 +89,8 @@ impl Bias for SharedBias {
 }
 
 impl Bias for NoBias {
+    #[cfg(feature = "alloc")]
+    const KIND: BiasKind = BiasKind::None;
     type PerOutputCount = U0;
     type FixedCount = U0;
     const LEN_PER_OUTPUT: usize = 0;

@@ -12,6 +12,8 @@
 //! * [`Params`]: visiting every parameter (optimizers, counting, saving).
 //! * [`Linear`] with per-output, shared scalar or no bias; activations
 //!   [`Sigmoid`], [`ReLU`], [`Tanh`], [`LeakyReLU`], [`Identity`], [`Softmax`].
+//! * [`OnDevice`] (feature `alloc`): the same layers trained on any
+//!   [`Device`](forma_core::Device), their parameters in [`DeviceParams`].
 //! * Sequences: pairs `(A, B)` nest to any length; [`seq!`] builds them.
 #![no_std]
 #![deny(missing_docs)]
@@ -24,6 +26,8 @@ mod bias;
 mod layer;
 mod linear;
 mod mlp;
+#[cfg(feature = "alloc")]
+mod on_device;
 mod params;
 mod seq;
 mod softmax;
@@ -36,6 +40,8 @@ pub use layer::{FixedInput, Layer, Network};
 pub use layer::{Model, Module};
 pub use linear::Linear;
 pub use mlp::{Mlp, Mlp3};
+#[cfg(feature = "alloc")]
+pub use on_device::{DeviceParams, OnDevice, PairDeviceCache};
 pub use params::{FlatParams, Params};
 #[cfg(feature = "alloc")]
 pub use seq::PairCache;

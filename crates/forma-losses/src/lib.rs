@@ -19,5 +19,5 @@ mod squares;
 pub use bce::{Bce, BceWithLogits};
 pub use classes::Classes;
 pub use cross_entropy::SoftmaxCrossEntropy;
-pub use loss::Loss;
+pub use loss::{DeviceLoss, ElementwiseLoss, Loss};
 pub use squares::{HalfMse, HalfSumSquares, Mse, SumSquares};

@@ -1,9 +1,8 @@
 //! Squared-error losses, one per reduction.
 
-use forma_core::{ConstDim, Dim, Float, Result, Tensor};
+use forma_core::LossKind;
 
-use crate::Loss;
-use crate::loss::{elementwise, inv};
+use crate::ElementwiseLoss;
 
 /// `0.5 · Σ (t - y)²`, seed 000's loss; gradient `y - t`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -21,34 +20,23 @@ pub struct Mse;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HalfMse;
 
+/// ```text
+/// squared_loss!(Mse, 1.0, true) =>
+///     impl ElementwiseLoss for Mse { KIND = SquaredError { factor: 1.0, mean: true } }
+/// ```
 macro_rules! squared_loss {
-    ($t:ty, $name:literal, $scale:expr, $factor:expr) => {
-        impl<E: Float, C: ConstDim> Loss<E, C> for $t {
-            type Target<B: Dim> = Tensor<E, B, C>;
-            fn value_and_grad<B: Dim>(
-                &self,
-                pred: &Tensor<E, B, C>,
-                target: &Tensor<E, B, C>,
-                grad: &mut Tensor<E, B, C>,
-            ) -> Result<E> {
-                let n = pred.as_slice().len();
-                let scale: E = $scale(n);
-                let factor = E::from_f64($factor);
-                elementwise($name, pred, target, grad, scale, |p, t| {
-                    let d = p - t;
-                    (factor * (d * d), (factor + factor) * d)
-                })
-            }
+    ($t:ident, $factor:expr, $mean:expr) => {
+        impl ElementwiseLoss for $t {
+            const KIND: LossKind = LossKind::SquaredError {
+                factor: $factor,
+                mean: $mean,
+            };
+            const NAME: &'static str = concat!(stringify!($t), " target rows");
         }
     };
 }
 
-squared_loss!(
-    HalfSumSquares,
-    "HalfSumSquares target rows",
-    |_n| E::ONE,
-    0.5
-);
-squared_loss!(SumSquares, "SumSquares target rows", |_n| E::ONE, 1.0);
-squared_loss!(Mse, "Mse target rows", inv::<E>, 1.0);
-squared_loss!(HalfMse, "HalfMse target rows", inv::<E>, 0.5);
+squared_loss!(HalfSumSquares, 0.5, false);
+squared_loss!(SumSquares, 1.0, false);
+squared_loss!(Mse, 1.0, true);
+squared_loss!(HalfMse, 0.5, true);

@@ -1,9 +1,11 @@
 //! Adam and AdamW, as `torch.optim.Adam` / `torch.optim.AdamW`.
 
-use forma_core::{Float, Result};
+use alloc::vec::Vec;
+
+use forma_core::{AdamStep, Device, Float, Result};
 use forma_layers::Params;
 
-use crate::{Optimizer, check_rate};
+use crate::{DeviceOptimizer, Optimizer, check_rate, zeros_like};
 
 /// Adam (`decoupled = false`, weight decay added to the gradient) or AdamW
 /// (`decoupled = true`, `p *= 1 - lr·wd` before the step):
@@ -80,35 +82,61 @@ impl<E: Float, P: Params<E>> Adam<E, P> {
     }
 }
 
-impl<E: Float, P: Params<E>> Optimizer<E, P> for Adam<E, P> {
-    fn step(&mut self, params: &mut P, grads: &P) {
+impl<E: Float, P> Adam<E, P> {
+    /// Advances the step count and returns that step's settings.
+    fn next_step(&mut self) -> AdamStep<E> {
         self.t = self.t.saturating_add(1);
-        let (lr, b1, b2, eps, wd, decoupled) = (
+        AdamStep::at(
+            self.t,
             self.lr,
             self.beta1,
             self.beta2,
             self.eps,
             self.weight_decay,
             self.decoupled,
-        );
-        let bias1 = E::ONE - E::from_f64(b1.to_f64().powi(self.t));
-        let bias2 = E::ONE - E::from_f64(b2.to_f64().powi(self.t));
+        )
+    }
+}
+
+impl<E: Float, P: Params<E>> Optimizer<E, P> for Adam<E, P> {
+    fn step(&mut self, params: &mut P, grads: &P) {
+        let step = self.next_step();
         let (m, v) = self
             .moments
             .get_or_insert_with(|| (params.zeros_like(), params.zeros_like()));
-        params.zip3_mut(grads, m, v, &mut |p, g, m, v| {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = if decoupled {
-                    *p *= E::ONE - lr * wd;
-                    g
-                } else {
-                    g + wd * *p
-                };
-                *m = b1 * *m + (E::ONE - b1) * g;
-                *v = b2 * *v + (E::ONE - b2) * g * g;
-                let denom = (*v / bias2).sqrt() + eps;
-                *p -= lr * (*m / bias1) / denom;
-            }
-        });
+        params.zip3_mut(grads, m, v, &mut |p, g, m, v| step.apply(p, g, m, v));
+    }
+}
+
+/// Adam's state on a device: both moments, one buffer per parameter buffer.
+pub struct AdamState<B> {
+    m: Vec<B>,
+    v: Vec<B>,
+}
+
+impl<E: Float, D: Device<E>, P: Params<E>> DeviceOptimizer<E, D, P> for Adam<E, P> {
+    type State = AdamState<D::Buffer>;
+
+    fn device_state(&self, device: &D, params: &[D::Buffer]) -> Result<Self::State> {
+        Ok(AdamState {
+            m: zeros_like(device, params)?,
+            v: zeros_like(device, params)?,
+        })
+    }
+
+    fn step_on(
+        &mut self,
+        device: &D,
+        params: &mut [D::Buffer],
+        grads: &[D::Buffer],
+        state: &mut Self::State,
+    ) -> Result<()> {
+        let step = self.next_step();
+        let moments = state.m.iter_mut().zip(state.v.iter_mut());
+        for ((p, g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
+            let len = D::buffer_len(p);
+            device.adam(len, &step, p, g, m, v)?;
+        }
+        Ok(())
     }
 }

@@ -9,19 +9,53 @@
 //! runs can be compared number for number.
 #![deny(missing_docs)]
 
+extern crate alloc;
+
 mod adam;
 mod sgd;
 
-pub use adam::Adam;
-pub use sgd::Sgd;
+pub use adam::{Adam, AdamState};
+pub use sgd::{Sgd, SgdState};
 
-use forma_core::Float;
+use alloc::vec::Vec;
+
+use forma_core::{Device, Float, Result};
 use forma_layers::Params;
 
 /// Updates parameters `P` from their gradient.
 pub trait Optimizer<E: Float, P: Params<E>> {
     /// One update: `params -= f(grads, state)`.
     fn step(&mut self, params: &mut P, grads: &P);
+}
+
+/// Updates the parameters of a `P` held on a [`Device`], as one buffer per
+/// parameter tensor (the order of [`Params::visit`]), with state kept on the
+/// device too.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot update parameters on a device",
+    note = "device optimizers: Sgd, Adam"
+)]
+pub trait DeviceOptimizer<E: Float, D: Device<E>, P: Params<E>> {
+    /// Velocity, moments: whatever persists between steps, on the device.
+    type State;
+    /// Zeroed state for these parameter buffers.
+    fn device_state(&self, device: &D, params: &[D::Buffer]) -> Result<Self::State>;
+    /// One update of every buffer in `params` from `grads`.
+    fn step_on(
+        &mut self,
+        device: &D,
+        params: &mut [D::Buffer],
+        grads: &[D::Buffer],
+        state: &mut Self::State,
+    ) -> Result<()>;
+}
+
+/// A zeroed buffer of the same length for each of `buffers`.
+fn zeros_like<E: Float, D: Device<E>>(device: &D, buffers: &[D::Buffer]) -> Result<Vec<D::Buffer>> {
+    buffers
+        .iter()
+        .map(|b| device.alloc(D::buffer_len(b)))
+        .collect()
 }
 
 fn check_rate(what: &'static str, v: f64, max_exclusive: Option<f64>) -> forma_core::Result<f64> {

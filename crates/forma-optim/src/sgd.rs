@@ -1,9 +1,11 @@
 //! Stochastic gradient descent, as `torch.optim.SGD`.
 
-use forma_core::{Float, Result};
+use alloc::vec::Vec;
+
+use forma_core::{Device, Float, Result, SgdStep};
 use forma_layers::Params;
 
-use crate::{Optimizer, check_rate};
+use crate::{DeviceOptimizer, Optimizer, check_rate, zeros_like};
 
 /// `p -= lr · g`, with optional momentum (`dampening` 0), Nesterov and L2
 /// weight decay, following `torch.optim.SGD` exactly:
@@ -68,27 +70,67 @@ impl<E: Float, P: Params<E>> Sgd<E, P> {
     }
 }
 
+impl<E: Float, P> Sgd<E, P> {
+    /// The settings of the next step.
+    fn settings(&self, first: bool) -> SgdStep<E> {
+        SgdStep {
+            lr: self.lr,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            weight_decay: self.weight_decay,
+            first,
+        }
+    }
+}
+
 impl<E: Float, P: Params<E>> Optimizer<E, P> for Sgd<E, P> {
     fn step(&mut self, params: &mut P, grads: &P) {
-        let (lr, mu, wd, nesterov) = (self.lr, self.momentum, self.weight_decay, self.nesterov);
-        if mu == E::ZERO {
-            params.zip_mut(grads, &mut |p, g| {
-                for (p, &g) in p.iter_mut().zip(g) {
-                    let g = if wd == E::ZERO { g } else { g + wd * *p };
-                    *p -= lr * g;
-                }
-            });
+        if self.momentum == E::ZERO {
+            let step = self.settings(false);
+            params.zip_mut(grads, &mut |p, g| step.apply(p, g, None));
             return;
         }
-        let first = self.velocity.is_none();
+        let step = self.settings(self.velocity.is_none());
         let velocity = self.velocity.get_or_insert_with(|| params.zeros_like());
-        params.zip2_mut(grads, velocity, &mut |p, g, v| {
-            for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-                let g = if wd == E::ZERO { g } else { g + wd * *p };
-                *v = if first { g } else { mu * *v + g };
-                let step = if nesterov { g + mu * *v } else { *v };
-                *p -= lr * step;
-            }
-        });
+        params.zip2_mut(grads, velocity, &mut |p, g, v| step.apply(p, g, Some(v)));
+    }
+}
+
+/// SGD's state on a device: one velocity buffer per parameter buffer (none
+/// without momentum).
+pub struct SgdState<B> {
+    velocity: Vec<B>,
+    started: bool,
+}
+
+impl<E: Float, D: Device<E>, P: Params<E>> DeviceOptimizer<E, D, P> for Sgd<E, P> {
+    type State = SgdState<D::Buffer>;
+
+    fn device_state(&self, device: &D, params: &[D::Buffer]) -> Result<Self::State> {
+        let velocity = if self.momentum == E::ZERO {
+            Vec::new()
+        } else {
+            zeros_like(device, params)?
+        };
+        Ok(SgdState {
+            velocity,
+            started: false,
+        })
+    }
+
+    fn step_on(
+        &mut self,
+        device: &D,
+        params: &mut [D::Buffer],
+        grads: &[D::Buffer],
+        state: &mut Self::State,
+    ) -> Result<()> {
+        let step = self.settings(!state.started);
+        state.started = true;
+        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+            let len = D::buffer_len(p);
+            device.sgd(len, &step, p, g, state.velocity.get_mut(i))?;
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,8 @@
 //! * [`fixed`]: the same three layouts when the feature widths are compile-time
 //!   constants, fully unrolled; chosen by [`fixed::is_small`].
 //! * [`reduce`]: sums over rows and columns.
+//! * [`pointwise`]: activations, loss terms and optimizer updates, shared by
+//!   the CPU layers and every device.
 
 pub mod fixed;
 pub mod gemm;
@@ -16,4 +18,5 @@ pub mod gemm;
 mod kernels;
 #[cfg(feature = "alloc")]
 mod packed;
+pub mod pointwise;
 pub mod reduce;

@@ -1,0 +1,212 @@
+//! [`Cpu`]: the host as a [`Device`], through the same slice math the CPU
+//! layers use.
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::{BiasKind, Device, Layout, check_bias, check_fits, check_matmul};
+use crate::math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
+use crate::math::{gemm, reduce};
+use crate::{Float, Result};
+
+/// The host CPU as a [`Device`]: buffers are `Vec`s and every primitive runs
+/// the CPU kernels. It is the reference the CUDA device is tested against, and
+/// lets device-generic code run (and be tested) on any machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cpu;
+
+impl<E: Float> Device<E> for Cpu {
+    type Buffer = Vec<E>;
+
+    fn name(&self) -> String {
+        String::from("CPU")
+    }
+
+    fn alloc(&self, len: usize) -> Result<Vec<E>> {
+        Ok(vec![E::ZERO; len])
+    }
+
+    fn buffer_len(buffer: &Vec<E>) -> usize {
+        buffer.len()
+    }
+
+    fn write(&self, src: &[E], dst: &mut Vec<E>) -> Result<()> {
+        check_fits("Device::write destination", src.len(), dst.len())?;
+        dst[..src.len()].copy_from_slice(src);
+        Ok(())
+    }
+
+    fn read(&self, src: &Vec<E>, dst: &mut [E]) -> Result<()> {
+        check_fits("Device::read source", dst.len(), src.len())?;
+        dst.copy_from_slice(&src[..dst.len()]);
+        Ok(())
+    }
+
+    fn fill(&self, len: usize, value: E, buffer: &mut Vec<E>) -> Result<()> {
+        check_fits("Device::fill", len, buffer.len())?;
+        buffer[..len].fill(value);
+        Ok(())
+    }
+
+    fn copy(&self, len: usize, src: &Vec<E>, dst: &mut Vec<E>) -> Result<()> {
+        check_fits("Device::copy source", len, src.len())?;
+        check_fits("Device::copy destination", len, dst.len())?;
+        dst[..len].copy_from_slice(&src[..len]);
+        Ok(())
+    }
+
+    fn matmul(
+        &self,
+        layout: Layout,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &Vec<E>,
+        b: &Vec<E>,
+        c: &mut Vec<E>,
+    ) -> Result<()> {
+        check_matmul((m, k, n), (a.len(), b.len(), c.len()))?;
+        let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
+        match layout {
+            Layout::Nt => gemm::matmul_nt(m, k, n, a, b, E::ZERO, c),
+            Layout::Nn => gemm::matmul_nn(m, k, n, a, b, E::ZERO, c),
+            Layout::Tn => gemm::matmul_tn(m, k, n, a, b, E::ZERO, c),
+        }
+        Ok(())
+    }
+
+    fn bias_act(
+        &self,
+        rows: usize,
+        cols: usize,
+        x: Option<&Vec<E>>,
+        bias: Option<&Vec<E>>,
+        kind: BiasKind,
+        act: Activation,
+        y: &mut Vec<E>,
+    ) -> Result<()> {
+        let len = rows * cols;
+        check_fits("bias_act: y", len, y.len())?;
+        check_bias(kind, cols, bias.map(Vec::len))?;
+        let bias = bias.map_or(&[][..], |b| &b[..]);
+        if let Some(x) = x {
+            check_fits("bias_act: x", len, x.len())?;
+            y[..len].copy_from_slice(&x[..len]);
+        }
+        for row in y[..len].chunks_exact_mut(cols.max(1)) {
+            for (j, v) in row.iter_mut().enumerate() {
+                let b = match kind {
+                    BiasKind::None => E::ZERO,
+                    BiasKind::Shared => bias[0],
+                    BiasKind::PerColumn => bias[j],
+                };
+                *v = act.apply(*v + b);
+            }
+        }
+        Ok(())
+    }
+
+    fn act_backward(
+        &self,
+        len: usize,
+        act: Activation,
+        x: &Vec<E>,
+        y: &Vec<E>,
+        dy: &Vec<E>,
+        dx: &mut Vec<E>,
+    ) -> Result<()> {
+        for (what, have) in [
+            ("act_backward: x", x.len()),
+            ("act_backward: y", y.len()),
+            ("act_backward: dy", dy.len()),
+            ("act_backward: dx", dx.len()),
+        ] {
+            check_fits(what, len, have)?;
+        }
+        for (i, d) in dx[..len].iter_mut().enumerate() {
+            *d = dy[i] * act.derivative(x[i], y[i]);
+        }
+        Ok(())
+    }
+
+    fn bias_grad(
+        &self,
+        rows: usize,
+        cols: usize,
+        dy: &Vec<E>,
+        kind: BiasKind,
+        out: &mut Vec<E>,
+    ) -> Result<()> {
+        check_fits("bias_grad: dy", rows * cols, dy.len())?;
+        check_fits("bias_grad: out", kind.len(cols), out.len())?;
+        let dy = &dy[..rows * cols];
+        match kind {
+            BiasKind::None => {}
+            BiasKind::Shared => out[0] = reduce::sum(dy),
+            BiasKind::PerColumn => reduce::sum_over_rows(rows, cols, dy, E::ZERO, &mut out[..cols]),
+        }
+        Ok(())
+    }
+
+    fn loss(
+        &self,
+        kind: LossKind,
+        len: usize,
+        pred: &Vec<E>,
+        target: &Vec<E>,
+        grad: &mut Vec<E>,
+    ) -> Result<E> {
+        check_fits("loss: prediction", len, pred.len())?;
+        check_fits("loss: target", len, target.len())?;
+        check_fits("loss: gradient", len, grad.len())?;
+        Ok(kind.value_and_grad(&pred[..len], &target[..len], &mut grad[..len]))
+    }
+
+    fn sgd(
+        &self,
+        len: usize,
+        step: &SgdStep<E>,
+        params: &mut Vec<E>,
+        grads: &Vec<E>,
+        velocity: Option<&mut Vec<E>>,
+    ) -> Result<()> {
+        check_fits("sgd: params", len, params.len())?;
+        check_fits("sgd: grads", len, grads.len())?;
+        let velocity = match velocity {
+            Some(v) => {
+                check_fits("sgd: velocity", len, v.len())?;
+                Some(&mut v[..len])
+            }
+            None => None,
+        };
+        step.apply(&mut params[..len], &grads[..len], velocity);
+        Ok(())
+    }
+
+    fn adam(
+        &self,
+        len: usize,
+        step: &AdamStep<E>,
+        params: &mut Vec<E>,
+        grads: &Vec<E>,
+        m: &mut Vec<E>,
+        v: &mut Vec<E>,
+    ) -> Result<()> {
+        check_fits("adam: params", len, params.len())?;
+        check_fits("adam: grads", len, grads.len())?;
+        check_fits("adam: m", len, m.len())?;
+        check_fits("adam: v", len, v.len())?;
+        step.apply(
+            &mut params[..len],
+            &grads[..len],
+            &mut m[..len],
+            &mut v[..len],
+        );
+        Ok(())
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+}

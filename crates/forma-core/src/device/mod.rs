@@ -1,0 +1,205 @@
+//! Where the numbers live: the [`Device`] trait, the [`Cpu`] device, and
+//! [`DeviceTensor`], a batch with its feature width in the type that lives on
+//! a device.
+//!
+//! A device offers the dozen primitives a training step needs (three matrix
+//! products, bias + activation, activation backward, bias gradients, losses,
+//! SGD and Adam updates, fill and copy). Layers, losses and optimizers are
+//! written once over these primitives (`OnDevice`, `DeviceLoss`,
+//! `DeviceOptimizer` in their crates), so the same network type trains on any
+//! device; `forma-cuda` implements `Device<f32>` for an NVIDIA GPU.
+//!
+//! Transfers are explicit ([`Device::write`], [`Device::read`],
+//! [`DeviceTensor::upload`]); nothing copies between host and device behind
+//! the user's back, except the one scalar a loss returns.
+//!
+//! Every primitive checks its buffers' lengths and returns
+//! [`Error::Length`](crate::Error::Length) rather than touch memory it does
+//! not own: on a GPU an out-of-bounds kernel is undefined behaviour, so the
+//! check happens on the host, before the launch.
+
+mod cpu;
+mod tensor;
+
+pub use cpu::Cpu;
+pub use tensor::{DeviceBatch, DeviceTensor};
+
+use alloc::string::String;
+
+use crate::math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
+use crate::{Error, Float, Result};
+
+/// The three layouts of a matrix product a layer needs, with `C` `m x n`:
+///
+/// | layout | product | used for |
+/// |---|---|---|
+/// | `Nt` | `C = A[m×k] · B[n×k]ᵀ` | forward `x · Wᵀ` |
+/// | `Nn` | `C = A[m×k] · B[k×n]` | input gradient `dy · W` |
+/// | `Tn` | `C = A[k×m]ᵀ · B[k×n]` | weight gradient `dyᵀ · x` |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `A · Bᵀ`.
+    Nt,
+    /// `A · B`.
+    Nn,
+    /// `Aᵀ · B`.
+    Tn,
+}
+
+/// How a bias is added to each row of a `rows x cols` output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BiasKind {
+    /// No bias.
+    None,
+    /// One scalar for every element.
+    Shared,
+    /// One value per column.
+    PerColumn,
+}
+
+impl BiasKind {
+    /// The bias length for `cols` columns.
+    pub fn len(self, cols: usize) -> usize {
+        match self {
+            BiasKind::None => 0,
+            BiasKind::Shared => 1,
+            BiasKind::PerColumn => cols,
+        }
+    }
+}
+
+/// A place where tensors live and the primitives of a training step run.
+///
+/// Buffers are flat arrays of `E`. Sizes are passed explicitly, and a buffer
+/// may be longer than an operation needs (a cache built for 128 rows serves a
+/// batch of 100), never shorter. Operations are asynchronous on devices that
+/// can be: [`Device::read`] and [`Device::loss`] wait for the result.
+pub trait Device<E: Float>: Clone {
+    /// A buffer of `E` on this device.
+    type Buffer;
+
+    /// A human-readable name ("CPU", "NVIDIA H100 80GB HBM3").
+    fn name(&self) -> String;
+    /// A buffer of `len` zeros.
+    fn alloc(&self, len: usize) -> Result<Self::Buffer>;
+    /// The length of a buffer.
+    fn buffer_len(buffer: &Self::Buffer) -> usize;
+    /// Copies `src` from the host into the first `src.len()` elements of `dst`.
+    fn write(&self, src: &[E], dst: &mut Self::Buffer) -> Result<()>;
+    /// Copies the first `dst.len()` elements of `src` to the host.
+    fn read(&self, src: &Self::Buffer, dst: &mut [E]) -> Result<()>;
+    /// Sets the first `len` elements to `value`.
+    fn fill(&self, len: usize, value: E, buffer: &mut Self::Buffer) -> Result<()>;
+    /// Copies the first `len` elements of `src` into `dst`.
+    fn copy(&self, len: usize, src: &Self::Buffer, dst: &mut Self::Buffer) -> Result<()>;
+    /// `C = op(A) · op(B)` in `layout` (see [`Layout`]); `C` is overwritten.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(
+        &self,
+        layout: Layout,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &Self::Buffer,
+        b: &Self::Buffer,
+        c: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// `y = act(x + bias)` over a `rows x cols` matrix; `x = None` works in
+    /// place on `y` (the epilogue of a linear layer). `bias` may be `None`
+    /// only for [`BiasKind::None`].
+    #[allow(clippy::too_many_arguments)]
+    fn bias_act(
+        &self,
+        rows: usize,
+        cols: usize,
+        x: Option<&Self::Buffer>,
+        bias: Option<&Self::Buffer>,
+        kind: BiasKind,
+        act: Activation,
+        y: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// `dx = dy · act'(x, y)` over `len` elements.
+    #[allow(clippy::too_many_arguments)]
+    fn act_backward(
+        &self,
+        len: usize,
+        act: Activation,
+        x: &Self::Buffer,
+        y: &Self::Buffer,
+        dy: &Self::Buffer,
+        dx: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// The bias gradient from a `rows x cols` output gradient: column sums
+    /// ([`BiasKind::PerColumn`]), the total ([`BiasKind::Shared`]) or nothing.
+    fn bias_grad(
+        &self,
+        rows: usize,
+        cols: usize,
+        dy: &Self::Buffer,
+        kind: BiasKind,
+        out: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// The loss of `len` predictions against `target`, and its gradient in `grad`.
+    fn loss(
+        &self,
+        kind: LossKind,
+        len: usize,
+        pred: &Self::Buffer,
+        target: &Self::Buffer,
+        grad: &mut Self::Buffer,
+    ) -> Result<E>;
+    /// One SGD update of `len` parameters; `velocity` is needed when the momentum is not 0.
+    fn sgd(
+        &self,
+        len: usize,
+        step: &SgdStep<E>,
+        params: &mut Self::Buffer,
+        grads: &Self::Buffer,
+        velocity: Option<&mut Self::Buffer>,
+    ) -> Result<()>;
+    /// One Adam update of `len` parameters with moments `m` and `v`.
+    #[allow(clippy::too_many_arguments)]
+    fn adam(
+        &self,
+        len: usize,
+        step: &AdamStep<E>,
+        params: &mut Self::Buffer,
+        grads: &Self::Buffer,
+        m: &mut Self::Buffer,
+        v: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// Waits until all queued work is done, and reports any error it raised.
+    fn synchronize(&self) -> Result<()>;
+}
+
+/// `Ok` if a buffer of length `have` holds the `need` elements an operation uses.
+pub fn check_fits(what: &'static str, need: usize, have: usize) -> Result<()> {
+    if need <= have {
+        Ok(())
+    } else {
+        Err(Error::Length {
+            what,
+            expected: need,
+            got: have,
+        })
+    }
+}
+
+/// The length checks of [`Device::matmul`], shared by every device: whatever
+/// the layout, `A` holds `m·k` elements, `B` `k·n` and `C` `m·n`.
+pub fn check_matmul(
+    (m, k, n): (usize, usize, usize),
+    (a, b, c): (usize, usize, usize),
+) -> Result<()> {
+    check_fits("matmul: A", m * k, a)?;
+    check_fits("matmul: B", k * n, b)?;
+    check_fits("matmul: C", m * n, c)
+}
+
+/// The bias slice `bias_act` reads: `Ok(len)` after checking that a bias of
+/// `kind` for `cols` columns is present and long enough.
+pub fn check_bias(kind: BiasKind, cols: usize, bias_len: Option<usize>) -> Result<usize> {
+    let need = kind.len(cols);
+    check_fits("bias_act: bias", need, bias_len.unwrap_or(0))?;
+    Ok(need)
+}

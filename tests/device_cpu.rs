@@ -1,0 +1,164 @@
+//! The device-generic layers, losses and optimizers on the [`Cpu`] device
+//! train every tutorial network exactly as the CPU [`Trainer`] does, reach
+//! seed 000's PyTorch golden values, and report bad lengths as errors.
+
+mod common;
+mod device_common;
+
+use common::{assert_rel, golden, num, nums};
+use device_common::tutorial_networks;
+use forma::core::{BiasKind, Layout};
+use forma::prelude::*;
+
+#[test]
+fn tutorial_networks_f64_match_the_cpu_trainer() {
+    tutorial_networks::<f64, _>(Cpu, 1e-10);
+}
+
+#[test]
+fn tutorial_networks_f32_match_the_cpu_trainer() {
+    tutorial_networks::<f32, _>(Cpu, 1e-5);
+}
+
+type Mazur =
+    seq!(@type Linear<2, 2, f64, SharedBias>, Sigmoid, Linear<2, 2, f64, SharedBias>, Sigmoid);
+
+#[test]
+fn seed_000_on_the_cpu_device_matches_pytorch_for_1000_steps() {
+    let g = golden("mazur.json");
+    let net: Mazur = seq!(
+        Linear::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+        Sigmoid,
+        Linear::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+        Sigmoid
+    );
+    let x = DeviceTensor::upload(&Cpu, &Batch::<f64, 2>::from_rows(&[[0.2, 0.1]])).unwrap();
+    let y = DeviceTensor::upload(&Cpu, &Batch::<f64, 2>::from_rows(&[[0.99, 0.01]])).unwrap();
+    let mut trainer = DeviceTrainer::new(Cpu, net, HalfSumSquares, Sgd::new(0.5).unwrap()).unwrap();
+    let losses = nums(&g["losses_all"]);
+    for (step, want) in losses.iter().take(1000).enumerate() {
+        let got = trainer.step(&x, &y).unwrap();
+        assert_rel(&format!("loss before step {step}"), got, *want, 1e-9);
+    }
+    let out = trainer.predict(&x).unwrap();
+    let want = nums(&g["final_output"]);
+    assert_rel("final output 0", out[(0, 0)], want[0], 1e-9);
+    assert_rel("final output 1", out[(0, 1)], want[1], 1e-9);
+    let loss = trainer.step(&x, &y).unwrap();
+    assert_rel(
+        "final loss",
+        loss,
+        num(&g["final_loss_after_1000_steps"]),
+        1e-9,
+    );
+}
+
+#[test]
+fn a_shorter_batch_reuses_the_cache_and_a_longer_one_grows_it() {
+    let net = Mlp::<3, 5, 2, f64>::initialize(&mut rng(1));
+    let mut host = Trainer::new(net.clone(), Mse, Sgd::new(0.1).unwrap());
+    let mut dev = DeviceTrainer::new(Cpu, net, Mse, Sgd::new(0.1).unwrap()).unwrap();
+    for rows in [8, 3, 8, 12, 1] {
+        let x = device_common::uniform::<f64, 3>(rows, rows as u64);
+        let y = device_common::uniform::<f64, 2>(rows, 100 + rows as u64);
+        let want = host.step(&x, &y).unwrap();
+        let (dx, dy) = (
+            DeviceTensor::upload(&Cpu, &x).unwrap(),
+            DeviceTensor::upload(&Cpu, &y).unwrap(),
+        );
+        let got = dev.step(&dx, &dy).unwrap();
+        assert_rel(&format!("loss with {rows} rows"), got, want, 1e-12);
+    }
+}
+
+#[test]
+fn a_target_with_another_batch_length_is_an_error() {
+    let net = Mlp::<2, 3, 1, f64>::initialize(&mut rng(1));
+    let mut dev = DeviceTrainer::new(Cpu, net, Bce, Sgd::new(0.1).unwrap()).unwrap();
+    let x = DeviceTensor::upload(&Cpu, &Batch::<f64, 2>::from_flat(&[0.5; 8]).unwrap()).unwrap();
+    let y = DeviceTensor::upload(&Cpu, &Batch::<f64, 1>::from_flat(&[1.0; 3]).unwrap()).unwrap();
+    let err = dev.step(&x, &y).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "Bce target rows",
+            expected: 4,
+            got: 3
+        }
+    );
+}
+
+#[test]
+fn device_tensor_write_refuses_more_rows_than_it_was_built_for() {
+    let small = Batch::<f32, 2>::from_flat(&[1.0; 4]).unwrap();
+    let big = Batch::<f32, 2>::from_flat(&[2.0; 6]).unwrap();
+    let mut t = DeviceTensor::upload(&Cpu, &small).unwrap();
+    assert!(matches!(
+        t.write(&Cpu, &big),
+        Err(Error::Length {
+            expected: 3,
+            got: 2,
+            ..
+        })
+    ));
+    let one = Batch::<f32, 2>::from_flat(&[3.0, 4.0]).unwrap();
+    t.write(&Cpu, &one).unwrap();
+    assert_eq!(t.download(&Cpu).unwrap().as_slice(), &[3.0, 4.0]);
+}
+
+#[test]
+fn primitives_check_every_buffer_length_before_touching_it() {
+    let d = Cpu;
+    let buf = |n: usize| -> Vec<f32> { vec![1.0; n] };
+    let (a, b, mut c) = (buf(6), buf(12), buf(8));
+    // 2x3 · 3x4 needs C of 8: fine; then A too short for 3x3.
+    Device::<f32>::matmul(&d, Layout::Nn, 2, 3, 4, &a, &b, &mut c).unwrap();
+    assert_eq!(c, vec![3.0; 8]);
+    let err = Device::<f32>::matmul(&d, Layout::Nt, 3, 3, 4, &a, &b, &mut c).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "matmul: A",
+            expected: 9,
+            got: 6
+        }
+    );
+    let err = d
+        .bias_act(
+            2,
+            4,
+            None,
+            None,
+            BiasKind::PerColumn,
+            Activation::ReLU,
+            &mut c,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "bias_act: bias",
+            expected: 4,
+            got: 0
+        }
+    );
+    let mut g = buf(3);
+    let err = d.loss(LossKind::Bce, 4, &a, &b, &mut g).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "loss: gradient",
+            expected: 4,
+            got: 3
+        }
+    );
+    let err = d.read(&g, &mut [0.0; 4]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "Device::read source",
+            expected: 4,
+            got: 3
+        }
+    );
+}
