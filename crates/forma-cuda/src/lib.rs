@@ -1,10 +1,39 @@
 //! # forma-cuda
 //!
-//! The CUDA backend of forma: cust driving PTX kernels. It is empty for now:
-//! the CUDA issue fills it behind a `cuda` feature, so that this crate builds
-//! everywhere, with or without a GPU or the CUDA driver.
-#![no_std]
+//! forma's CUDA backend: `Cuda`, a `Device<f32>` on an
+//! NVIDIA GPU, so the same network types train there with the same model code
+//! (`DeviceTrainer::new(Cuda::new(0)?, net, loss, optimizer)`).
+//!
+//! * cust manages the driver, the context, the stream and device memory.
+//! * The kernels are CUDA C in `kernels/*.cu`, one concern per file; the PTX
+//!   beside them is committed (`.version 7.8`, `.target sm_75`, from nvcc 11.8
+//!   with `-arch=compute_75`), so it JIT-compiles on Turing through Hopper and
+//!   the build never needs nvcc. `scripts/gen-ptx.sh` regenerates it.
+//! * Each kernel has one typed Rust wrapper (module `kernels`), because a raw launch
+//!   does not check arguments against the kernel's signature; modules and
+//!   functions are loaded once per `Cuda`.
+//! * Every CUDA failure is a `forma_core::Error` keeping the CUDA error code;
+//!   a PTX that fails to load keeps the JIT compiler's log; no GPU is
+//!   `Error::NoDevice`, never a crash.
+//!
+//! All of it sits behind the `cuda` feature: without it this crate is empty and
+//! builds anywhere, with no CUDA installed.
 #![deny(missing_docs)]
+#![cfg_attr(not(feature = "cuda"), no_std)]
 
-/// Whether this build of forma-cuda contains GPU support (not yet).
-pub const ENABLED: bool = false;
+/// Whether this build contains GPU support (the `cuda` feature).
+pub const ENABLED: bool = cfg!(feature = "cuda");
+
+#[cfg(feature = "cuda")]
+mod buffer;
+#[cfg(feature = "cuda")]
+mod device;
+#[cfg(feature = "cuda")]
+mod error;
+#[cfg(feature = "cuda")]
+pub mod kernels;
+
+#[cfg(feature = "cuda")]
+pub use buffer::CudaBuffer;
+#[cfg(feature = "cuda")]
+pub use device::Cuda;

@@ -14,7 +14,7 @@
 //! the user's back, except the one scalar a loss returns.
 //!
 //! Every primitive checks its buffers' lengths and returns
-//! [`Error::Length`](crate::Error::Length) rather than touch memory it does
+//! [`Error::Length`](crate::Error) rather than touch memory it does
 //! not own: on a GPU an out-of-bounds kernel is undefined behaviour, so the
 //! check happens on the host, before the launch.
 

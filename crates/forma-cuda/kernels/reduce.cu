@@ -1,0 +1,32 @@
+// Reductions for bias gradients. Both add into a zeroed output with
+// atomicAdd, one partial sum per block.
+#include "forma.cuh"
+
+// out[j] += sum over rows [blockIdx.y * chunk, ...) of dy[r][j], for a block
+// of 32 x 8 threads covering 32 columns; out must be zeroed first.
+extern "C" __global__ void forma_column_sums(int rows, int cols, int chunk, const float* __restrict__ dy,
+                                             float* __restrict__ out) {
+    __shared__ float partial[8][33];
+    int col = blockIdx.x * 32 + threadIdx.x;
+    int begin = blockIdx.y * chunk;
+    int end = min(rows, begin + chunk);
+    float s = 0.0f;
+    if (col < cols) {
+        for (int r = begin + threadIdx.y; r < end; r += 8) s += dy[(size_t)r * cols + col];
+    }
+    partial[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && col < cols) {
+        float t = 0.0f;
+        for (int i = 0; i < 8; ++i) t += partial[i][threadIdx.x];
+        atomicAdd(&out[col], t);
+    }
+}
+
+// out[0] += sum of x[0..n); out must be zeroed first.
+extern "C" __global__ void forma_sum(int n, const float* __restrict__ x, float* __restrict__ out) {
+    float s = 0.0f;
+    FORMA_FOR_EACH(i, n) { s += x[i]; }
+    s = forma_block_sum(s);
+    if (threadIdx.x == 0) atomicAdd(out, s);
+}

@@ -1,0 +1,702 @@
+//! The PTX modules, loaded once, and one typed, length-checked Rust function
+//! per kernel.
+//!
+//! A raw launch passes untyped pointers, so nothing would stop a wrong
+//! argument list or a buffer that is too short; here each wrapper takes
+//! [`CudaBuffer`]s, checks every length on the host before launching (an
+//! out-of-bounds kernel is undefined behaviour) and converts sizes to the
+//! kernels' `int`.
+
+use std::ffi::{CString, c_void};
+use std::ptr;
+
+use cust::stream::Stream;
+use cust::sys::{self, CUfunction, CUjit_option, CUmodule, cudaError_enum};
+use forma_core::device::check_fits;
+use forma_core::{Activation, AdamStep, BiasKind, Error, Layout, LossKind, Result, SgdStep};
+
+use crate::CudaBuffer;
+use crate::error::{check, describe};
+
+/// The committed PTX, one module per `.cu` file.
+const PTX: [(&str, &str); 5] = [
+    ("gemm", include_str!("../kernels/gemm.ptx")),
+    ("elementwise", include_str!("../kernels/elementwise.ptx")),
+    ("reduce", include_str!("../kernels/reduce.ptx")),
+    ("loss", include_str!("../kernels/loss.ptx")),
+    ("optim", include_str!("../kernels/optim.ptx")),
+];
+
+/// Threads per block of the one-dimensional kernels.
+const THREADS: u32 = 256;
+/// Most blocks a grid-stride kernel is launched with.
+const MAX_BLOCKS: usize = 4096;
+
+/// A loaded PTX module, unloaded on drop.
+pub struct Module {
+    raw: CUmodule,
+    name: &'static str,
+}
+
+impl Module {
+    /// JIT-compiles `ptx` for the current context's GPU. On failure the error
+    /// keeps the CUDA code and the JIT compiler's log.
+    pub fn load(name: &'static str, ptx: &str) -> Result<Module> {
+        let image = CString::new(ptx).map_err(|_| Error::KernelLoad {
+            module: name,
+            code: cudaError_enum::CUDA_ERROR_INVALID_IMAGE as u32,
+            log: String::from("the PTX text contains a NUL byte"),
+        })?;
+        let mut log = vec![0u8; 64 * 1024];
+        let mut options = [
+            CUjit_option::CU_JIT_ERROR_LOG_BUFFER,
+            CUjit_option::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+        ];
+        // cuModuleLoadDataEx takes option values that fit in a pointer by
+        // value, cast to `void*` (see cust's ModuleJitOption::into_raw).
+        let mut values = [log.as_mut_ptr().cast::<c_void>(), log.len() as *mut c_void];
+        let mut raw: CUmodule = ptr::null_mut();
+        // SAFETY: `image` is a NUL-terminated PTX string alive for the call;
+        // `options` and `values` have 2 entries each as passed; the log buffer
+        // outlives the call and its size is the one given.
+        let r = unsafe {
+            sys::cuModuleLoadDataEx(
+                &mut raw,
+                image.as_ptr().cast(),
+                options.len() as u32,
+                options.as_mut_ptr(),
+                values.as_mut_ptr(),
+            )
+        };
+        if r != cudaError_enum::CUDA_SUCCESS {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let log = String::from_utf8_lossy(&log[..end]).into_owned();
+            return Err(Error::KernelLoad {
+                module: name,
+                code: r as u32,
+                log: if log.is_empty() { describe(r) } else { log },
+            });
+        }
+        Ok(Module { raw, name })
+    }
+
+    /// The kernel `name` in this module.
+    pub fn function(&self, name: &str) -> Result<CUfunction> {
+        let c = CString::new(name).map_err(|_| Error::Config {
+            what: "kernel names contain no NUL byte",
+        })?;
+        let mut f: CUfunction = ptr::null_mut();
+        // SAFETY: `self.raw` is a loaded module (unloaded only on drop) and `c`
+        // a NUL-terminated name alive for the call.
+        check("cuModuleGetFunction", unsafe {
+            sys::cuModuleGetFunction(&mut f, self.raw, c.as_ptr())
+        })
+        .map_err(|e| match e {
+            Error::Device { code, message, .. } => Error::KernelLoad {
+                module: self.name,
+                code,
+                log: format!("kernel {name} not found: {message}"),
+            },
+            other => other,
+        })?;
+        Ok(f)
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was loaded by cuModuleLoadDataEx and is unloaded once;
+        // the owner (`Inner` in device.rs) makes the context current first.
+        let _ = unsafe { sys::cuModuleUnload(self.raw) };
+    }
+}
+
+/// Every kernel, looked up once.
+pub struct Kernels {
+    sgemm_nt: CUfunction,
+    sgemm_nn: CUfunction,
+    sgemm_tn: CUfunction,
+    bias_act: CUfunction,
+    act_backward: CUfunction,
+    fill: CUfunction,
+    copy: CUfunction,
+    column_sums: CUfunction,
+    sum: CUfunction,
+    loss: CUfunction,
+    sgd: CUfunction,
+    adam: CUfunction,
+    // Declared last: the functions above belong to these modules.
+    _modules: Vec<Module>,
+}
+
+// SAFETY: CUfunction and CUmodule handles are plain driver handles, valid in
+// every thread that makes their context current (the driver API is
+// thread-safe); Kernels never mutates them after loading.
+unsafe impl Send for Kernels {}
+// SAFETY: as above; launches only read the handles.
+unsafe impl Sync for Kernels {}
+
+/// `n` as the kernels' `int`.
+fn int(what: &'static str, n: usize) -> Result<i32> {
+    i32::try_from(n).map_err(|_| Error::Length {
+        what,
+        expected: i32::MAX as usize,
+        got: n,
+    })
+}
+
+/// Blocks of [`THREADS`] for a grid-stride loop over `n` elements.
+fn blocks(n: usize) -> u32 {
+    n.div_ceil(THREADS as usize).clamp(1, MAX_BLOCKS) as u32
+}
+
+fn act_code(act: Activation) -> (i32, f32) {
+    match act {
+        Activation::Identity => (0, 0.0),
+        Activation::Sigmoid => (1, 0.0),
+        Activation::ReLU => (2, 0.0),
+        Activation::Tanh => (3, 0.0),
+        Activation::LeakyReLU { slope } => (4, slope as f32),
+    }
+}
+
+/// The types a kernel parameter can have here: CUDA `int`, `float` and a
+/// device pointer. A `usize` by mistake would not compile.
+trait KernelArg {}
+impl KernelArg for i32 {}
+impl KernelArg for f32 {}
+impl KernelArg for sys::CUdeviceptr {}
+
+/// A kernel argument for `cuLaunchKernel`: the address of a local holding its value.
+fn arg_ptr<T: KernelArg>(v: &mut T) -> *mut c_void {
+    ptr::from_mut(v).cast()
+}
+
+macro_rules! arg {
+    ($v:expr) => {
+        arg_ptr(&mut $v)
+    };
+}
+
+impl Kernels {
+    /// Loads every module (the context must be current).
+    pub fn load() -> Result<Kernels> {
+        let modules = PTX
+            .iter()
+            .map(|(name, ptx)| Module::load(name, ptx))
+            .collect::<Result<Vec<_>>>()?;
+        let [gemm, elementwise, reduce, loss, optim] = &modules[..] else {
+            unreachable!("PTX lists five modules")
+        };
+        Ok(Kernels {
+            sgemm_nt: gemm.function("forma_sgemm_nt")?,
+            sgemm_nn: gemm.function("forma_sgemm_nn")?,
+            sgemm_tn: gemm.function("forma_sgemm_tn")?,
+            bias_act: elementwise.function("forma_bias_act")?,
+            act_backward: elementwise.function("forma_act_backward")?,
+            fill: elementwise.function("forma_fill")?,
+            copy: elementwise.function("forma_copy")?,
+            column_sums: reduce.function("forma_column_sums")?,
+            sum: reduce.function("forma_sum")?,
+            loss: loss.function("forma_loss")?,
+            sgd: optim.function("forma_sgd")?,
+            adam: optim.function("forma_adam")?,
+            _modules: modules,
+        })
+    }
+
+    /// Launches `f` and checks the launch's own error (errors raised while
+    /// the kernel runs surface at the next synchronisation).
+    ///
+    /// # Safety
+    /// `args` must match the kernel's parameter list in number, order and
+    /// type, and every buffer it points into must hold what the kernel reads
+    /// and writes for these sizes.
+    unsafe fn launch(
+        &self,
+        what: &'static str,
+        stream: &Stream,
+        f: CUfunction,
+        grid: (u32, u32, u32),
+        block: (u32, u32, u32),
+        args: &mut [*mut c_void],
+    ) -> Result<()> {
+        // SAFETY: the caller guarantees the argument list and buffer sizes;
+        // `f` is a function of a loaded module and `stream` a live stream.
+        check(what, unsafe {
+            sys::cuLaunchKernel(
+                f,
+                grid.0,
+                grid.1,
+                grid.2,
+                block.0,
+                block.1,
+                block.2,
+                0,
+                stream.as_inner(),
+                args.as_mut_ptr(),
+                ptr::null_mut(),
+            )
+        })
+    }
+
+    /// `y[..n] = value`.
+    pub fn fill(&self, stream: &Stream, n: usize, value: f32, y: &mut CudaBuffer) -> Result<()> {
+        check_fits("fill", n, y.len())?;
+        if n == 0 {
+            return Ok(());
+        }
+        let (mut n32, mut v, mut py) = (int("fill", n)?, value, y.ptr());
+        let mut args = [arg!(n32), arg!(v), arg!(py)];
+        // SAFETY: forma_fill(int, float, float*) writes y[0..n), and y holds n.
+        unsafe {
+            self.launch(
+                "forma_fill",
+                stream,
+                self.fill,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `y[..n] = x[..n]`.
+    pub fn copy(
+        &self,
+        stream: &Stream,
+        n: usize,
+        x: &CudaBuffer,
+        y: &mut CudaBuffer,
+    ) -> Result<()> {
+        check_fits("copy: source", n, x.len())?;
+        check_fits("copy: destination", n, y.len())?;
+        if n == 0 {
+            return Ok(());
+        }
+        let (mut n32, mut px, mut py) = (int("copy", n)?, x.ptr(), y.ptr());
+        let mut args = [arg!(n32), arg!(px), arg!(py)];
+        // SAFETY: forma_copy(int, const float*, float*) reads x[0..n) and
+        // writes y[0..n); both hold n.
+        unsafe {
+            self.launch(
+                "forma_copy",
+                stream,
+                self.copy,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `C[m×n] = op(A) · op(B)` in `layout` (see [`Layout`]), split along `k`
+    /// when `m x n` gives too few blocks to fill the GPU.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgemm(
+        &self,
+        stream: &Stream,
+        layout: Layout,
+        (m, k, n): (usize, usize, usize),
+        a: &CudaBuffer,
+        b: &CudaBuffer,
+        c: &mut CudaBuffer,
+        sms: u32,
+    ) -> Result<()> {
+        forma_core::device::check_matmul((m, k, n), (a.len(), b.len(), c.len()))?;
+        if m == 0 || n == 0 {
+            return Ok(());
+        }
+        let tiles = (n.div_ceil(128), m.div_ceil(128));
+        let (gx, gy) = (int("sgemm columns", tiles.0)?, int("sgemm rows", tiles.1)?);
+        if gy > 65535 {
+            return Err(Error::Length {
+                what: "sgemm rows / 128 (grid y limit)",
+                expected: 65535,
+                got: gy as usize,
+            });
+        }
+        let splits = split_k(tiles.0 * tiles.1, k, sms);
+        if k == 0 || splits > 1 {
+            self.fill(stream, m * n, 0.0, c)?;
+        }
+        if k == 0 {
+            return Ok(());
+        }
+        let f = match layout {
+            Layout::Nt => self.sgemm_nt,
+            Layout::Nn => self.sgemm_nn,
+            Layout::Tn => self.sgemm_tn,
+        };
+        let (mut m32, mut n32, mut k32) =
+            (int("sgemm m", m)?, int("sgemm n", n)?, int("sgemm k", k)?);
+        let (mut pa, mut pb, mut pc) = (a.ptr(), b.ptr(), c.ptr());
+        let mut args = [
+            arg!(m32),
+            arg!(n32),
+            arg!(k32),
+            arg!(pa),
+            arg!(pb),
+            arg!(pc),
+        ];
+        // SAFETY: forma_sgemm_*(int m, int n, int k, const float* A, const
+        // float* B, float* C) reads m·k of A, k·n of B and writes m·n of C,
+        // all checked above; the grid covers C in 128 x 128 tiles.
+        unsafe {
+            self.launch(
+                "forma_sgemm",
+                stream,
+                f,
+                (gx as u32, gy as u32, splits),
+                (256, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `y = act(x + bias)`; `x = None` is in place on `y`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bias_act(
+        &self,
+        stream: &Stream,
+        (rows, cols): (usize, usize),
+        x: Option<&CudaBuffer>,
+        bias: Option<&CudaBuffer>,
+        kind: BiasKind,
+        act: Activation,
+        y: &mut CudaBuffer,
+    ) -> Result<()> {
+        let n = rows * cols;
+        check_fits("bias_act: y", n, y.len())?;
+        forma_core::device::check_bias(kind, cols, bias.map(CudaBuffer::len))?;
+        if let Some(x) = x {
+            check_fits("bias_act: x", n, x.len())?;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        int("bias_act elements", n)?;
+        let (mut r, mut c) = (int("bias_act rows", rows)?, int("bias_act cols", cols)?);
+        let mut px = x.map_or(y.ptr(), CudaBuffer::ptr);
+        let mut pb = bias.map_or(0, CudaBuffer::ptr);
+        let mut bk: i32 = match kind {
+            BiasKind::None => 0,
+            BiasKind::Shared => 1,
+            BiasKind::PerColumn => 2,
+        };
+        let (code, slope) = act_code(act);
+        let (mut code, mut slope, mut py) = (code, slope, y.ptr());
+        let mut args = [
+            arg!(r),
+            arg!(c),
+            arg!(px),
+            arg!(pb),
+            arg!(bk),
+            arg!(code),
+            arg!(slope),
+            arg!(py),
+        ];
+        // SAFETY: forma_bias_act(int rows, int cols, const float* x, const
+        // float* bias, int kind, int act, float slope, float* y) touches
+        // rows·cols elements of x and y and kind.len(cols) of bias, checked above.
+        unsafe {
+            self.launch(
+                "forma_bias_act",
+                stream,
+                self.bias_act,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `dx = dy · act'(x, y)` over `n` elements.
+    #[allow(clippy::too_many_arguments)]
+    pub fn act_backward(
+        &self,
+        stream: &Stream,
+        n: usize,
+        act: Activation,
+        x: &CudaBuffer,
+        y: &CudaBuffer,
+        dy: &CudaBuffer,
+        dx: &mut CudaBuffer,
+    ) -> Result<()> {
+        for (what, have) in [
+            ("act_backward: x", x.len()),
+            ("act_backward: y", y.len()),
+            ("act_backward: dy", dy.len()),
+            ("act_backward: dx", dx.len()),
+        ] {
+            check_fits(what, n, have)?;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let (code, slope) = act_code(act);
+        let (mut n32, mut code, mut slope) = (int("act_backward", n)?, code, slope);
+        let (mut px, mut py, mut pdy, mut pdx) = (x.ptr(), y.ptr(), dy.ptr(), dx.ptr());
+        let mut args = [
+            arg!(n32),
+            arg!(code),
+            arg!(slope),
+            arg!(px),
+            arg!(py),
+            arg!(pdy),
+            arg!(pdx),
+        ];
+        // SAFETY: forma_act_backward(int n, int act, float slope, const float*
+        // x, const float* y, const float* dy, float* dx) touches n of each.
+        unsafe {
+            self.launch(
+                "forma_act_backward",
+                stream,
+                self.act_backward,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// The bias gradient of a `rows x cols` output gradient into `out`.
+    pub fn bias_grad(
+        &self,
+        stream: &Stream,
+        (rows, cols): (usize, usize),
+        dy: &CudaBuffer,
+        kind: BiasKind,
+        out: &mut CudaBuffer,
+    ) -> Result<()> {
+        let n = rows * cols;
+        check_fits("bias_grad: dy", n, dy.len())?;
+        check_fits("bias_grad: out", kind.len(cols), out.len())?;
+        if kind == BiasKind::None {
+            return Ok(());
+        }
+        self.fill(stream, kind.len(cols), 0.0, out)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let (mut pdy, mut pout) = (dy.ptr(), out.ptr());
+        if kind == BiasKind::Shared {
+            let mut n32 = int("bias_grad", n)?;
+            let mut args = [arg!(n32), arg!(pdy), arg!(pout)];
+            // SAFETY: forma_sum(int n, const float* x, float* out) reads n of
+            // dy and adds into out[0]; both checked.
+            return unsafe {
+                self.launch(
+                    "forma_sum",
+                    stream,
+                    self.sum,
+                    (blocks(n), 1, 1),
+                    (THREADS, 1, 1),
+                    &mut args,
+                )
+            };
+        }
+        let chunk = rows.div_ceil(65535).max(256);
+        let grid = (cols.div_ceil(32) as u32, rows.div_ceil(chunk) as u32, 1);
+        let (mut r, mut c, mut ch) = (
+            int("bias_grad rows", rows)?,
+            int("bias_grad cols", cols)?,
+            int("chunk", chunk)?,
+        );
+        let mut args = [arg!(r), arg!(c), arg!(ch), arg!(pdy), arg!(pout)];
+        // SAFETY: forma_column_sums(int rows, int cols, int chunk, const float*
+        // dy, float* out) reads rows·cols of dy and adds into out[0..cols).
+        unsafe {
+            self.launch(
+                "forma_column_sums",
+                stream,
+                self.column_sums,
+                grid,
+                (32, 8, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// The loss over `n` elements: gradient into `grad`, the scaled sum added
+    /// into `total[0]` (which this zeroes first).
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss(
+        &self,
+        stream: &Stream,
+        kind: LossKind,
+        n: usize,
+        pred: &CudaBuffer,
+        target: &CudaBuffer,
+        grad: &mut CudaBuffer,
+        total: &mut CudaBuffer,
+    ) -> Result<()> {
+        check_fits("loss: prediction", n, pred.len())?;
+        check_fits("loss: target", n, target.len())?;
+        check_fits("loss: gradient", n, grad.len())?;
+        self.fill(stream, 1, 0.0, total)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let (mut code, mut factor): (i32, f32) = match kind {
+            LossKind::SquaredError { factor, .. } => (0, factor as f32),
+            LossKind::Bce => (1, 1.0),
+            LossKind::BceWithLogits => (2, 1.0),
+        };
+        let (mut n32, mut scale) = (int("loss", n)?, kind.scale::<f32>(n));
+        let (mut pp, mut pt, mut pg, mut ptot) =
+            (pred.ptr(), target.ptr(), grad.ptr(), total.ptr());
+        let mut args = [
+            arg!(code),
+            arg!(n32),
+            arg!(factor),
+            arg!(scale),
+            arg!(pp),
+            arg!(pt),
+            arg!(pg),
+            arg!(ptot),
+        ];
+        // SAFETY: forma_loss(int kind, int n, float factor, float scale, const
+        // float* pred, const float* target, float* grad, float* total) touches
+        // n of pred, target and grad, and total[0]; all checked.
+        unsafe {
+            self.launch(
+                "forma_loss",
+                stream,
+                self.loss,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// One SGD update of `n` parameters.
+    pub fn sgd(
+        &self,
+        stream: &Stream,
+        n: usize,
+        step: &SgdStep<f32>,
+        p: &mut CudaBuffer,
+        g: &CudaBuffer,
+        v: Option<&mut CudaBuffer>,
+    ) -> Result<()> {
+        check_fits("sgd: params", n, p.len())?;
+        check_fits("sgd: grads", n, g.len())?;
+        let momentum = if step.momentum != 0.0 {
+            let v = v.as_ref().map_or(0, |v| v.len());
+            check_fits("sgd: velocity", n, v)?;
+            step.momentum
+        } else {
+            0.0
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let mut pv = v.map_or(0, |v| v.ptr());
+        let (mut n32, mut lr, mut mu, mut wd) =
+            (int("sgd", n)?, step.lr, momentum, step.weight_decay);
+        let (mut nesterov, mut first) = (step.nesterov as i32, step.first as i32);
+        let (mut pp, mut pg) = (p.ptr(), g.ptr());
+        let mut args = [
+            arg!(n32),
+            arg!(lr),
+            arg!(mu),
+            arg!(wd),
+            arg!(nesterov),
+            arg!(first),
+            arg!(pp),
+            arg!(pg),
+            arg!(pv),
+        ];
+        // SAFETY: forma_sgd(int n, float lr, float momentum, float wd, int
+        // nesterov, int first, float* p, const float* g, float* v) touches n of
+        // p and g, and n of v only when momentum != 0 (then v holds n, checked).
+        unsafe {
+            self.launch(
+                "forma_sgd",
+                stream,
+                self.sgd,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// One Adam update of `n` parameters.
+    #[allow(clippy::too_many_arguments)]
+    pub fn adam(
+        &self,
+        stream: &Stream,
+        n: usize,
+        step: &AdamStep<f32>,
+        p: &mut CudaBuffer,
+        g: &CudaBuffer,
+        m: &mut CudaBuffer,
+        v: &mut CudaBuffer,
+    ) -> Result<()> {
+        for (what, have) in [
+            ("adam: params", p.len()),
+            ("adam: grads", g.len()),
+            ("adam: m", m.len()),
+            ("adam: v", v.len()),
+        ] {
+            check_fits(what, n, have)?;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let s = *step;
+        let (mut n32, mut lr, mut b1, mut b2, mut eps, mut wd) = (
+            int("adam", n)?,
+            s.lr,
+            s.beta1,
+            s.beta2,
+            s.eps,
+            s.weight_decay,
+        );
+        let (mut dec, mut bias1, mut bias2) = (s.decoupled as i32, s.bias1, s.bias2);
+        let (mut pp, mut pg, mut pm, mut pv) = (p.ptr(), g.ptr(), m.ptr(), v.ptr());
+        let mut args = [
+            arg!(n32),
+            arg!(lr),
+            arg!(b1),
+            arg!(b2),
+            arg!(eps),
+            arg!(wd),
+            arg!(dec),
+            arg!(bias1),
+            arg!(bias2),
+            arg!(pp),
+            arg!(pg),
+            arg!(pm),
+            arg!(pv),
+        ];
+        // SAFETY: forma_adam(int n, float lr, float b1, float b2, float eps,
+        // float wd, int decoupled, float bias1, float bias2, float* p, const
+        // float* g, float* m, float* v) touches n of p, g, m, v; all checked.
+        unsafe {
+            self.launch(
+                "forma_adam",
+                stream,
+                self.adam,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+}
+
+/// How many ways to split `k` so that a product of `tiles` 128 x 128 tiles
+/// gives about two blocks per SM; 1 unless `k` is long and tiles are few.
+pub fn split_k(tiles: usize, k: usize, sms: u32) -> u32 {
+    let want = 2 * sms as usize;
+    if tiles >= want || k < 1024 {
+        return 1;
+    }
+    let by_blocks = want.div_ceil(tiles);
+    let by_depth = k / 256;
+    by_blocks.min(by_depth).clamp(1, 64) as u32
+}

@@ -1,0 +1,301 @@
+//! The CUDA device against the CPU: every primitive, SGEMM in all three
+//! layouts against an f64 reference, and every tutorial network trained on the
+//! GPU. Without a GPU each test says it was skipped and why, and passes; any
+//! other CUDA failure fails the test.
+#![cfg(feature = "cuda")]
+
+mod device_common;
+
+use device_common::{assert_close, tutorial_networks};
+use forma::core::{AdamStep, BiasKind, Layout, SgdStep};
+use forma::cuda::Cuda;
+use forma::cuda::kernels::Module;
+use forma::prelude::*;
+use rand::Rng as _;
+
+/// The GPU, or `None` (with a message) when this machine has none.
+fn gpu(test: &str) -> Option<Cuda> {
+    match Cuda::new(0) {
+        Ok(gpu) => Some(gpu),
+        Err(Error::NoDevice { why, .. }) => {
+            eprintln!("{test}: skipped, no CUDA device: {why}");
+            None
+        }
+        Err(e) => panic!("{test}: CUDA failed: {e}"),
+    }
+}
+
+/// Uniform in ±[0.1, 1): random, never zero.
+fn nonzero(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = forma::rng(seed);
+    (0..n)
+        .map(|_| {
+            let v: f32 = rng.random_range(0.1..1.0);
+            if rng.random_bool(0.5) { v } else { -v }
+        })
+        .collect()
+}
+
+fn upload(gpu: &Cuda, v: &[f32]) -> forma::cuda::CudaBuffer {
+    let mut b = gpu.alloc(v.len()).unwrap();
+    gpu.write(v, &mut b).unwrap();
+    b
+}
+
+fn download(gpu: &Cuda, b: &forma::cuda::CudaBuffer) -> Vec<f32> {
+    let mut v = vec![0.0; b.len()];
+    gpu.read(b, &mut v).unwrap();
+    v
+}
+
+#[test]
+fn sgemm_matches_an_f64_reference_in_every_layout() {
+    let Some(gpu) = gpu("sgemm") else { return };
+    let shapes = [
+        (1, 1, 1),
+        (3, 5, 7),
+        (127, 129, 131),
+        (128, 784, 256),
+        (1000, 1000, 100),
+        (64, 100_003, 64), // few tiles, long k: split along k
+    ];
+    for (s, &(m, k, n)) in shapes.iter().enumerate() {
+        for layout in [Layout::Nt, Layout::Nn, Layout::Tn] {
+            let a = nonzero(m * k, 10 * s as u64);
+            let b = nonzero(k * n, 10 * s as u64 + 1);
+            // Element accessors for op(A) (m x k) and op(B) (k x n).
+            let at = |i: usize, p: usize| match layout {
+                Layout::Tn => a[p * m + i],
+                _ => a[i * k + p],
+            } as f64;
+            let bt = |p: usize, j: usize| match layout {
+                Layout::Nt => b[j * k + p],
+                _ => b[p * n + j],
+            } as f64;
+            let (da, db) = (upload(&gpu, &a), upload(&gpu, &b));
+            let mut dc = upload(&gpu, &vec![f32::NAN; m * n]);
+            gpu.matmul(layout, m, k, n, &da, &db, &mut dc).unwrap();
+            gpu.synchronize().unwrap();
+            let c = download(&gpu, &dc);
+            let tol = 4.0 * f32::EPSILON as f64 * (k as f64).sqrt();
+            // Check a sample of entries on the big shapes, all on the small ones.
+            let step = ((m * n) / 4096).max(1);
+            for idx in (0..m * n).step_by(step).chain([m * n - 1]) {
+                let (i, j) = (idx / n, idx % n);
+                let (mut want, mut scale) = (0.0, 0.0);
+                for p in 0..k {
+                    want += at(i, p) * bt(p, j);
+                    scale += (at(i, p) * bt(p, j)).abs();
+                }
+                let err = (c[idx] as f64 - want).abs() / scale;
+                assert!(
+                    err <= tol,
+                    "{layout:?} {m}x{k}x{n} at ({i},{j}): got {}, want {want} (error {err:e} > {tol:e})",
+                    c[idx]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_primitive_matches_the_cpu_device() {
+    let Some(gpu) = gpu("primitives") else { return };
+    let (rows, cols) = (1000, 37);
+    let n = rows * cols;
+    let x = nonzero(n, 1);
+    let t: Vec<f32> = nonzero(n, 2).iter().map(|v| v.abs()).collect();
+    let p: Vec<f32> = x.iter().map(|v| 0.5 + 0.45 * v).collect(); // probabilities
+    let bias = nonzero(cols, 3);
+    let close = |what: &str, got: &[f32], want: &[f32]| {
+        let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+        assert_close(what, &f(got), &f(want), 1e-5);
+    };
+    let acts = [
+        Activation::Identity,
+        Activation::Sigmoid,
+        Activation::ReLU,
+        Activation::Tanh,
+        Activation::LeakyReLU { slope: 0.1 },
+    ];
+    for act in acts {
+        for kind in [BiasKind::None, BiasKind::Shared, BiasKind::PerColumn] {
+            let mut want = vec![0.0; n];
+            Cpu.bias_act(rows, cols, Some(&x), Some(&bias), kind, act, &mut want)
+                .unwrap();
+            let (dx, db) = (upload(&gpu, &x), upload(&gpu, &bias));
+            let mut dy = gpu.alloc(n).unwrap();
+            gpu.bias_act(rows, cols, Some(&dx), Some(&db), kind, act, &mut dy)
+                .unwrap();
+            close(
+                &format!("bias_act {act:?} {kind:?}"),
+                &download(&gpu, &dy),
+                &want,
+            );
+            // In place, as a linear layer's epilogue.
+            let mut inplace = upload(&gpu, &x);
+            gpu.bias_act(rows, cols, None, Some(&db), kind, act, &mut inplace)
+                .unwrap();
+            close("bias_act in place", &download(&gpu, &inplace), &want);
+        }
+        let y: Vec<f32> = x.iter().map(|&v| act.apply(v)).collect();
+        let mut want = vec![0.0; n];
+        Cpu.act_backward(n, act, &x, &y, &t, &mut want).unwrap();
+        let mut got = gpu.alloc(n).unwrap();
+        let (dx, dyv, dt) = (upload(&gpu, &x), upload(&gpu, &y), upload(&gpu, &t));
+        gpu.act_backward(n, act, &dx, &dyv, &dt, &mut got).unwrap();
+        close(
+            &format!("act_backward {act:?}"),
+            &download(&gpu, &got),
+            &want,
+        );
+    }
+    for (r, kind) in [
+        (rows, BiasKind::PerColumn),
+        (rows, BiasKind::Shared),
+        (70_000, BiasKind::PerColumn),
+    ] {
+        let dy = nonzero(r * cols, 4);
+        let mut want = vec![0.0; kind.len(cols)];
+        Cpu.bias_grad(r, cols, &dy, kind, &mut want).unwrap();
+        let mut got = gpu.alloc(kind.len(cols)).unwrap();
+        gpu.bias_grad(r, cols, &upload(&gpu, &dy), kind, &mut got)
+            .unwrap();
+        // Sums of r terms: compare against the sum of magnitudes.
+        let scale = (r as f64).sqrt();
+        for (i, (g, w)) in download(&gpu, &got).iter().zip(&want).enumerate() {
+            assert!(
+                ((g - w) as f64).abs() <= 1e-5 * scale,
+                "bias_grad {kind:?} {r} rows [{i}]: {g} vs {w}"
+            );
+        }
+    }
+    for kind in [
+        LossKind::SquaredError {
+            factor: 0.5,
+            mean: false,
+        },
+        LossKind::SquaredError {
+            factor: 1.0,
+            mean: true,
+        },
+        LossKind::Bce,
+        LossKind::BceWithLogits,
+    ] {
+        let pred = if kind == LossKind::Bce { &p } else { &x };
+        let mut want_g = vec![0.0; n];
+        let want = Cpu.loss(kind, n, pred, &t, &mut want_g).unwrap();
+        let mut got_g = gpu.alloc(n).unwrap();
+        let got = gpu
+            .loss(kind, n, &upload(&gpu, pred), &upload(&gpu, &t), &mut got_g)
+            .unwrap();
+        close(&format!("loss {kind:?}"), &[got], &[want]);
+        close(
+            &format!("loss gradient {kind:?}"),
+            &download(&gpu, &got_g),
+            &want_g,
+        );
+    }
+    let g = nonzero(n, 5);
+    for (momentum, nesterov, first) in [(0.0, false, false), (0.9, false, true), (0.9, true, false)]
+    {
+        let step = SgdStep {
+            lr: 0.1,
+            momentum,
+            nesterov,
+            weight_decay: 0.01,
+            first,
+        };
+        let (mut wp, mut wv) = (x.clone(), t.clone());
+        Cpu.sgd(n, &step, &mut wp, &g, Some(&mut wv)).unwrap();
+        let (mut dp, mut dv) = (upload(&gpu, &x), upload(&gpu, &t));
+        gpu.sgd(n, &step, &mut dp, &upload(&gpu, &g), Some(&mut dv))
+            .unwrap();
+        close("sgd params", &download(&gpu, &dp), &wp);
+        if momentum != 0.0 {
+            close("sgd velocity", &download(&gpu, &dv), &wv);
+        }
+    }
+    for decoupled in [false, true] {
+        let step = AdamStep::at(3, 0.01, 0.9, 0.999, 1e-8, 0.01, decoupled);
+        let (mut wp, mut wm, mut wv) = (x.clone(), g.clone(), t.clone());
+        Cpu.adam(n, &step, &mut wp, &p, &mut wm, &mut wv).unwrap();
+        let (mut dp, mut dm, mut dv) = (upload(&gpu, &x), upload(&gpu, &g), upload(&gpu, &t));
+        gpu.adam(n, &step, &mut dp, &upload(&gpu, &p), &mut dm, &mut dv)
+            .unwrap();
+        close("adam params", &download(&gpu, &dp), &wp);
+        close("adam m", &download(&gpu, &dm), &wm);
+        close("adam v", &download(&gpu, &dv), &wv);
+    }
+    let mut filled = gpu.alloc(10).unwrap();
+    gpu.fill(7, 2.5, &mut filled).unwrap();
+    let mut copied = gpu.alloc(10).unwrap();
+    gpu.copy(10, &filled, &mut copied).unwrap();
+    assert_eq!(
+        download(&gpu, &copied),
+        [2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 0.0, 0.0, 0.0]
+    );
+    gpu.synchronize().unwrap();
+}
+
+#[test]
+fn tutorial_networks_train_on_the_gpu_as_on_the_cpu() {
+    let Some(gpu) = gpu("tutorial networks") else {
+        return;
+    };
+    tutorial_networks::<f32, _>(gpu, 1e-5);
+}
+
+#[test]
+fn short_buffers_are_errors_before_any_launch() {
+    let Some(gpu) = gpu("length checks") else {
+        return;
+    };
+    let a = gpu.alloc(6).unwrap();
+    let mut c = gpu.alloc(8).unwrap();
+    let err = gpu.matmul(Layout::Nt, 3, 3, 4, &a, &a, &mut c).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "matmul: A",
+            expected: 9,
+            got: 6
+        }
+    );
+    let err = gpu.read(&a, &mut [0.0; 7]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "Device::read source",
+            expected: 7,
+            got: 6
+        }
+    );
+    gpu.synchronize().unwrap();
+}
+
+#[test]
+fn broken_ptx_reports_the_jit_log() {
+    let Some(_gpu) = gpu("JIT log") else { return };
+    let ptx = ".version 7.8\n.target sm_75\n.address_size 64\n.visible .entry k() { bogus_instruction; }\n";
+    match Module::load("broken", ptx) {
+        Err(Error::KernelLoad { module, code, log }) => {
+            assert_eq!(module, "broken");
+            assert_ne!(code, 0);
+            assert!(!log.is_empty(), "the JIT log is empty");
+            eprintln!("JIT log, as expected: {log}");
+        }
+        Err(e) => panic!("expected a KernelLoad error, got {e}"),
+        Ok(_) => panic!("broken PTX loaded"),
+    }
+}
+
+#[test]
+fn a_device_can_move_to_another_thread() {
+    let Some(gpu) = gpu("threads") else { return };
+    let b = upload(&gpu, &[1.0, 2.0, 3.0]);
+    let got = std::thread::spawn(move || download(&gpu, &b))
+        .join()
+        .unwrap();
+    assert_eq!(got, [1.0, 2.0, 3.0]);
+}
