@@ -19,4 +19,7 @@ done
 for cu in *.cu; do
     [ -f "${cu%.cu}.ptx" ] || { echo "$cu has no committed PTX (run scripts/gen-ptx.sh)"; status=1; }
 done
+if ! sha256sum --quiet -c ptx-sources.sha256; then
+    echo "a kernel source changed since its PTX was generated: run scripts/gen-ptx.sh"; status=1
+fi
 exit $status

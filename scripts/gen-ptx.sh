@@ -13,3 +13,7 @@ for cu in *.cu; do
     grep -q '^.version 7.8' "${cu%.cu}.ptx" || { echo "${cu%.cu}.ptx: expected .version 7.8 (nvcc 11.8)"; exit 1; }
     echo "$cu -> ${cu%.cu}.ptx"
 done
+# What the PTX was generated from: scripts/check-ptx.sh fails when a source
+# changed without regenerating.
+sha256sum *.cu *.cuh >ptx-sources.sha256
+echo "ptx-sources.sha256 updated"
