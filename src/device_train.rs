@@ -87,7 +87,7 @@ where
     pub fn compute_gradients(
         &mut self,
         x: &DeviceTensor<E, D, M::Input>,
-        target: &DeviceTensor<E, D, M::Out>,
+        target: &L::DeviceTarget,
     ) -> Result<E> {
         let rows = x.rows();
         self.ensure_cache(rows)?;
@@ -117,7 +117,7 @@ where
     pub fn step(
         &mut self,
         x: &DeviceTensor<E, D, M::Input>,
-        target: &DeviceTensor<E, D, M::Out>,
+        target: &L::DeviceTarget,
     ) -> Result<E> {
         let loss = self.compute_gradients(x, target)?;
         self.optimizer.step_on(

@@ -57,7 +57,7 @@ pub mod prelude {
         chain, seq,
     };
     pub use forma_losses::{
-        Bce, BceWithLogits, Classes, DeviceLoss, HalfMse, HalfSumSquares, Loss, Mse,
+        Bce, BceWithLogits, Classes, DeviceClasses, DeviceLoss, HalfMse, HalfSumSquares, Loss, Mse,
         SoftmaxCrossEntropy, SumSquares,
     };
     pub use forma_optim::{Adam, DeviceOptimizer, Optimizer, Sgd};

@@ -6,7 +6,7 @@
 
 mod device_common;
 
-use device_common::{assert_close, tutorial_networks};
+use device_common::{assert_close, classification_networks, tutorial_networks};
 use forma::core::{AdamStep, BiasKind, Layout, SgdStep};
 use forma::cuda::Cuda;
 use forma::cuda::kernels::Module;
@@ -227,6 +227,35 @@ fn every_primitive_matches_the_cpu_device() {
         close("adam m", &download(&gpu, &dm), &wm);
         close("adam v", &download(&gpu, &dv), &wv);
     }
+    // Row-wise: softmax, its backward, cross-entropy over 10 classes.
+    let (r, k) = (300, 10);
+    let logits = nonzero(r * k, 6);
+    let mut want_y = vec![0.0; r * k];
+    Cpu.softmax(r, k, &logits, &mut want_y).unwrap();
+    let dl = upload(&gpu, &logits);
+    let mut got_y = gpu.alloc(r * k).unwrap();
+    gpu.softmax(r, k, &dl, &mut got_y).unwrap();
+    close("softmax", &download(&gpu, &got_y), &want_y);
+    let g = nonzero(r * k, 7);
+    let mut want_dx = vec![0.0; r * k];
+    Cpu.softmax_backward(r, k, &want_y, &g, &mut want_dx)
+        .unwrap();
+    let mut got_dx = gpu.alloc(r * k).unwrap();
+    gpu.softmax_backward(r, k, &upload(&gpu, &want_y), &upload(&gpu, &g), &mut got_dx)
+        .unwrap();
+    close("softmax_backward", &download(&gpu, &got_dx), &want_dx);
+    let labels: Vec<f32> = (0..r).map(|i| ((i * 7) % k) as f32).collect();
+    let mut want_g = vec![0.0; r * k];
+    let want = Cpu
+        .cross_entropy(r, k, &logits, &labels, &mut want_g)
+        .unwrap();
+    let mut got_g = gpu.alloc(r * k).unwrap();
+    let got = gpu
+        .cross_entropy(r, k, &dl, &upload(&gpu, &labels), &mut got_g)
+        .unwrap();
+    close("cross_entropy", &[got], &[want]);
+    close("cross_entropy gradient", &download(&gpu, &got_g), &want_g);
+
     let mut filled = gpu.alloc(10).unwrap();
     gpu.fill(7, 2.5, &mut filled).unwrap();
     let mut copied = gpu.alloc(10).unwrap();
@@ -243,7 +272,8 @@ fn tutorial_networks_train_on_the_gpu_as_on_the_cpu() {
     let Some(gpu) = gpu("tutorial networks") else {
         return;
     };
-    tutorial_networks::<f32, _>(gpu, 1e-5);
+    tutorial_networks::<f32, _>(gpu.clone(), 1e-5);
+    classification_networks::<f32, _>(gpu, 1e-5);
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 mod device_common;
 
 use common::{assert_rel, golden, num, nums};
-use device_common::tutorial_networks;
+use device_common::{classification_networks, tutorial_networks};
 use forma::core::{BiasKind, Layout};
 use forma::prelude::*;
 
@@ -18,6 +18,26 @@ fn tutorial_networks_f64_match_the_cpu_trainer() {
 #[test]
 fn tutorial_networks_f32_match_the_cpu_trainer() {
     tutorial_networks::<f32, _>(Cpu, 1e-5);
+}
+
+#[test]
+fn classification_with_softmax_and_cross_entropy_matches_the_cpu_trainer() {
+    classification_networks::<f64, _>(Cpu, 1e-10);
+    classification_networks::<f32, _>(Cpu, 1e-5);
+}
+
+#[test]
+fn device_labels_must_be_below_the_class_count() {
+    let classes = Classes::from_labels(vec![0, 2, 3], 4).unwrap();
+    let err = DeviceClasses::<f32, Cpu, 3>::upload(&Cpu, &classes).err();
+    assert_eq!(
+        err,
+        Some(Error::ClassOutOfRange {
+            row: 2,
+            label: 3,
+            classes: 3
+        })
+    );
 }
 
 type Mazur =

@@ -41,7 +41,9 @@ pub fn same_training<E, D, M, L, O, const I: usize, const C: usize>(
         + FixedInput<Input = Const<I>>
         + Module<E, Const<I>, Out = Const<C>>
         + OnDevice<E, D, Const<I>>,
-    L: Clone + Loss<E, Const<C>, Target<usize> = Batch<E, C>> + DeviceLoss<E, D, Const<C>>,
+    L: Clone
+        + Loss<E, Const<C>, Target<usize> = Batch<E, C>>
+        + DeviceLoss<E, D, Const<C>, DeviceTarget = DeviceTensor<E, D, Const<C>>>,
     O: Clone + Optimizer<E, M> + DeviceOptimizer<E, D, M>,
 {
     let mut host = Trainer::new(net.clone(), loss.clone(), optimizer.clone());
@@ -175,4 +177,40 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
         .and_then(|s| s.with_weight_decay(0.01))
         .unwrap();
     same_training(device, logits, BceWithLogits, wd, &x, &y, 10, tol);
+}
+
+/// Classification: softmax cross-entropy over class labels (a 4-16-3 ReLU net
+/// with Adam, 50 rows), and a `Softmax` layer under MSE; each step's loss and
+/// the final parameters against the CPU trainer.
+pub fn classification_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
+    type Net<E> = seq!(@type Linear<4, 16, E>, ReLU, Linear<16, 3, E>);
+    let net = Net::<E>::initialize(&mut forma::rng(8));
+    let x = uniform::<E, 4>(50, 16);
+    let labels: Vec<usize> = (0..50).map(|r| (r * 7) % 3).collect();
+    let classes = Classes::from_labels(labels, 3).unwrap();
+    let adam = Adam::new(0.01).unwrap();
+    let mut host = Trainer::new(net.clone(), SoftmaxCrossEntropy, adam.clone());
+    let mut dev = DeviceTrainer::new(device.clone(), net, SoftmaxCrossEntropy, adam).unwrap();
+    let dx = DeviceTensor::upload(&device, &x).unwrap();
+    let dl = DeviceClasses::<E, D, 3>::upload(&device, &classes).unwrap();
+    for step in 0..10 {
+        let want = host.step(&x, &classes).unwrap().to_f64();
+        let got = dev.step(&dx, &dl).unwrap().to_f64();
+        assert_close(
+            &format!("cross-entropy loss at step {step}"),
+            &[got],
+            &[want],
+            tol,
+        );
+    }
+    assert_close(
+        "cross-entropy parameters",
+        &params_f64(&dev.model().unwrap()),
+        &params_f64(host.model()),
+        tol,
+    );
+
+    let soft = seq!(Linear::<4, 5, E>::initialize(&mut forma::rng(9)), Softmax);
+    let y = uniform::<E, 5>(50, 17);
+    same_training(device, soft, Mse, Sgd::new(0.5).unwrap(), &x, &y, 10, tol);
 }

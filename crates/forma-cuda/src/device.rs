@@ -102,6 +102,22 @@ impl Cuda {
         self.inner.sms
     }
 
+    /// The one-float buffer losses add their total into.
+    fn total(&self) -> Result<std::sync::MutexGuard<'_, CudaBuffer>> {
+        self.inner.total.lock().map_err(|_| Error::Device {
+            what: "loss",
+            code: 0,
+            message: String::from("a thread panicked while holding the loss scratch buffer"),
+        })
+    }
+
+    /// Waits for the queued work and returns the first element of `buffer`.
+    fn read_scalar(&self, buffer: &CudaBuffer) -> Result<f32> {
+        let mut host = [0.0f32];
+        self.read(buffer, &mut host)?;
+        Ok(host[0])
+    }
+
     /// Makes this device's context current on the calling thread (each
     /// operation does this, so a `Cuda` can be used from any thread).
     fn bind(&self) -> Result<&Stream> {
@@ -242,6 +258,46 @@ impl Device<f32> for Cuda {
             .bias_grad(stream, (rows, cols), dy, kind, out)
     }
 
+    fn softmax(&self, rows: usize, cols: usize, x: &CudaBuffer, y: &mut CudaBuffer) -> Result<()> {
+        let stream = self.bind()?;
+        self.inner.kernels.softmax(stream, (rows, cols), x, y)
+    }
+
+    fn softmax_backward(
+        &self,
+        rows: usize,
+        cols: usize,
+        y: &CudaBuffer,
+        dy: &CudaBuffer,
+        dx: &mut CudaBuffer,
+    ) -> Result<()> {
+        let stream = self.bind()?;
+        self.inner
+            .kernels
+            .softmax_backward(stream, (rows, cols), y, dy, dx)
+    }
+
+    fn cross_entropy(
+        &self,
+        rows: usize,
+        classes: usize,
+        logits: &CudaBuffer,
+        labels: &CudaBuffer,
+        grad: &mut CudaBuffer,
+    ) -> Result<f32> {
+        let stream = self.bind()?;
+        let mut total = self.total()?;
+        self.inner.kernels.cross_entropy(
+            stream,
+            (rows, classes),
+            logits,
+            labels,
+            grad,
+            &mut total,
+        )?;
+        self.read_scalar(&total)
+    }
+
     fn loss(
         &self,
         kind: LossKind,
@@ -251,17 +307,11 @@ impl Device<f32> for Cuda {
         grad: &mut CudaBuffer,
     ) -> Result<f32> {
         let stream = self.bind()?;
-        let mut total = self.inner.total.lock().map_err(|_| Error::Device {
-            what: "loss",
-            code: 0,
-            message: String::from("a thread panicked while holding the loss scratch buffer"),
-        })?;
+        let mut total = self.total()?;
         self.inner
             .kernels
             .loss(stream, kind, len, pred, target, grad, &mut total)?;
-        let mut host = [0.0f32];
-        self.read(&total, &mut host)?;
-        Ok(host[0])
+        self.read_scalar(&total)
     }
 
     fn sgd(

@@ -19,12 +19,13 @@ use crate::CudaBuffer;
 use crate::error::{check, describe};
 
 /// The committed PTX, one module per `.cu` file.
-const PTX: [(&str, &str); 5] = [
+const PTX: [(&str, &str); 6] = [
     ("gemm", include_str!("../kernels/gemm.ptx")),
     ("elementwise", include_str!("../kernels/elementwise.ptx")),
     ("reduce", include_str!("../kernels/reduce.ptx")),
     ("loss", include_str!("../kernels/loss.ptx")),
     ("optim", include_str!("../kernels/optim.ptx")),
+    ("rowwise", include_str!("../kernels/rowwise.ptx")),
 ];
 
 /// Threads per block of the one-dimensional kernels.
@@ -125,6 +126,9 @@ pub struct Kernels {
     loss: CUfunction,
     sgd: CUfunction,
     adam: CUfunction,
+    softmax: CUfunction,
+    softmax_backward: CUfunction,
+    cross_entropy: CUfunction,
     // Declared last: the functions above belong to these modules.
     _modules: Vec<Module>,
 }
@@ -185,8 +189,8 @@ impl Kernels {
             .iter()
             .map(|(name, ptx)| Module::load(name, ptx))
             .collect::<Result<Vec<_>>>()?;
-        let [gemm, elementwise, reduce, loss, optim] = &modules[..] else {
-            unreachable!("PTX lists five modules")
+        let [gemm, elementwise, reduce, loss, optim, rowwise] = &modules[..] else {
+            unreachable!("PTX lists six modules")
         };
         Ok(Kernels {
             sgemm_nt: gemm.function("forma_sgemm_nt")?,
@@ -201,6 +205,9 @@ impl Kernels {
             loss: loss.function("forma_loss")?,
             sgd: optim.function("forma_sgd")?,
             adam: optim.function("forma_adam")?,
+            softmax: rowwise.function("forma_softmax")?,
+            softmax_backward: rowwise.function("forma_softmax_backward")?,
+            cross_entropy: rowwise.function("forma_cross_entropy")?,
             _modules: modules,
         })
     }
@@ -682,6 +689,129 @@ impl Kernels {
                 stream,
                 self.adam,
                 (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `y = softmax(x)` per row of a `rows x cols` matrix.
+    pub fn softmax(
+        &self,
+        stream: &Stream,
+        (rows, cols): (usize, usize),
+        x: &CudaBuffer,
+        y: &mut CudaBuffer,
+    ) -> Result<()> {
+        let n = rows * cols;
+        check_fits("softmax: x", n, x.len())?;
+        check_fits("softmax: y", n, y.len())?;
+        if n == 0 {
+            return Ok(());
+        }
+        int("softmax elements", n)?;
+        let (mut r, mut c) = (int("softmax rows", rows)?, int("softmax cols", cols)?);
+        let (mut px, mut py) = (x.ptr(), y.ptr());
+        let mut args = [arg!(r), arg!(c), arg!(px), arg!(py)];
+        // SAFETY: forma_softmax(int rows, int cols, const float* x, float* y)
+        // touches rows·cols of x and y, both checked.
+        unsafe {
+            self.launch(
+                "forma_softmax",
+                stream,
+                self.softmax,
+                (blocks(rows), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `dx = y ⊙ (dy - rowsum(dy ⊙ y))` per row.
+    pub fn softmax_backward(
+        &self,
+        stream: &Stream,
+        (rows, cols): (usize, usize),
+        y: &CudaBuffer,
+        dy: &CudaBuffer,
+        dx: &mut CudaBuffer,
+    ) -> Result<()> {
+        let n = rows * cols;
+        check_fits("softmax_backward: y", n, y.len())?;
+        check_fits("softmax_backward: dy", n, dy.len())?;
+        check_fits("softmax_backward: dx", n, dx.len())?;
+        if n == 0 {
+            return Ok(());
+        }
+        int("softmax_backward elements", n)?;
+        let (mut r, mut c) = (
+            int("softmax_backward rows", rows)?,
+            int("softmax_backward cols", cols)?,
+        );
+        let (mut py, mut pdy, mut pdx) = (y.ptr(), dy.ptr(), dx.ptr());
+        let mut args = [arg!(r), arg!(c), arg!(py), arg!(pdy), arg!(pdx)];
+        // SAFETY: forma_softmax_backward(int rows, int cols, const float* y,
+        // const float* dy, float* dx) touches rows·cols of each, all checked.
+        unsafe {
+            self.launch(
+                "forma_softmax_backward",
+                stream,
+                self.softmax_backward,
+                (blocks(rows), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// Softmax cross-entropy over `rows` rows of `classes` logits: gradient
+    /// into `grad`, the mean loss added into `total[0]` (zeroed here first).
+    #[allow(clippy::too_many_arguments)]
+    pub fn cross_entropy(
+        &self,
+        stream: &Stream,
+        (rows, classes): (usize, usize),
+        logits: &CudaBuffer,
+        labels: &CudaBuffer,
+        grad: &mut CudaBuffer,
+        total: &mut CudaBuffer,
+    ) -> Result<()> {
+        let n = rows * classes;
+        check_fits("cross_entropy: logits", n, logits.len())?;
+        check_fits("cross_entropy: labels", rows, labels.len())?;
+        check_fits("cross_entropy: gradient", n, grad.len())?;
+        check_fits("cross_entropy: total", 1, total.len())?;
+        self.fill(stream, 1, 0.0, total)?;
+        if n == 0 {
+            return Ok(());
+        }
+        int("cross_entropy elements", n)?;
+        let (mut r, mut c) = (
+            int("cross_entropy rows", rows)?,
+            int("cross_entropy classes", classes)?,
+        );
+        let mut scale = 1.0f32 / rows as f32;
+        let (mut px, mut pl, mut pg, mut pt) =
+            (logits.ptr(), labels.ptr(), grad.ptr(), total.ptr());
+        let mut args = [
+            arg!(r),
+            arg!(c),
+            arg!(scale),
+            arg!(px),
+            arg!(pl),
+            arg!(pg),
+            arg!(pt),
+        ];
+        // SAFETY: forma_cross_entropy(int rows, int classes, float scale, const
+        // float* x, const float* labels, float* grad, float* total) touches
+        // rows·classes of x and grad, rows of labels and total[0]; all checked,
+        // and a label outside [0, classes) is not used as an index.
+        unsafe {
+            self.launch(
+                "forma_cross_entropy",
+                stream,
+                self.cross_entropy,
+                (blocks(rows), 1, 1),
                 (THREADS, 1, 1),
                 &mut args,
             )

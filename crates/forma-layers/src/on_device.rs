@@ -16,13 +16,13 @@ use alloc::vec::Vec;
 
 use forma_core::{Activation, ConstDim, Device, Error, Float, Layout, Result};
 
-use crate::{Bias, Elementwise, Layer, Linear, Params, Storage};
+use crate::{Bias, Elementwise, Layer, Linear, Params, Softmax, Storage};
 
 /// A layer (or sequence) that runs forward and backward on device `D`, taking
 /// `In`-wide inputs. Buffers hold `rows x width` row-major batches.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot run on a device with `{In}`-wide inputs",
-    note = "on a device: Linear, Sigmoid, ReLU, Tanh, LeakyReLU, Identity, and sequences of them"
+    note = "on a device: Linear, Sigmoid, ReLU, Tanh, LeakyReLU, Identity, Softmax, and sequences of them"
 )]
 pub trait OnDevice<E: Float, D: Device<E>, In: ConstDim>: Layer<E, In> + Params<E> {
     /// How many parameter buffers the layer has (the slices [`Params::visit`] yields).
@@ -240,6 +240,49 @@ where
     ) -> Result<()> {
         match dx {
             Some(dx) => device.act_backward(rows * N, self.activation(), x, y, dy, dx),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Softmax over each row: `y = softmax(x)`, `dx = y ⊙ (dy - rowsum(dy ⊙ y))`.
+impl<E: Float, D: Device<E>, const N: usize> OnDevice<E, D, forma_core::Const<N>> for Softmax {
+    const SLOTS: usize = 0;
+    /// The output.
+    type DeviceCache = D::Buffer;
+
+    fn cache_on(&self, device: &D, rows: usize) -> Result<D::Buffer> {
+        device.alloc(rows * N)
+    }
+
+    fn forward_on(
+        &self,
+        device: &D,
+        _params: &[D::Buffer],
+        x: &D::Buffer,
+        rows: usize,
+        y: &mut D::Buffer,
+    ) -> Result<()> {
+        device.softmax(rows, N, x, y)
+    }
+
+    fn output_on(y: &D::Buffer) -> &D::Buffer {
+        y
+    }
+
+    fn backward_on(
+        &self,
+        device: &D,
+        _params: &[D::Buffer],
+        _x: &D::Buffer,
+        rows: usize,
+        y: &mut D::Buffer,
+        dy: &D::Buffer,
+        _grads: &mut [D::Buffer],
+        dx: Option<&mut D::Buffer>,
+    ) -> Result<()> {
+        match dx {
+            Some(dx) => device.softmax_backward(rows, N, y, dy, dx),
             None => Ok(()),
         }
     }

@@ -1,5 +1,6 @@
 //! Softmax over the features of each row.
 
+use forma_core::math::rowwise;
 use forma_core::{Const, Float};
 
 use crate::activation::no_params;
@@ -15,24 +16,11 @@ pub struct Softmax;
 
 no_params!(Softmax);
 
-fn softmax_row<E: Float>(x: &[E], y: &mut [E]) {
-    let max = x
-        .iter()
-        .copied()
-        .fold(E::from_f64(f64::NEG_INFINITY), E::max);
-    let mut sum = E::ZERO;
-    for (o, &i) in y.iter_mut().zip(x) {
-        *o = (i - max).exp();
-        sum += *o;
-    }
-    y.iter_mut().for_each(|o| *o /= sum);
-}
-
 impl<E: Float, const N: usize> Layer<E, Const<N>> for Softmax {
     type Out = Const<N>;
     fn infer(&self, x: [E; N]) -> [E; N] {
         let mut y = [E::ZERO; N];
-        softmax_row(&x, &mut y);
+        rowwise::softmax(&x, &mut y);
         y
     }
 }
@@ -52,7 +40,7 @@ impl<E: Float, const N: usize> crate::Module<E, Const<N>> for Softmax {
     ) -> &'c forma_core::Tensor<E, B, Const<N>> {
         y.set_rows(x.row_dim());
         for (xr, yr) in x.as_rows().iter().zip(y.as_rows_mut()) {
-            softmax_row(xr, yr);
+            rowwise::softmax(xr, yr);
         }
         y
     }
@@ -73,10 +61,7 @@ impl<E: Float, const N: usize> crate::Module<E, Const<N>> for Softmax {
         if let Some(dx) = dx {
             dx.set_rows(x.row_dim());
             for ((yr, gr), dr) in y.as_rows().iter().zip(dy.as_rows()).zip(dx.as_rows_mut()) {
-                let dot: E = yr.iter().zip(gr).map(|(&a, &b)| a * b).sum();
-                for k in 0..N {
-                    dr[k] = yr[k] * (gr[k] - dot);
-                }
+                rowwise::softmax_backward(yr, gr, dr);
             }
         }
     }

@@ -1,9 +1,10 @@
 //! Softmax cross-entropy over class indices.
 
-use forma_core::{Const, Dim, Error, Float, Result, Tensor};
+use forma_core::math::rowwise;
+use forma_core::{Const, Device, Dim, Error, Float, Result, Tensor};
 
 use crate::loss::{inv, same_batch};
-use crate::{Classes, Loss};
+use crate::{Classes, DeviceLoss, Loss};
 
 /// `mean over rows of -ln softmax(x)[label]`, `nn.CrossEntropyLoss()` on
 /// logits `x` and class indices; gradient `(softmax(x) - onehot) / rows`.
@@ -42,21 +43,62 @@ impl<E: Float, const C: usize> Loss<E, Const<C>> for SoftmaxCrossEntropy {
                     classes: C,
                 });
             }
-            let max = x
-                .iter()
-                .copied()
-                .fold(E::from_f64(f64::NEG_INFINITY), E::max);
-            let mut sum = E::ZERO;
-            for (gk, &xk) in g.iter_mut().zip(x) {
-                *gk = (xk - max).exp();
-                sum += *gk;
-            }
-            total += sum.ln() + max - x[label];
-            for gk in g.iter_mut() {
-                *gk = *gk / sum * scale;
-            }
-            g[label] -= scale;
+            total += rowwise::cross_entropy(x, label, scale, g);
         }
         Ok(total * scale)
+    }
+}
+
+/// Class labels on a device, for [`SoftmaxCrossEntropy`] over `C` classes:
+/// one label per row, stored as an exact value of `E`, each checked below `C`
+/// when uploaded (so the device never sees a label it could index out of bounds with).
+pub struct DeviceClasses<E: Float, D: Device<E>, const C: usize> {
+    labels: D::Buffer,
+    rows: usize,
+}
+
+impl<E: Float, D: Device<E>, const C: usize> DeviceClasses<E, D, C> {
+    /// Copies the labels to the device. `Err(ClassOutOfRange)` for a label of
+    /// `C` or more, or one that `E` cannot hold exactly.
+    pub fn upload<B: Dim>(device: &D, classes: &Classes<B>) -> Result<Self> {
+        let mut coded = Vec::with_capacity(classes.rows());
+        for (row, &label) in classes.labels().iter().enumerate() {
+            let v = E::from_f64(label as f64);
+            if label >= C || v.to_f64() != label as f64 {
+                return Err(Error::ClassOutOfRange {
+                    row,
+                    label,
+                    classes: C,
+                });
+            }
+            coded.push(v);
+        }
+        let mut labels = device.alloc(coded.len())?;
+        device.write(&coded, &mut labels)?;
+        Ok(DeviceClasses {
+            labels,
+            rows: classes.rows(),
+        })
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+impl<E: Float, D: Device<E>, const C: usize> DeviceLoss<E, D, Const<C>> for SoftmaxCrossEntropy {
+    type DeviceTarget = DeviceClasses<E, D, C>;
+
+    fn value_and_grad_on(
+        &self,
+        device: &D,
+        pred: &D::Buffer,
+        rows: usize,
+        target: &DeviceClasses<E, D, C>,
+        grad: &mut D::Buffer,
+    ) -> Result<E> {
+        same_batch("SoftmaxCrossEntropy target rows", rows, target.rows)?;
+        device.cross_entropy(rows, C, pred, &target.labels, grad)
     }
 }

@@ -63,9 +63,11 @@ impl<E: Float, C: ConstDim, L: ElementwiseLoss> Loss<E, C> for L {
 /// buffer, compared with a target batch on the same device.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot run on a device yet",
-    note = "device losses: HalfSumSquares, SumSquares, Mse, HalfMse, Bce, BceWithLogits"
+    note = "device losses: HalfSumSquares, SumSquares, Mse, HalfMse, Bce, BceWithLogits, SoftmaxCrossEntropy"
 )]
 pub trait DeviceLoss<E: Float, D: Device<E>, C: ConstDim> {
+    /// What the prediction is compared with, on the device.
+    type DeviceTarget;
     /// The loss of the first `rows` rows of `pred`, with its gradient written
     /// to `grad`. `Err` if `target` has a different number of rows.
     fn value_and_grad_on(
@@ -73,12 +75,14 @@ pub trait DeviceLoss<E: Float, D: Device<E>, C: ConstDim> {
         device: &D,
         pred: &D::Buffer,
         rows: usize,
-        target: &DeviceTensor<E, D, C>,
+        target: &Self::DeviceTarget,
         grad: &mut D::Buffer,
     ) -> Result<E>;
 }
 
 impl<E: Float, D: Device<E>, C: ConstDim, L: ElementwiseLoss> DeviceLoss<E, D, C> for L {
+    type DeviceTarget = DeviceTensor<E, D, C>;
+
     fn value_and_grad_on(
         &self,
         device: &D,

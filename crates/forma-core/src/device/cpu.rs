@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 
 use super::{BiasKind, Device, Layout, check_bias, check_fits, check_matmul};
 use crate::math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
-use crate::math::{gemm, reduce};
-use crate::{Float, Result};
+use crate::math::{gemm, reduce, rowwise};
+use crate::{Error, Float, Result};
 
 /// The host CPU as a [`Device`]: buffers are `Vec`s and every primitive runs
 /// the CPU kernels. It is the reference the CUDA device is tested against, and
@@ -147,6 +147,69 @@ impl<E: Float> Device<E> for Cpu {
             BiasKind::PerColumn => reduce::sum_over_rows(rows, cols, dy, E::ZERO, &mut out[..cols]),
         }
         Ok(())
+    }
+
+    fn softmax(&self, rows: usize, cols: usize, x: &Vec<E>, y: &mut Vec<E>) -> Result<()> {
+        let n = rows * cols;
+        check_fits("softmax: x", n, x.len())?;
+        check_fits("softmax: y", n, y.len())?;
+        let c = cols.max(1);
+        for (xr, yr) in x[..n].chunks_exact(c).zip(y[..n].chunks_exact_mut(c)) {
+            rowwise::softmax(xr, yr);
+        }
+        Ok(())
+    }
+
+    fn softmax_backward(
+        &self,
+        rows: usize,
+        cols: usize,
+        y: &Vec<E>,
+        dy: &Vec<E>,
+        dx: &mut Vec<E>,
+    ) -> Result<()> {
+        let n = rows * cols;
+        check_fits("softmax_backward: y", n, y.len())?;
+        check_fits("softmax_backward: dy", n, dy.len())?;
+        check_fits("softmax_backward: dx", n, dx.len())?;
+        let c = cols.max(1);
+        let (ys, dys) = (y[..n].chunks_exact(c), dy[..n].chunks_exact(c));
+        for ((yr, gr), dr) in ys.zip(dys).zip(dx[..n].chunks_exact_mut(c)) {
+            rowwise::softmax_backward(yr, gr, dr);
+        }
+        Ok(())
+    }
+
+    fn cross_entropy(
+        &self,
+        rows: usize,
+        classes: usize,
+        logits: &Vec<E>,
+        labels: &Vec<E>,
+        grad: &mut Vec<E>,
+    ) -> Result<E> {
+        let n = rows * classes;
+        check_fits("cross_entropy: logits", n, logits.len())?;
+        check_fits("cross_entropy: labels", rows, labels.len())?;
+        check_fits("cross_entropy: gradient", n, grad.len())?;
+        let scale = E::ONE / E::from_f64(rows as f64);
+        let c = classes.max(1);
+        let mut total = E::ZERO;
+        let rows_iter = logits[..n]
+            .chunks_exact(c)
+            .zip(grad[..n].chunks_exact_mut(c));
+        for (row, ((x, g), &label)) in rows_iter.zip(&labels[..rows]).enumerate() {
+            let label = label.to_f64();
+            if !(label >= 0.0 && label < classes as f64 && label.fract() == 0.0) {
+                return Err(Error::ClassOutOfRange {
+                    row,
+                    label: label as usize,
+                    classes,
+                });
+            }
+            total += rowwise::cross_entropy(x, label as usize, scale, g);
+        }
+        Ok(total * scale)
     }
 
     fn loss(

@@ -139,6 +139,35 @@ pub trait Device<E: Float>: Clone {
         kind: BiasKind,
         out: &mut Self::Buffer,
     ) -> Result<()>;
+    /// `y = softmax(x)` over each row of a `rows x cols` matrix.
+    fn softmax(
+        &self,
+        rows: usize,
+        cols: usize,
+        x: &Self::Buffer,
+        y: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// `dx = y ⊙ (dy - rowsum(dy ⊙ y))`, the input gradient of a softmax with output `y`.
+    fn softmax_backward(
+        &self,
+        rows: usize,
+        cols: usize,
+        y: &Self::Buffer,
+        dy: &Self::Buffer,
+        dx: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// Softmax cross-entropy, the mean over `rows` of `-ln softmax(x)[label]`,
+    /// with its gradient in `grad`. `labels` holds one class index per row,
+    /// as an exact value of `E`, each below `classes` (checked when uploaded,
+    /// see `forma_losses::DeviceClasses`).
+    fn cross_entropy(
+        &self,
+        rows: usize,
+        classes: usize,
+        logits: &Self::Buffer,
+        labels: &Self::Buffer,
+        grad: &mut Self::Buffer,
+    ) -> Result<E>;
     /// The loss of `len` predictions against `target`, and its gradient in `grad`.
     fn loss(
         &self,

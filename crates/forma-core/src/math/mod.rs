@@ -11,6 +11,7 @@
 //! * [`reduce`]: sums over rows and columns.
 //! * [`pointwise`]: activations, loss terms and optimizer updates, shared by
 //!   the CPU layers and every device.
+//! * [`rowwise`]: softmax, its backward and softmax cross-entropy, per row.
 
 pub mod fixed;
 pub mod gemm;
@@ -20,3 +21,4 @@ mod kernels;
 mod packed;
 pub mod pointwise;
 pub mod reduce;
+pub mod rowwise;

@@ -13,6 +13,7 @@
 #include "../loss.cu"
 #include "../optim.cu"
 #include "../reduce.cu"
+#include "../rowwise.cu"
 
 static int failures = 0;
 
@@ -184,6 +185,41 @@ int main() {
         }
     }
     std::printf("sgd, adam checked\n");
+
+    // Row-wise: softmax, its backward, cross-entropy (rows not a multiple of the block).
+    {
+        int r = 70, k = 10;
+        auto lx = nonzero((size_t)r * k, 11), g = nonzero((size_t)r * k, 12);
+        std::vector<float> y((size_t)r * k, NAN), dx((size_t)r * k, NAN), grad((size_t)r * k, NAN), labels(r),
+            total(1, 0.0f);
+        for (int i = 0; i < r; ++i) labels[i] = (float)((i * 7) % k);
+        emu_launch(forma_softmax, dim3{2}, dim3{32}, r, k, lx.data(), y.data());
+        emu_launch(forma_softmax_backward, dim3{2}, dim3{32}, r, k, y.data(), g.data(), dx.data());
+        emu_launch(forma_cross_entropy, dim3{2}, dim3{32}, r, k, 1.0f / r, lx.data(), labels.data(), grad.data(),
+                   total.data());
+        double want_total = 0;
+        for (int i = 0; i < r; ++i) {
+            const float* xr = &lx[(size_t)i * k];
+            double m = -INFINITY, s = 0, dot = 0;
+            for (int c = 0; c < k; ++c) m = std::max(m, (double)xr[c]);
+            for (int c = 0; c < k; ++c) s += std::exp(xr[c] - m);
+            for (int c = 0; c < k; ++c) dot += (double)y[(size_t)i * k + c] * g[(size_t)i * k + c];
+            int label = (i * 7) % k;
+            want_total += (std::log(s) + m - xr[label]) / r;
+            for (int c = 0; c < k; ++c) {
+                size_t o = (size_t)i * k + c;
+                double p = std::exp(xr[c] - m) / s;
+                expect(std::fabs(y[o] - p) <= 1e-6, "softmax", (int)o, y[o], p);
+                double d = y[o] * (g[o] - dot);
+                expect(std::fabs(dx[o] - d) <= 1e-6, "softmax_backward", (int)o, dx[o], d);
+                double ge = (p - (c == label)) / r;
+                expect(std::fabs(grad[o] - ge) <= 1e-6, "cross_entropy gradient", (int)o, grad[o], ge);
+            }
+        }
+        expect(std::fabs(total[0] - want_total) <= 1e-5 * std::max(1.0, want_total), "cross_entropy total", 0, total[0],
+               want_total);
+    }
+    std::printf("softmax, softmax_backward, cross_entropy checked\n");
 
     if (failures) {
         std::printf("%d mismatches\n", failures);

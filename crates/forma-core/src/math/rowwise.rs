@@ -1,0 +1,46 @@
+//! Formulas over one row of features: softmax, its backward, and softmax
+//! cross-entropy. Shared by the CPU layers and losses and the [`Cpu`](crate::Cpu)
+//! device; `crates/forma-cuda/kernels/rowwise.cu` writes the same in CUDA C.
+
+use crate::Float;
+
+/// `y = softmax(x)`, with the row maximum subtracted so large inputs do not overflow.
+pub fn softmax<E: Float>(x: &[E], y: &mut [E]) {
+    let max = x
+        .iter()
+        .copied()
+        .fold(E::from_f64(f64::NEG_INFINITY), E::max);
+    let mut sum = E::ZERO;
+    for (o, &i) in y.iter_mut().zip(x) {
+        *o = (i - max).exp();
+        sum += *o;
+    }
+    y.iter_mut().for_each(|o| *o /= sum);
+}
+
+/// `dx = y ⊙ (dy - (dy · y))`: the input gradient of a softmax with output `y`.
+pub fn softmax_backward<E: Float>(y: &[E], dy: &[E], dx: &mut [E]) {
+    let dot: E = y.iter().zip(dy).map(|(&a, &b)| a * b).sum();
+    for ((d, &yk), &gk) in dx.iter_mut().zip(y).zip(dy) {
+        *d = yk * (gk - dot);
+    }
+}
+
+/// `-ln softmax(x)[label]` (returned), and `scale · (softmax(x) - onehot(label))`
+/// written to `g`. `label < x.len()` is the caller's to check.
+pub fn cross_entropy<E: Float>(x: &[E], label: usize, scale: E, g: &mut [E]) -> E {
+    let max = x
+        .iter()
+        .copied()
+        .fold(E::from_f64(f64::NEG_INFINITY), E::max);
+    let mut sum = E::ZERO;
+    for (gk, &xk) in g.iter_mut().zip(x) {
+        *gk = (xk - max).exp();
+        sum += *gk;
+    }
+    for gk in g.iter_mut() {
+        *gk = *gk / sum * scale;
+    }
+    g[label] -= scale;
+    sum.ln() + max - x[label]
+}
