@@ -2,11 +2,6 @@
 // activation layer with no bias), activation backward, fill and copy.
 #include "forma.cuh"
 
-// Bias layouts, as forma-cuda's Rust side passes them.
-#define FORMA_BIAS_NONE 0
-#define FORMA_BIAS_SHARED 1
-#define FORMA_BIAS_PER_COLUMN 2
-
 // y[i][j] = act(x[i][j] + bias), over rows x cols; x may equal y (in place).
 extern "C" __global__ void forma_bias_act(int rows, int cols, const float* x, const float* bias,
                                           int bias_kind, int act, float slope, float* y) {

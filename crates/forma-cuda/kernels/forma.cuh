@@ -9,6 +9,11 @@
 #define FORMA_TANH 3
 #define FORMA_LEAKY_RELU 4
 
+// Bias layouts, as forma-cuda's Rust side passes them.
+#define FORMA_BIAS_NONE 0
+#define FORMA_BIAS_SHARED 1
+#define FORMA_BIAS_PER_COLUMN 2
+
 __device__ __forceinline__ float forma_act(int act, float slope, float x) {
     switch (act) {
     case FORMA_SIGMOID: return 1.0f / (1.0f + expf(-x));
@@ -47,6 +52,8 @@ __device__ __forceinline__ float forma_block_sum(float v) {
     return v;
 }
 
-// Grid-stride loop over [0, n).
-#define FORMA_FOR_EACH(i, n) \
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
+// Grid-stride loop over [0, n), with a 64-bit index: near n = 2^31 a 32-bit
+// index would wrap negative on its last stride and still pass `i < n`.
+#define FORMA_FOR_EACH(i, n)                                                              \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \
+         i += (long long)blockDim.x * gridDim.x)

@@ -4,13 +4,18 @@
 //   forma_sgemm_nn: C = A[m x k] . B[k x n]     (input gradient dy . W)
 //   forma_sgemm_tn: C = A[k x m]^T . B[k x n]   (weight gradient dy^T . x)
 //
-// One templated kernel: 128 x 128 tiles of C per block of 256 threads, K in
+// One templated kernel: 128 x 128 tiles of C per block of 256 threads (grid
+// x over rows, y over columns, z over splits of K), K in
 // steps of 8 through shared memory, and an 8 x 8 register block per thread
 // (rows ty*4 + {0..3} and 64 + ty*4 + {0..3}, columns likewise, so that
 // shared-memory reads are float4 and conflict-free). Global loads are float4
 // when the contiguous dimension is a multiple of 4, else scalar and
 // bounds-checked. gridDim.z > 1 splits K; each split adds its part with
 // atomicAdd (the caller zeroes C first).
+//
+// forma_sgemm_nt_bias_act is a linear layer's whole forward: the NT product
+// with the bias added and the activation applied as each C element is
+// written (never with split K).
 #include "forma.cuh"
 
 #define BM 128
@@ -49,12 +54,19 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ P, int R, in
     }
 }
 
-template <bool A_K_CONTIG, bool B_K_CONTIG>
+// What is done to each element of C as it is written.
+struct Epilogue {
+    const float* bias;
+    int bias_kind, act;
+    float slope;
+};
+
+template <bool A_K_CONTIG, bool B_K_CONTIG, bool EPILOGUE>
 __device__ __forceinline__ void sgemm(int m, int n, int k, const float* __restrict__ A,
-                                      const float* __restrict__ B, float* __restrict__ C) {
+                                      const float* __restrict__ B, float* __restrict__ C, Epilogue epi) {
     __shared__ __align__(16) float As[BK][BM];
     __shared__ __align__(16) float Bs[BK][BN];
-    int row0 = blockIdx.y * BM, col0 = blockIdx.x * BN;
+    int row0 = blockIdx.x * BM, col0 = blockIdx.y * BN;
     int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
 
     // This block's share of K (all of it unless split).
@@ -91,14 +103,23 @@ __device__ __forceinline__ void sgemm(int m, int n, int k, const float* __restri
     }
 
     bool split = gridDim.z > 1;
+    // Fully unrolled, so that acc stays in registers.
+#pragma unroll
     for (int i = 0; i < 8; ++i) {
         int r = row0 + (i < 4 ? ty * 4 + i : 64 + ty * 4 + (i - 4));
-        if (r >= m) continue;
+#pragma unroll
         for (int j = 0; j < 8; ++j) {
             int c = col0 + (j < 4 ? tx * 4 + j : 64 + tx * 4 + (j - 4));
-            if (c >= n) continue;
-            if (split) atomicAdd(&C[(size_t)r * n + c], acc[i][j]);
-            else C[(size_t)r * n + c] = acc[i][j];
+            if (r >= m || c >= n) continue;
+            float v = acc[i][j];
+            if (EPILOGUE) {
+                float b = epi.bias_kind == FORMA_BIAS_SHARED       ? epi.bias[0]
+                          : epi.bias_kind == FORMA_BIAS_PER_COLUMN ? epi.bias[c]
+                                                                   : 0.0f;
+                v = forma_act(epi.act, epi.slope, v + b);
+            }
+            if (split) atomicAdd(&C[(size_t)r * n + c], v);
+            else C[(size_t)r * n + c] = v;
         }
     }
 }
@@ -106,17 +127,24 @@ __device__ __forceinline__ void sgemm(int m, int n, int k, const float* __restri
 // A[m x k] row-major is K-contiguous; B[n x k] too.
 extern "C" __global__ void __launch_bounds__(256)
 forma_sgemm_nt(int m, int n, int k, const float* A, const float* B, float* C) {
-    sgemm<true, true>(m, n, k, A, B, C);
+    sgemm<true, true, false>(m, n, k, A, B, C, Epilogue{});
+}
+
+// C = act(A . B^T + bias): a linear layer's forward in one kernel.
+extern "C" __global__ void __launch_bounds__(256)
+forma_sgemm_nt_bias_act(int m, int n, int k, const float* A, const float* B, float* C, const float* bias,
+                        int bias_kind, int act, float slope) {
+    sgemm<true, true, true>(m, n, k, A, B, C, Epilogue{bias, bias_kind, act, slope});
 }
 
 // B[k x n]: element (col j, kk) at B[kk * n + j], contiguous along n.
 extern "C" __global__ void __launch_bounds__(256)
 forma_sgemm_nn(int m, int n, int k, const float* A, const float* B, float* C) {
-    sgemm<true, false>(m, n, k, A, B, C);
+    sgemm<true, false, false>(m, n, k, A, B, C, Epilogue{});
 }
 
 // A[k x m]: element (row i, kk) at A[kk * m + i], contiguous along m.
 extern "C" __global__ void __launch_bounds__(256)
 forma_sgemm_tn(int m, int n, int k, const float* A, const float* B, float* C) {
-    sgemm<false, false>(m, n, k, A, B, C);
+    sgemm<false, false, false>(m, n, k, A, B, C, Epilogue{});
 }

@@ -12,7 +12,7 @@ extern "C" __global__ void forma_column_sums(int rows, int cols, int chunk, cons
     int end = min(rows, begin + chunk);
     float s = 0.0f;
     if (col < cols) {
-        for (int r = begin + threadIdx.y; r < end; r += 8) s += dy[(size_t)r * cols + col];
+        for (long long r = begin + threadIdx.y; r < end; r += 8) s += dy[(size_t)r * cols + col];
     }
     partial[threadIdx.y][threadIdx.x] = s;
     __syncthreads();

@@ -32,7 +32,8 @@ extern "C" __global__ void forma_softmax_backward(int rows, int cols, const floa
 
 // grad = scale * (softmax(x) - onehot(label)) per row; *total += scale * sum
 // of -ln softmax(x)[label]. Labels are exact floats below `classes` (checked
-// on upload); one out of range makes the total NaN rather than read past the row.
+// on upload); one out of range makes its gradient row and the total NaN
+// rather than read past the row.
 extern "C" __global__ void forma_cross_entropy(int rows, int classes, float scale, const float* __restrict__ x,
                                                const float* __restrict__ labels, float* __restrict__ grad,
                                                float* __restrict__ total) {
@@ -42,6 +43,7 @@ extern "C" __global__ void forma_cross_entropy(int rows, int classes, float scal
         float* gr = grad + (size_t)r * classes;
         int label = (int)labels[r];
         if (label < 0 || label >= classes) {
+            for (int k = 0; k < classes; ++k) gr[k] = NAN;
             sum += NAN;
             continue;
         }

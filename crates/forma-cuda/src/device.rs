@@ -1,8 +1,8 @@
 //! [`Cuda`]: an NVIDIA GPU as a forma [`Device`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use cust::context::{Context, CurrentContext};
+use cust::context::Context;
 use cust::device::DeviceAttribute;
 use cust::stream::{Stream, StreamFlags};
 use cust::sys;
@@ -11,6 +11,7 @@ use forma_core::{
 };
 
 use crate::CudaBuffer;
+use crate::buffer::Gpu;
 use crate::error::{check, from_cust};
 use crate::kernels::Kernels;
 
@@ -32,19 +33,18 @@ pub struct Cuda {
 }
 
 struct Inner {
-    stream: Stream,
     kernels: Kernels,
     total: Mutex<CudaBuffer>,
     name: String,
     sms: u32,
-    // Last: kept alive (and current) while the fields above are dropped.
-    context: Arc<Context>,
+    // Last: the stream and context outlive the modules and the buffer.
+    gpu: Arc<Gpu>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The stream, modules and buffer are released in this context.
-        let _ = CurrentContext::set_current(&*self.context);
+        // Queued kernels finish before their modules are unloaded, in this context.
+        let _ = self.gpu.synchronize();
     }
 }
 
@@ -64,25 +64,25 @@ impl Cuda {
         }
         let device =
             cust::device::Device::get_device(ordinal).map_err(|e| from_cust("cuDeviceGet", e))?;
-        let context =
-            Arc::new(Context::new(device).map_err(|e| from_cust("cuDevicePrimaryCtxRetain", e))?);
-        CurrentContext::set_current(&*context).map_err(|e| from_cust("cuCtxSetCurrent", e))?;
+        let context = Context::new(device).map_err(|e| from_cust("cuDevicePrimaryCtxRetain", e))?;
+        cust::context::CurrentContext::set_current(&context)
+            .map_err(|e| from_cust("cuCtxSetCurrent", e))?;
         let stream = Stream::new(StreamFlags::NON_BLOCKING, None)
             .map_err(|e| from_cust("cuStreamCreate", e))?;
-        let kernels = Kernels::load()?;
+        let gpu = Gpu::new(context, stream);
+        let kernels = Kernels::load(&gpu)?;
         let name = device.name().map_err(|e| from_cust("cuDeviceGetName", e))?;
         let sms = device
             .get_attribute(DeviceAttribute::MultiprocessorCount)
             .map_err(|e| from_cust("cuDeviceGetAttribute", e))? as u32;
-        let total = Mutex::new(CudaBuffer::zeros(1, &context)?);
+        let total = Mutex::new(CudaBuffer::zeros(1, &gpu)?);
         Ok(Cuda {
             inner: Arc::new(Inner {
-                stream,
                 kernels,
                 total,
                 name,
                 sms,
-                context,
+                gpu,
             }),
         })
     }
@@ -94,7 +94,7 @@ impl Cuda {
 
     /// The stream every operation of this device is queued on.
     pub fn stream(&self) -> &Stream {
-        &self.inner.stream
+        &self.inner.gpu.stream
     }
 
     /// The number of streaming multiprocessors.
@@ -103,7 +103,7 @@ impl Cuda {
     }
 
     /// The one-float buffer losses add their total into.
-    fn total(&self) -> Result<std::sync::MutexGuard<'_, CudaBuffer>> {
+    fn total(&self) -> Result<MutexGuard<'_, CudaBuffer>> {
         self.inner.total.lock().map_err(|_| Error::Device {
             what: "loss",
             code: 0,
@@ -116,14 +116,6 @@ impl Cuda {
         let mut host = [0.0f32];
         self.read(buffer, &mut host)?;
         Ok(host[0])
-    }
-
-    /// Makes this device's context current on the calling thread (each
-    /// operation does this, so a `Cuda` can be used from any thread).
-    fn bind(&self) -> Result<&Stream> {
-        CurrentContext::set_current(&*self.inner.context)
-            .map_err(|e| from_cust("cuCtxSetCurrent", e))?;
-        Ok(&self.inner.stream)
     }
 }
 
@@ -141,60 +133,62 @@ impl Device<f32> for Cuda {
     }
 
     fn alloc(&self, len: usize) -> Result<CudaBuffer> {
-        self.bind()?;
-        CudaBuffer::zeros(len, &self.inner.context)
+        CudaBuffer::zeros(len, &self.inner.gpu)
     }
 
     fn buffer_len(buffer: &CudaBuffer) -> usize {
         buffer.len()
     }
 
+    /// Queues the copy on the device's stream and waits for it: the host
+    /// slice may be freed as soon as this returns (for pageable memory CUDA
+    /// does not promise that an async copy has read it by then).
     fn write(&self, src: &[f32], dst: &mut CudaBuffer) -> Result<()> {
         forma_core::device::check_fits("Device::write destination", src.len(), dst.len())?;
-        let stream = self.bind()?;
         if src.is_empty() {
             return Ok(());
         }
-        // SAFETY: dst holds at least src.len() floats (checked); the driver
-        // stages pageable host memory before returning, so `src` may go away
-        // after the call, and the copy is ordered on our stream.
+        let gpu = &self.inner.gpu;
+        let (stream, ptr) = (gpu.bind()?, dst.ptr_on(gpu)?);
+        // SAFETY: dst holds at least src.len() floats (checked), and `src` is
+        // borrowed until the stream is synchronised below.
         check("cuMemcpyHtoDAsync", unsafe {
             sys::cuMemcpyHtoDAsync_v2(
-                dst.ptr(),
+                ptr,
                 src.as_ptr().cast(),
                 size_of_val(src),
                 stream.as_inner(),
             )
-        })
+        })?;
+        gpu.synchronize()
     }
 
     fn read(&self, src: &CudaBuffer, dst: &mut [f32]) -> Result<()> {
         forma_core::device::check_fits("Device::read source", dst.len(), src.len())?;
-        let stream = self.bind()?;
         if dst.is_empty() {
             return Ok(());
         }
+        let gpu = &self.inner.gpu;
+        let (stream, ptr) = (gpu.bind()?, src.ptr_on(gpu)?);
         // SAFETY: src holds at least dst.len() floats (checked) and `dst` is
         // borrowed mutably until the stream is synchronised below.
         check("cuMemcpyDtoHAsync", unsafe {
             sys::cuMemcpyDtoHAsync_v2(
                 dst.as_mut_ptr().cast(),
-                src.ptr(),
+                ptr,
                 size_of_val(dst),
                 stream.as_inner(),
             )
         })?;
-        self.synchronize()
+        gpu.synchronize()
     }
 
     fn fill(&self, len: usize, value: f32, buffer: &mut CudaBuffer) -> Result<()> {
-        let stream = self.bind()?;
-        self.inner.kernels.fill(stream, len, value, buffer)
+        self.inner.kernels.fill(len, value, buffer)
     }
 
     fn copy(&self, len: usize, src: &CudaBuffer, dst: &mut CudaBuffer) -> Result<()> {
-        let stream = self.bind()?;
-        self.inner.kernels.copy(stream, len, src, dst)
+        self.inner.kernels.copy(len, src, dst)
     }
 
     fn matmul(
@@ -207,10 +201,24 @@ impl Device<f32> for Cuda {
         b: &CudaBuffer,
         c: &mut CudaBuffer,
     ) -> Result<()> {
-        let stream = self.bind()?;
         self.inner
             .kernels
-            .sgemm(stream, layout, (m, k, n), a, b, c, self.inner.sms)
+            .sgemm(layout, (m, k, n), a, b, c, self.inner.sms)
+    }
+
+    fn linear_forward(
+        &self,
+        mkn: (usize, usize, usize),
+        a: &CudaBuffer,
+        b: &CudaBuffer,
+        bias: Option<&CudaBuffer>,
+        kind: BiasKind,
+        act: Activation,
+        c: &mut CudaBuffer,
+    ) -> Result<()> {
+        self.inner
+            .kernels
+            .linear_forward(mkn, a, b, bias, kind, act, c, self.inner.sms)
     }
 
     fn bias_act(
@@ -223,10 +231,9 @@ impl Device<f32> for Cuda {
         act: Activation,
         y: &mut CudaBuffer,
     ) -> Result<()> {
-        let stream = self.bind()?;
         self.inner
             .kernels
-            .bias_act(stream, (rows, cols), x, bias, kind, act, y)
+            .bias_act((rows, cols), x, bias, kind, act, y)
     }
 
     fn act_backward(
@@ -238,10 +245,7 @@ impl Device<f32> for Cuda {
         dy: &CudaBuffer,
         dx: &mut CudaBuffer,
     ) -> Result<()> {
-        let stream = self.bind()?;
-        self.inner
-            .kernels
-            .act_backward(stream, len, act, x, y, dy, dx)
+        self.inner.kernels.act_backward(len, act, x, y, dy, dx)
     }
 
     fn bias_grad(
@@ -252,15 +256,11 @@ impl Device<f32> for Cuda {
         kind: BiasKind,
         out: &mut CudaBuffer,
     ) -> Result<()> {
-        let stream = self.bind()?;
-        self.inner
-            .kernels
-            .bias_grad(stream, (rows, cols), dy, kind, out)
+        self.inner.kernels.bias_grad((rows, cols), dy, kind, out)
     }
 
     fn softmax(&self, rows: usize, cols: usize, x: &CudaBuffer, y: &mut CudaBuffer) -> Result<()> {
-        let stream = self.bind()?;
-        self.inner.kernels.softmax(stream, (rows, cols), x, y)
+        self.inner.kernels.softmax((rows, cols), x, y)
     }
 
     fn softmax_backward(
@@ -271,10 +271,7 @@ impl Device<f32> for Cuda {
         dy: &CudaBuffer,
         dx: &mut CudaBuffer,
     ) -> Result<()> {
-        let stream = self.bind()?;
-        self.inner
-            .kernels
-            .softmax_backward(stream, (rows, cols), y, dy, dx)
+        self.inner.kernels.softmax_backward((rows, cols), y, dy, dx)
     }
 
     fn cross_entropy(
@@ -285,16 +282,10 @@ impl Device<f32> for Cuda {
         labels: &CudaBuffer,
         grad: &mut CudaBuffer,
     ) -> Result<f32> {
-        let stream = self.bind()?;
         let mut total = self.total()?;
-        self.inner.kernels.cross_entropy(
-            stream,
-            (rows, classes),
-            logits,
-            labels,
-            grad,
-            &mut total,
-        )?;
+        self.inner
+            .kernels
+            .cross_entropy((rows, classes), logits, labels, grad, &mut total)?;
         self.read_scalar(&total)
     }
 
@@ -306,11 +297,10 @@ impl Device<f32> for Cuda {
         target: &CudaBuffer,
         grad: &mut CudaBuffer,
     ) -> Result<f32> {
-        let stream = self.bind()?;
         let mut total = self.total()?;
         self.inner
             .kernels
-            .loss(stream, kind, len, pred, target, grad, &mut total)?;
+            .loss(kind, len, pred, target, grad, &mut total)?;
         self.read_scalar(&total)
     }
 
@@ -322,10 +312,7 @@ impl Device<f32> for Cuda {
         grads: &CudaBuffer,
         velocity: Option<&mut CudaBuffer>,
     ) -> Result<()> {
-        let stream = self.bind()?;
-        self.inner
-            .kernels
-            .sgd(stream, len, step, params, grads, velocity)
+        self.inner.kernels.sgd(len, step, params, grads, velocity)
     }
 
     fn adam(
@@ -337,17 +324,10 @@ impl Device<f32> for Cuda {
         m: &mut CudaBuffer,
         v: &mut CudaBuffer,
     ) -> Result<()> {
-        let stream = self.bind()?;
-        self.inner
-            .kernels
-            .adam(stream, len, step, params, grads, m, v)
+        self.inner.kernels.adam(len, step, params, grads, m, v)
     }
 
     fn synchronize(&self) -> Result<()> {
-        self.bind()?;
-        self.inner
-            .stream
-            .synchronize()
-            .map_err(|e| from_cust("cuStreamSynchronize (an earlier kernel failed)", e))
+        self.inner.gpu.synchronize()
     }
 }

@@ -10,12 +10,14 @@
 use std::ffi::{CString, c_void};
 use std::ptr;
 
-use cust::stream::Stream;
+use std::sync::Arc;
+
 use cust::sys::{self, CUfunction, CUjit_option, CUmodule, cudaError_enum};
 use forma_core::device::check_fits;
 use forma_core::{Activation, AdamStep, BiasKind, Error, Layout, LossKind, Result, SgdStep};
 
 use crate::CudaBuffer;
+use crate::buffer::Gpu;
 use crate::error::{check, describe};
 
 /// The committed PTX, one module per `.cu` file.
@@ -117,6 +119,7 @@ pub struct Kernels {
     sgemm_nt: CUfunction,
     sgemm_nn: CUfunction,
     sgemm_tn: CUfunction,
+    sgemm_nt_bias_act: CUfunction,
     bias_act: CUfunction,
     act_backward: CUfunction,
     fill: CUfunction,
@@ -129,8 +132,9 @@ pub struct Kernels {
     softmax: CUfunction,
     softmax_backward: CUfunction,
     cross_entropy: CUfunction,
-    // Declared last: the functions above belong to these modules.
+    // The functions above belong to these modules.
     _modules: Vec<Module>,
+    gpu: Arc<Gpu>,
 }
 
 // SAFETY: CUfunction and CUmodule handles are plain driver handles, valid in
@@ -140,13 +144,20 @@ unsafe impl Send for Kernels {}
 // SAFETY: as above; launches only read the handles.
 unsafe impl Sync for Kernels {}
 
-/// `n` as the kernels' `int`.
+/// The largest size a kernel takes: `int`, with room for the increments
+/// kernels add to an index before comparing it (a K tile, a row stride).
+const MAX_INT: usize = i32::MAX as usize - 4096;
+
+/// `n` as the kernels' `int`, or `Err` above [`MAX_INT`].
 fn int(what: &'static str, n: usize) -> Result<i32> {
-    i32::try_from(n).map_err(|_| Error::Length {
-        what,
-        expected: i32::MAX as usize,
-        got: n,
-    })
+    if n > MAX_INT {
+        return Err(Error::Length {
+            what,
+            expected: MAX_INT,
+            got: n,
+        });
+    }
+    Ok(n as i32)
 }
 
 /// Blocks of [`THREADS`] for a grid-stride loop over `n` elements.
@@ -154,6 +165,16 @@ fn blocks(n: usize) -> u32 {
     n.div_ceil(THREADS as usize).clamp(1, MAX_BLOCKS) as u32
 }
 
+/// The bias layout as the kernels' `FORMA_BIAS_*` code.
+fn bias_code(kind: BiasKind) -> i32 {
+    match kind {
+        BiasKind::None => 0,
+        BiasKind::Shared => 1,
+        BiasKind::PerColumn => 2,
+    }
+}
+
+/// The activation as the kernels' `FORMA_*` code, and the leaky slope.
 fn act_code(act: Activation) -> (i32, f32) {
     match act {
         Activation::Identity => (0, 0.0),
@@ -183,8 +204,9 @@ macro_rules! arg {
 }
 
 impl Kernels {
-    /// Loads every module (the context must be current).
-    pub fn load() -> Result<Kernels> {
+    /// Loads every module into `gpu`'s context.
+    pub(crate) fn load(gpu: &Arc<Gpu>) -> Result<Kernels> {
+        gpu.bind()?;
         let modules = PTX
             .iter()
             .map(|(name, ptx)| Module::load(name, ptx))
@@ -196,6 +218,7 @@ impl Kernels {
             sgemm_nt: gemm.function("forma_sgemm_nt")?,
             sgemm_nn: gemm.function("forma_sgemm_nn")?,
             sgemm_tn: gemm.function("forma_sgemm_tn")?,
+            sgemm_nt_bias_act: gemm.function("forma_sgemm_nt_bias_act")?,
             bias_act: elementwise.function("forma_bias_act")?,
             act_backward: elementwise.function("forma_act_backward")?,
             fill: elementwise.function("forma_fill")?,
@@ -209,7 +232,13 @@ impl Kernels {
             softmax_backward: rowwise.function("forma_softmax_backward")?,
             cross_entropy: rowwise.function("forma_cross_entropy")?,
             _modules: modules,
+            gpu: Arc::clone(gpu),
         })
+    }
+
+    /// A buffer's address, if it belongs to this device.
+    fn ptr(&self, buffer: &CudaBuffer) -> Result<sys::CUdeviceptr> {
+        buffer.ptr_on(&self.gpu)
     }
 
     /// Launches `f` and checks the launch's own error (errors raised while
@@ -222,12 +251,12 @@ impl Kernels {
     unsafe fn launch(
         &self,
         what: &'static str,
-        stream: &Stream,
         f: CUfunction,
         grid: (u32, u32, u32),
         block: (u32, u32, u32),
         args: &mut [*mut c_void],
     ) -> Result<()> {
+        let stream = self.gpu.bind()?;
         // SAFETY: the caller guarantees the argument list and buffer sizes;
         // `f` is a function of a loaded module and `stream` a live stream.
         check(what, unsafe {
@@ -248,18 +277,17 @@ impl Kernels {
     }
 
     /// `y[..n] = value`.
-    pub fn fill(&self, stream: &Stream, n: usize, value: f32, y: &mut CudaBuffer) -> Result<()> {
+    pub fn fill(&self, n: usize, value: f32, y: &mut CudaBuffer) -> Result<()> {
         check_fits("fill", n, y.len())?;
         if n == 0 {
             return Ok(());
         }
-        let (mut n32, mut v, mut py) = (int("fill", n)?, value, y.ptr());
+        let (mut n32, mut v, mut py) = (int("fill", n)?, value, self.ptr(y)?);
         let mut args = [arg!(n32), arg!(v), arg!(py)];
         // SAFETY: forma_fill(int, float, float*) writes y[0..n), and y holds n.
         unsafe {
             self.launch(
                 "forma_fill",
-                stream,
                 self.fill,
                 (blocks(n), 1, 1),
                 (THREADS, 1, 1),
@@ -269,26 +297,19 @@ impl Kernels {
     }
 
     /// `y[..n] = x[..n]`.
-    pub fn copy(
-        &self,
-        stream: &Stream,
-        n: usize,
-        x: &CudaBuffer,
-        y: &mut CudaBuffer,
-    ) -> Result<()> {
+    pub fn copy(&self, n: usize, x: &CudaBuffer, y: &mut CudaBuffer) -> Result<()> {
         check_fits("copy: source", n, x.len())?;
         check_fits("copy: destination", n, y.len())?;
         if n == 0 {
             return Ok(());
         }
-        let (mut n32, mut px, mut py) = (int("copy", n)?, x.ptr(), y.ptr());
+        let (mut n32, mut px, mut py) = (int("copy", n)?, self.ptr(x)?, self.ptr(y)?);
         let mut args = [arg!(n32), arg!(px), arg!(py)];
         // SAFETY: forma_copy(int, const float*, float*) reads x[0..n) and
         // writes y[0..n); both hold n.
         unsafe {
             self.launch(
                 "forma_copy",
-                stream,
                 self.copy,
                 (blocks(n), 1, 1),
                 (THREADS, 1, 1),
@@ -302,7 +323,6 @@ impl Kernels {
     #[allow(clippy::too_many_arguments)]
     pub fn sgemm(
         &self,
-        stream: &Stream,
         layout: Layout,
         (m, k, n): (usize, usize, usize),
         a: &CudaBuffer,
@@ -314,18 +334,18 @@ impl Kernels {
         if m == 0 || n == 0 {
             return Ok(());
         }
-        let tiles = (n.div_ceil(128), m.div_ceil(128));
-        let (gx, gy) = (int("sgemm columns", tiles.0)?, int("sgemm rows", tiles.1)?);
+        let tiles = (m.div_ceil(128), n.div_ceil(128));
+        let (gx, gy) = (int("sgemm rows", tiles.0)?, int("sgemm columns", tiles.1)?);
         if gy > 65535 {
             return Err(Error::Length {
-                what: "sgemm rows / 128 (grid y limit)",
+                what: "sgemm columns / 128 (grid y limit)",
                 expected: 65535,
                 got: gy as usize,
             });
         }
         let splits = split_k(tiles.0 * tiles.1, k, sms);
         if k == 0 || splits > 1 {
-            self.fill(stream, m * n, 0.0, c)?;
+            self.fill(m * n, 0.0, c)?;
         }
         if k == 0 {
             return Ok(());
@@ -337,7 +357,7 @@ impl Kernels {
         };
         let (mut m32, mut n32, mut k32) =
             (int("sgemm m", m)?, int("sgemm n", n)?, int("sgemm k", k)?);
-        let (mut pa, mut pb, mut pc) = (a.ptr(), b.ptr(), c.ptr());
+        let (mut pa, mut pb, mut pc) = (self.ptr(a)?, self.ptr(b)?, self.ptr(c)?);
         let mut args = [
             arg!(m32),
             arg!(n32),
@@ -352,9 +372,72 @@ impl Kernels {
         unsafe {
             self.launch(
                 "forma_sgemm",
-                stream,
                 f,
                 (gx as u32, gy as u32, splits),
+                (256, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `C = act(A · Bᵀ + bias)` (`C` is `m x n`): one kernel, the bias and
+    /// activation applied as the product is written, unless `k` is split
+    /// (then the product, and bias + activation after it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_forward(
+        &self,
+        (m, k, n): (usize, usize, usize),
+        a: &CudaBuffer,
+        b: &CudaBuffer,
+        bias: Option<&CudaBuffer>,
+        kind: BiasKind,
+        act: Activation,
+        c: &mut CudaBuffer,
+        sms: u32,
+    ) -> Result<()> {
+        forma_core::device::check_matmul((m, k, n), (a.len(), b.len(), c.len()))?;
+        forma_core::device::check_bias(kind, n, bias.map(CudaBuffer::len))?;
+        let tiles = (m.div_ceil(128), n.div_ceil(128));
+        if m == 0 || n == 0 || k == 0 || split_k(tiles.0 * tiles.1, k, sms) > 1 {
+            self.sgemm(Layout::Nt, (m, k, n), a, b, c, sms)?;
+            return self.bias_act((m, n), None, bias, kind, act, c);
+        }
+        let (gx, gy) = (int("sgemm rows", tiles.0)?, int("sgemm columns", tiles.1)?);
+        if gy > 65535 {
+            return Err(Error::Length {
+                what: "sgemm columns / 128 (grid y limit)",
+                expected: 65535,
+                got: gy as usize,
+            });
+        }
+        let (mut m32, mut n32, mut k32) =
+            (int("sgemm m", m)?, int("sgemm n", n)?, int("sgemm k", k)?);
+        let (mut pa, mut pb, mut pc) = (self.ptr(a)?, self.ptr(b)?, self.ptr(c)?);
+        let mut pbias = bias.map_or(Ok(0), |b| self.ptr(b))?;
+        let mut bk = bias_code(kind);
+        let (code, slope) = act_code(act);
+        let (mut code, mut slope) = (code, slope);
+        let mut args = [
+            arg!(m32),
+            arg!(n32),
+            arg!(k32),
+            arg!(pa),
+            arg!(pb),
+            arg!(pc),
+            arg!(pbias),
+            arg!(bk),
+            arg!(code),
+            arg!(slope),
+        ];
+        // SAFETY: forma_sgemm_nt_bias_act(int m, int n, int k, const float*
+        // A, const float* B, float* C, const float* bias, int kind, int act,
+        // float slope) reads m·k of A, n·k of B, kind.len(n) of bias and
+        // writes m·n of C, all checked above; one split (grid z = 1).
+        unsafe {
+            self.launch(
+                "forma_sgemm_nt_bias_act",
+                self.sgemm_nt_bias_act,
+                (gx as u32, gy as u32, 1),
                 (256, 1, 1),
                 &mut args,
             )
@@ -365,7 +448,6 @@ impl Kernels {
     #[allow(clippy::too_many_arguments)]
     pub fn bias_act(
         &self,
-        stream: &Stream,
         (rows, cols): (usize, usize),
         x: Option<&CudaBuffer>,
         bias: Option<&CudaBuffer>,
@@ -384,15 +466,11 @@ impl Kernels {
         }
         int("bias_act elements", n)?;
         let (mut r, mut c) = (int("bias_act rows", rows)?, int("bias_act cols", cols)?);
-        let mut px = x.map_or(y.ptr(), CudaBuffer::ptr);
-        let mut pb = bias.map_or(0, CudaBuffer::ptr);
-        let mut bk: i32 = match kind {
-            BiasKind::None => 0,
-            BiasKind::Shared => 1,
-            BiasKind::PerColumn => 2,
-        };
+        let mut px = x.map_or(Ok(self.ptr(y)?), |x| self.ptr(x))?;
+        let mut pb = bias.map_or(Ok(0), |b| self.ptr(b))?;
+        let mut bk = bias_code(kind);
         let (code, slope) = act_code(act);
-        let (mut code, mut slope, mut py) = (code, slope, y.ptr());
+        let (mut code, mut slope, mut py) = (code, slope, self.ptr(y)?);
         let mut args = [
             arg!(r),
             arg!(c),
@@ -409,7 +487,6 @@ impl Kernels {
         unsafe {
             self.launch(
                 "forma_bias_act",
-                stream,
                 self.bias_act,
                 (blocks(n), 1, 1),
                 (THREADS, 1, 1),
@@ -422,7 +499,6 @@ impl Kernels {
     #[allow(clippy::too_many_arguments)]
     pub fn act_backward(
         &self,
-        stream: &Stream,
         n: usize,
         act: Activation,
         x: &CudaBuffer,
@@ -443,7 +519,8 @@ impl Kernels {
         }
         let (code, slope) = act_code(act);
         let (mut n32, mut code, mut slope) = (int("act_backward", n)?, code, slope);
-        let (mut px, mut py, mut pdy, mut pdx) = (x.ptr(), y.ptr(), dy.ptr(), dx.ptr());
+        let (mut px, mut py, mut pdy, mut pdx) =
+            (self.ptr(x)?, self.ptr(y)?, self.ptr(dy)?, self.ptr(dx)?);
         let mut args = [
             arg!(n32),
             arg!(code),
@@ -458,7 +535,6 @@ impl Kernels {
         unsafe {
             self.launch(
                 "forma_act_backward",
-                stream,
                 self.act_backward,
                 (blocks(n), 1, 1),
                 (THREADS, 1, 1),
@@ -470,7 +546,6 @@ impl Kernels {
     /// The bias gradient of a `rows x cols` output gradient into `out`.
     pub fn bias_grad(
         &self,
-        stream: &Stream,
         (rows, cols): (usize, usize),
         dy: &CudaBuffer,
         kind: BiasKind,
@@ -482,11 +557,11 @@ impl Kernels {
         if kind == BiasKind::None {
             return Ok(());
         }
-        self.fill(stream, kind.len(cols), 0.0, out)?;
+        self.fill(kind.len(cols), 0.0, out)?;
         if n == 0 {
             return Ok(());
         }
-        let (mut pdy, mut pout) = (dy.ptr(), out.ptr());
+        let (mut pdy, mut pout) = (self.ptr(dy)?, self.ptr(out)?);
         if kind == BiasKind::Shared {
             let mut n32 = int("bias_grad", n)?;
             let mut args = [arg!(n32), arg!(pdy), arg!(pout)];
@@ -495,7 +570,6 @@ impl Kernels {
             return unsafe {
                 self.launch(
                     "forma_sum",
-                    stream,
                     self.sum,
                     (blocks(n), 1, 1),
                     (THREADS, 1, 1),
@@ -516,7 +590,6 @@ impl Kernels {
         unsafe {
             self.launch(
                 "forma_column_sums",
-                stream,
                 self.column_sums,
                 grid,
                 (32, 8, 1),
@@ -530,7 +603,6 @@ impl Kernels {
     #[allow(clippy::too_many_arguments)]
     pub fn loss(
         &self,
-        stream: &Stream,
         kind: LossKind,
         n: usize,
         pred: &CudaBuffer,
@@ -541,7 +613,7 @@ impl Kernels {
         check_fits("loss: prediction", n, pred.len())?;
         check_fits("loss: target", n, target.len())?;
         check_fits("loss: gradient", n, grad.len())?;
-        self.fill(stream, 1, 0.0, total)?;
+        self.fill(1, 0.0, total)?;
         if n == 0 {
             return Ok(());
         }
@@ -551,8 +623,12 @@ impl Kernels {
             LossKind::BceWithLogits => (2, 1.0),
         };
         let (mut n32, mut scale) = (int("loss", n)?, kind.scale::<f32>(n));
-        let (mut pp, mut pt, mut pg, mut ptot) =
-            (pred.ptr(), target.ptr(), grad.ptr(), total.ptr());
+        let (mut pp, mut pt, mut pg, mut ptot) = (
+            self.ptr(pred)?,
+            self.ptr(target)?,
+            self.ptr(grad)?,
+            self.ptr(total)?,
+        );
         let mut args = [
             arg!(code),
             arg!(n32),
@@ -569,7 +645,6 @@ impl Kernels {
         unsafe {
             self.launch(
                 "forma_loss",
-                stream,
                 self.loss,
                 (blocks(n), 1, 1),
                 (THREADS, 1, 1),
@@ -581,7 +656,6 @@ impl Kernels {
     /// One SGD update of `n` parameters.
     pub fn sgd(
         &self,
-        stream: &Stream,
         n: usize,
         step: &SgdStep<f32>,
         p: &mut CudaBuffer,
@@ -600,11 +674,11 @@ impl Kernels {
         if n == 0 {
             return Ok(());
         }
-        let mut pv = v.map_or(0, |v| v.ptr());
+        let mut pv = v.map_or(Ok(0), |v| self.ptr(v))?;
         let (mut n32, mut lr, mut mu, mut wd) =
             (int("sgd", n)?, step.lr, momentum, step.weight_decay);
         let (mut nesterov, mut first) = (step.nesterov as i32, step.first as i32);
-        let (mut pp, mut pg) = (p.ptr(), g.ptr());
+        let (mut pp, mut pg) = (self.ptr(p)?, self.ptr(g)?);
         let mut args = [
             arg!(n32),
             arg!(lr),
@@ -622,7 +696,6 @@ impl Kernels {
         unsafe {
             self.launch(
                 "forma_sgd",
-                stream,
                 self.sgd,
                 (blocks(n), 1, 1),
                 (THREADS, 1, 1),
@@ -635,7 +708,6 @@ impl Kernels {
     #[allow(clippy::too_many_arguments)]
     pub fn adam(
         &self,
-        stream: &Stream,
         n: usize,
         step: &AdamStep<f32>,
         p: &mut CudaBuffer,
@@ -664,7 +736,8 @@ impl Kernels {
             s.weight_decay,
         );
         let (mut dec, mut bias1, mut bias2) = (s.decoupled as i32, s.bias1, s.bias2);
-        let (mut pp, mut pg, mut pm, mut pv) = (p.ptr(), g.ptr(), m.ptr(), v.ptr());
+        let (mut pp, mut pg, mut pm, mut pv) =
+            (self.ptr(p)?, self.ptr(g)?, self.ptr(m)?, self.ptr(v)?);
         let mut args = [
             arg!(n32),
             arg!(lr),
@@ -686,7 +759,6 @@ impl Kernels {
         unsafe {
             self.launch(
                 "forma_adam",
-                stream,
                 self.adam,
                 (blocks(n), 1, 1),
                 (THREADS, 1, 1),
@@ -698,7 +770,6 @@ impl Kernels {
     /// `y = softmax(x)` per row of a `rows x cols` matrix.
     pub fn softmax(
         &self,
-        stream: &Stream,
         (rows, cols): (usize, usize),
         x: &CudaBuffer,
         y: &mut CudaBuffer,
@@ -711,14 +782,13 @@ impl Kernels {
         }
         int("softmax elements", n)?;
         let (mut r, mut c) = (int("softmax rows", rows)?, int("softmax cols", cols)?);
-        let (mut px, mut py) = (x.ptr(), y.ptr());
+        let (mut px, mut py) = (self.ptr(x)?, self.ptr(y)?);
         let mut args = [arg!(r), arg!(c), arg!(px), arg!(py)];
         // SAFETY: forma_softmax(int rows, int cols, const float* x, float* y)
         // touches rows·cols of x and y, both checked.
         unsafe {
             self.launch(
                 "forma_softmax",
-                stream,
                 self.softmax,
                 (blocks(rows), 1, 1),
                 (THREADS, 1, 1),
@@ -730,7 +800,6 @@ impl Kernels {
     /// `dx = y ⊙ (dy - rowsum(dy ⊙ y))` per row.
     pub fn softmax_backward(
         &self,
-        stream: &Stream,
         (rows, cols): (usize, usize),
         y: &CudaBuffer,
         dy: &CudaBuffer,
@@ -748,14 +817,13 @@ impl Kernels {
             int("softmax_backward rows", rows)?,
             int("softmax_backward cols", cols)?,
         );
-        let (mut py, mut pdy, mut pdx) = (y.ptr(), dy.ptr(), dx.ptr());
+        let (mut py, mut pdy, mut pdx) = (self.ptr(y)?, self.ptr(dy)?, self.ptr(dx)?);
         let mut args = [arg!(r), arg!(c), arg!(py), arg!(pdy), arg!(pdx)];
         // SAFETY: forma_softmax_backward(int rows, int cols, const float* y,
         // const float* dy, float* dx) touches rows·cols of each, all checked.
         unsafe {
             self.launch(
                 "forma_softmax_backward",
-                stream,
                 self.softmax_backward,
                 (blocks(rows), 1, 1),
                 (THREADS, 1, 1),
@@ -769,7 +837,6 @@ impl Kernels {
     #[allow(clippy::too_many_arguments)]
     pub fn cross_entropy(
         &self,
-        stream: &Stream,
         (rows, classes): (usize, usize),
         logits: &CudaBuffer,
         labels: &CudaBuffer,
@@ -781,7 +848,7 @@ impl Kernels {
         check_fits("cross_entropy: labels", rows, labels.len())?;
         check_fits("cross_entropy: gradient", n, grad.len())?;
         check_fits("cross_entropy: total", 1, total.len())?;
-        self.fill(stream, 1, 0.0, total)?;
+        self.fill(1, 0.0, total)?;
         if n == 0 {
             return Ok(());
         }
@@ -791,8 +858,12 @@ impl Kernels {
             int("cross_entropy classes", classes)?,
         );
         let mut scale = 1.0f32 / rows as f32;
-        let (mut px, mut pl, mut pg, mut pt) =
-            (logits.ptr(), labels.ptr(), grad.ptr(), total.ptr());
+        let (mut px, mut pl, mut pg, mut pt) = (
+            self.ptr(logits)?,
+            self.ptr(labels)?,
+            self.ptr(grad)?,
+            self.ptr(total)?,
+        );
         let mut args = [
             arg!(r),
             arg!(c),
@@ -809,7 +880,6 @@ impl Kernels {
         unsafe {
             self.launch(
                 "forma_cross_entropy",
-                stream,
                 self.cross_entropy,
                 (blocks(rows), 1, 1),
                 (THREADS, 1, 1),

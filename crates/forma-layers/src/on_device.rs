@@ -57,6 +57,54 @@ pub trait OnDevice<E: Float, D: Device<E>, In: ConstDim>: Layer<E, In> + Params<
         grads: &mut [D::Buffer],
         dx: Option<&mut D::Buffer>,
     ) -> Result<()>;
+
+    // Fusion: in `(A, B)`, when `A` can apply an activation in its own output
+    // pass (`Linear`: product, bias and activation in one kernel) and `B`
+    // starts with an activation whose derivative needs only its output, `A`
+    // writes straight into that activation's output buffer and `B` goes on
+    // from there. Backward is unchanged: such an activation never reads its input.
+
+    /// Whether [`OnDevice::forward_fused`] is implemented.
+    const FUSES_ACTIVATION: bool = false;
+
+    /// The activation this layer (or sequence) starts with, if its derivative
+    /// needs only its output (see [`Activation::derivative_from_output`]).
+    fn head_activation(&self) -> Option<Activation> {
+        None
+    }
+
+    /// The output buffer of that first activation.
+    fn head_output(_cache: &mut Self::DeviceCache) -> Option<&mut D::Buffer> {
+        None
+    }
+
+    /// The forward pass after the first activation's output was written by
+    /// the layer before it.
+    fn forward_after_head(
+        &self,
+        _device: &D,
+        _params: &[D::Buffer],
+        _rows: usize,
+        _cache: &mut Self::DeviceCache,
+    ) -> Result<()> {
+        unreachable!("forward_after_head is called only when head_activation is Some")
+    }
+
+    /// The forward pass with `act` applied to the output, written to `out`
+    /// instead of this layer's cache.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_fused(
+        &self,
+        _device: &D,
+        _params: &[D::Buffer],
+        _x: &D::Buffer,
+        _rows: usize,
+        _cache: &mut Self::DeviceCache,
+        _act: Activation,
+        _out: &mut D::Buffer,
+    ) -> Result<()> {
+        unreachable!("forward_fused is called only when FUSES_ACTIVATION is true")
+    }
 }
 
 /// A network's parameters (or its gradient) on a device: one buffer per slice
@@ -162,11 +210,33 @@ where
         let [w, b] = params else {
             unreachable!("Linear has exactly 2 parameter buffers")
         };
-        device.matmul(Layout::Nt, rows, I, O, x, w, y)?;
-        if B::KIND != forma_core::BiasKind::None {
-            device.bias_act(rows, O, None, Some(b), B::KIND, Activation::Identity, y)?;
-        }
-        Ok(())
+        device.linear_forward(
+            (rows, I, O),
+            x,
+            w,
+            Some(b),
+            B::KIND,
+            Activation::Identity,
+            y,
+        )
+    }
+
+    const FUSES_ACTIVATION: bool = true;
+
+    fn forward_fused(
+        &self,
+        device: &D,
+        params: &[D::Buffer],
+        x: &D::Buffer,
+        rows: usize,
+        _y: &mut D::Buffer,
+        act: Activation,
+        out: &mut D::Buffer,
+    ) -> Result<()> {
+        let [w, b] = params else {
+            unreachable!("Linear has exactly 2 parameter buffers")
+        };
+        device.linear_forward((rows, I, O), x, w, Some(b), B::KIND, act, out)
     }
 
     fn output_on(y: &D::Buffer) -> &D::Buffer {
@@ -238,10 +308,32 @@ where
         _grads: &mut [D::Buffer],
         dx: Option<&mut D::Buffer>,
     ) -> Result<()> {
+        let act = self.activation();
+        // With a derivative from the output alone, the input is not read: it
+        // may not exist when the layer before applied this activation (fusion).
+        let x = if act.derivative_from_output() { &*y } else { x };
         match dx {
-            Some(dx) => device.act_backward(rows * N, self.activation(), x, y, dy, dx),
+            Some(dx) => device.act_backward(rows * N, act, x, y, dy, dx),
             None => Ok(()),
         }
+    }
+
+    fn head_activation(&self) -> Option<Activation> {
+        Some(self.activation()).filter(|a| a.derivative_from_output())
+    }
+
+    fn head_output(y: &mut D::Buffer) -> Option<&mut D::Buffer> {
+        Some(y)
+    }
+
+    fn forward_after_head(
+        &self,
+        _device: &D,
+        _params: &[D::Buffer],
+        _rows: usize,
+        _y: &mut D::Buffer,
+    ) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -295,6 +387,22 @@ pub struct PairDeviceCache<CA, CB, H> {
     dh: H,
 }
 
+/// The activation `A` applies for `B` in a fused forward of `(A, B)`, if any.
+fn fused_activation<E, D, In, A, B>(pair: &(A, B)) -> Option<Activation>
+where
+    E: Float,
+    D: Device<E>,
+    In: ConstDim,
+    A: OnDevice<E, D, In>,
+    B: OnDevice<E, D, A::Out>,
+{
+    if A::FUSES_ACTIVATION {
+        pair.1.head_activation()
+    } else {
+        None
+    }
+}
+
 /// `(A, B)`: A's buffers first, then B's, as [`Params::visit`] orders them.
 impl<E, D, In, A, B> OnDevice<E, D, In> for (A, B)
 where
@@ -324,7 +432,36 @@ where
         cache: &mut Self::DeviceCache,
     ) -> Result<()> {
         let (pa, pb) = params.split_at(A::SLOTS);
+        if let Some(act) = fused_activation::<E, D, In, A, B>(self) {
+            let Some(out) = B::head_output(&mut cache.b) else {
+                unreachable!("a layer with a head activation has its output buffer")
+            };
+            self.0
+                .forward_fused(device, pa, x, rows, &mut cache.a, act, out)?;
+            return self.1.forward_after_head(device, pb, rows, &mut cache.b);
+        }
         self.0.forward_on(device, pa, x, rows, &mut cache.a)?;
+        self.1
+            .forward_on(device, pb, A::output_on(&cache.a), rows, &mut cache.b)
+    }
+
+    fn head_activation(&self) -> Option<Activation> {
+        self.0.head_activation()
+    }
+
+    fn head_output(cache: &mut Self::DeviceCache) -> Option<&mut D::Buffer> {
+        A::head_output(&mut cache.a)
+    }
+
+    fn forward_after_head(
+        &self,
+        device: &D,
+        params: &[D::Buffer],
+        rows: usize,
+        cache: &mut Self::DeviceCache,
+    ) -> Result<()> {
+        let (pa, pb) = params.split_at(A::SLOTS);
+        self.0.forward_after_head(device, pa, rows, &mut cache.a)?;
         self.1
             .forward_on(device, pb, A::output_on(&cache.a), rows, &mut cache.b)
     }

@@ -192,6 +192,9 @@ impl<E: Float> Device<E> for Cpu {
         check_fits("cross_entropy: logits", n, logits.len())?;
         check_fits("cross_entropy: labels", rows, labels.len())?;
         check_fits("cross_entropy: gradient", n, grad.len())?;
+        if n == 0 {
+            return Ok(E::ZERO);
+        }
         let scale = E::ONE / E::from_f64(rows as f64);
         let c = classes.max(1);
         let mut total = E::ZERO;
@@ -223,6 +226,9 @@ impl<E: Float> Device<E> for Cpu {
         check_fits("loss: prediction", len, pred.len())?;
         check_fits("loss: target", len, target.len())?;
         check_fits("loss: gradient", len, grad.len())?;
+        if len == 0 {
+            return Ok(E::ZERO);
+        }
         Ok(kind.value_and_grad(&pred[..len], &target[..len], &mut grad[..len]))
     }
 
@@ -236,12 +242,12 @@ impl<E: Float> Device<E> for Cpu {
     ) -> Result<()> {
         check_fits("sgd: params", len, params.len())?;
         check_fits("sgd: grads", len, grads.len())?;
-        let velocity = match velocity {
-            Some(v) => {
-                check_fits("sgd: velocity", len, v.len())?;
-                Some(&mut v[..len])
-            }
-            None => None,
+        let velocity = if step.momentum == E::ZERO {
+            None
+        } else {
+            let have = velocity.as_ref().map_or(0, |v| v.len());
+            check_fits("sgd: velocity", len, have)?;
+            velocity.map(|v| &mut v[..len])
         };
         step.apply(&mut params[..len], &grads[..len], velocity);
         Ok(())

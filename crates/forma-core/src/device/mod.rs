@@ -104,6 +104,27 @@ pub trait Device<E: Float>: Clone {
         b: &Self::Buffer,
         c: &mut Self::Buffer,
     ) -> Result<()>;
+    /// `C = act(A · Bᵀ + bias)`: a linear layer's forward with its bias and
+    /// activation in one pass where the device can (`C` is `m x n`, the bias
+    /// per column or shared). The default is [`Device::matmul`] then
+    /// [`Device::bias_act`] in place.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_forward(
+        &self,
+        (m, k, n): (usize, usize, usize),
+        a: &Self::Buffer,
+        b: &Self::Buffer,
+        bias: Option<&Self::Buffer>,
+        kind: BiasKind,
+        act: Activation,
+        c: &mut Self::Buffer,
+    ) -> Result<()> {
+        self.matmul(Layout::Nt, m, k, n, a, b, c)?;
+        if kind != BiasKind::None || act != Activation::Identity {
+            self.bias_act(m, n, None, bias, kind, act, c)?;
+        }
+        Ok(())
+    }
     /// `y = act(x + bias)` over a `rows x cols` matrix; `x = None` works in
     /// place on `y` (the epilogue of a linear layer). `bias` may be `None`
     /// only for [`BiasKind::None`].
@@ -156,7 +177,8 @@ pub trait Device<E: Float>: Clone {
         dy: &Self::Buffer,
         dx: &mut Self::Buffer,
     ) -> Result<()>;
-    /// Softmax cross-entropy, the mean over `rows` of `-ln softmax(x)[label]`,
+    /// Softmax cross-entropy, the mean over `rows` of `-ln softmax(x)[label]`
+    /// (0 for no rows),
     /// with its gradient in `grad`. `labels` holds one class index per row,
     /// as an exact value of `E`, each below `classes` (checked when uploaded,
     /// see `forma_losses::DeviceClasses`).
@@ -168,7 +190,8 @@ pub trait Device<E: Float>: Clone {
         labels: &Self::Buffer,
         grad: &mut Self::Buffer,
     ) -> Result<E>;
-    /// The loss of `len` predictions against `target`, and its gradient in `grad`.
+    /// The loss of `len` predictions against `target`, and its gradient in
+    /// `grad`. An empty batch has loss 0.
     fn loss(
         &self,
         kind: LossKind,
@@ -177,7 +200,8 @@ pub trait Device<E: Float>: Clone {
         target: &Self::Buffer,
         grad: &mut Self::Buffer,
     ) -> Result<E>;
-    /// One SGD update of `len` parameters; `velocity` is needed when the momentum is not 0.
+    /// One SGD update of `len` parameters; `velocity` is needed (and used)
+    /// only when the momentum is not 0: without it that is a length error.
     fn sgd(
         &self,
         len: usize,

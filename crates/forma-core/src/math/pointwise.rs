@@ -50,6 +50,17 @@ impl Activation {
         }
     }
 
+    /// Whether [`Activation::derivative`] can be computed from the output
+    /// alone (`derivative(y, y) == derivative(x, y)`): true except for a leaky
+    /// ReLU with a negative slope. Devices then need not keep the input, and a
+    /// layer before the activation may apply it in its own output pass.
+    pub fn derivative_from_output(self) -> bool {
+        match self {
+            Activation::LeakyReLU { slope } => slope >= 0.0,
+            _ => true,
+        }
+    }
+
     /// `dy/dx` given the input `x` and the output `y = f(x)`.
     #[inline(always)]
     pub fn derivative<E: Float>(self, x: E, y: E) -> E {

@@ -40,7 +40,7 @@ static void check_sgemm(int layout, int m, int k, int n, unsigned splits) {
     auto bt = [&](int p, int j) { return layout == 0 ? b[(size_t)j * k + p] : b[(size_t)p * n + j]; };
     void (*f)(int, int, int, const float*, const float*, float*) =
         layout == 0 ? forma_sgemm_nt : layout == 1 ? forma_sgemm_nn : forma_sgemm_tn;
-    dim3 grid{(unsigned)((n + 127) / 128), (unsigned)((m + 127) / 128), splits};
+    dim3 grid{(unsigned)((m + 127) / 128), (unsigned)((n + 127) / 128), splits};
     emu_launch(f, grid, dim3{256, 1, 1}, m, n, k, a.data(), b.data(), c.data());
     const char* names[] = {"sgemm NT", "sgemm NN", "sgemm TN"};
     for (int i = 0; i < m; ++i)
@@ -65,6 +65,26 @@ int main() {
     for (int layout = 0; layout < 3; ++layout) {
         check_sgemm(layout, 20, 1000, 36, 3);
         check_sgemm(layout, 9, 50, 5, 8);
+    }
+    // The fused linear forward: act(A . B^T + bias) for every bias layout and activation.
+    {
+        int m = 130, k = 12, n = 37;
+        auto a = nonzero((size_t)m * k, 20), b = nonzero((size_t)k * n, 21), bias = nonzero(n, 22);
+        for (int kind = 0; kind <= 2; ++kind)
+            for (int act = 0; act <= 4; ++act) {
+                std::vector<float> c((size_t)m * n, NAN);
+                emu_launch(forma_sgemm_nt_bias_act, dim3{2, 1, 1}, dim3{256, 1, 1}, m, n, k, a.data(), b.data(), c.data(),
+                           bias.data(), kind, act, 0.1f);
+                for (int i = 0; i < m; ++i)
+                    for (int j = 0; j < n; ++j) {
+                        double v = kind == 1 ? bias[0] : kind == 2 ? bias[j] : 0.0;
+                        for (int p = 0; p < k; ++p) v += (double)a[(size_t)i * k + p] * b[(size_t)j * k + p];
+                        double want = act == 1 ? 1 / (1 + std::exp(-v)) : act == 2 ? std::max(v, 0.0)
+                                    : act == 3 ? std::tanh(v) : act == 4 ? (v > 0 ? v : 0.1 * v) : v;
+                        double got = c[(size_t)i * n + j];
+                        expect(std::fabs(got - want) <= 1e-5, "sgemm_nt_bias_act", i * n + j, got, want);
+                    }
+            }
     }
     std::printf("sgemm checked\n");
 
