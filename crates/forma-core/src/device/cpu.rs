@@ -203,7 +203,7 @@ impl<E: Float> Device<E> for Cpu {
             .zip(grad[..n].chunks_exact_mut(c));
         for (row, ((x, g), &label)) in rows_iter.zip(&labels[..rows]).enumerate() {
             let label = label.to_f64();
-            if !(label >= 0.0 && label < classes as f64 && label.fract() == 0.0) {
+            if !(label >= 0.0 && label < classes as f64 && libm::trunc(label) == label) {
                 return Err(Error::ClassOutOfRange {
                     row,
                     label: label as usize,
