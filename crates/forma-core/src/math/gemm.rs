@@ -190,6 +190,11 @@ pub fn matmul_tn<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta:
     Backend::default().matmul_tn(m, k, n, a, b, beta, c);
 }
 
+/// The direct loop, in the order that keeps the inner loop contiguous: when
+/// `B`'s rows are contiguous (NN, TN) each row of `C` gathers `a(i,p) · B[p]`
+/// row by row (an axpy the compiler vectorises); when both operands are
+/// contiguous along `k` (NT) each element is a dot product of two rows. The
+/// sum over `p` runs in order in both, as in the textbook loop.
 #[allow(clippy::too_many_arguments)]
 fn direct<E: Float>(
     m: usize,
@@ -202,18 +207,38 @@ fn direct<E: Float>(
     beta: E,
     c: &mut [E],
 ) {
-    for i in 0..m {
-        for j in 0..n {
-            let mut acc = E::ZERO;
+    for (i, c_row) in c.chunks_exact_mut(n).take(m).enumerate() {
+        if beta == E::ZERO {
+            c_row.fill(E::ZERO);
+        } else {
+            c_row.iter_mut().for_each(|v| *v *= beta);
+        }
+        if sb.col == 1 {
             for p in 0..k {
-                acc += a[i * sa.row + p * sa.col] * b[p * sb.row + j * sb.col];
+                let aip = a[i * sa.row + p * sa.col];
+                let b_row = &b[p * sb.row..p * sb.row + n];
+                for (cj, &bj) in c_row.iter_mut().zip(b_row) {
+                    *cj += aip * bj;
+                }
             }
-            let out = &mut c[i * n + j];
-            *out = if beta == E::ZERO {
-                acc
-            } else {
-                acc + beta * *out
-            };
+        } else if sa.col == 1 && sb.row == 1 {
+            let a_row = &a[i * sa.row..i * sa.row + k];
+            for (j, cj) in c_row.iter_mut().enumerate() {
+                let b_row = &b[j * sb.col..j * sb.col + k];
+                let mut acc = E::ZERO;
+                for (&x, &y) in a_row.iter().zip(b_row) {
+                    acc += x * y;
+                }
+                *cj += acc;
+            }
+        } else {
+            for (j, cj) in c_row.iter_mut().enumerate() {
+                let mut acc = E::ZERO;
+                for p in 0..k {
+                    acc += a[i * sa.row + p * sa.col] * b[p * sb.row + j * sb.col];
+                }
+                *cj += acc;
+            }
         }
     }
 }
