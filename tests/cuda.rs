@@ -268,6 +268,81 @@ fn every_primitive_matches_the_cpu_device() {
 }
 
 #[test]
+fn fused_linear_forward_matches_the_cpu_device() {
+    let Some(gpu) = gpu("linear_forward") else {
+        return;
+    };
+    // (300, 1500, 37): few tiles and a long k, so the product is split along k
+    // and the bias and activation run after it; (130, 12, 300): one fused
+    // kernel over a 2 x 3 grid of tiles.
+    for (s, (m, k, n)) in [(300, 1500, 37), (130, 12, 300), (1, 1, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let a = nonzero(m * k, 30 + s as u64);
+        let b = nonzero(n * k, 40 + s as u64);
+        let bias = nonzero(n, 50 + s as u64);
+        let (da, db, dbias) = (upload(&gpu, &a), upload(&gpu, &b), upload(&gpu, &bias));
+        let acts = [
+            Activation::Identity,
+            Activation::Sigmoid,
+            Activation::ReLU,
+            Activation::Tanh,
+            Activation::LeakyReLU { slope: -0.2 },
+        ];
+        for act in acts {
+            for kind in [BiasKind::None, BiasKind::Shared, BiasKind::PerColumn] {
+                let mut want = vec![0.0f32; m * n];
+                Cpu.linear_forward((m, k, n), &a, &b, Some(&bias), kind, act, &mut want)
+                    .unwrap();
+                let mut got = upload(&gpu, &vec![f32::NAN; m * n]);
+                gpu.linear_forward((m, k, n), &da, &db, Some(&dbias), kind, act, &mut got)
+                    .unwrap();
+                let got = download(&gpu, &got);
+                // Sums of k products: error relative to sqrt(k).
+                let tol = 1e-5 * (k as f64).sqrt();
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        ((g - w) as f64).abs() <= tol * (w.abs() as f64).max(1.0),
+                        "linear_forward {m}x{k}x{n} {act:?} {kind:?} [{i}]: {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn buffers_belong_to_their_device_and_may_outlive_it() {
+    let Some(first) = gpu("buffer ownership") else {
+        return;
+    };
+    let second = Cuda::new(0).unwrap();
+    let a = upload(&first, &[1.0, 2.0]);
+    let mut b = second.alloc(2).unwrap();
+    let err = second.copy(2, &a, &mut b).unwrap_err();
+    assert!(matches!(err, Error::Device { .. }), "{err}");
+    let keep = upload(&second, &[3.0, 4.0]);
+    drop(second);
+    drop(keep); // after its device: still freed cleanly
+    assert_eq!(download(&first, &a), [1.0, 2.0]);
+}
+
+#[test]
+fn a_label_that_is_not_a_class_gives_a_nan_loss_not_a_wild_read() {
+    let Some(gpu) = gpu("bad labels") else { return };
+    let logits = upload(&gpu, &nonzero(3 * 4, 60));
+    for bad in [f32::NAN, -1.0, 2.5, 4.0, 1e9] {
+        let labels = upload(&gpu, &[0.0, bad, 3.0]);
+        let mut grad = gpu.alloc(12).unwrap();
+        let loss = gpu
+            .cross_entropy(3, 4, &logits, &labels, &mut grad)
+            .unwrap();
+        assert!(loss.is_nan(), "label {bad}: loss {loss}");
+    }
+}
+
+#[test]
 fn tutorial_networks_train_on_the_gpu_as_on_the_cpu() {
     let Some(gpu) = gpu("tutorial networks") else {
         return;

@@ -41,8 +41,10 @@ extern "C" __global__ void forma_cross_entropy(int rows, int classes, float scal
     FORMA_FOR_EACH(r, rows) {
         const float* xr = x + (size_t)r * classes;
         float* gr = grad + (size_t)r * classes;
-        int label = (int)labels[r];
-        if (label < 0 || label >= classes) {
+        float lf = labels[r];
+        int label = (int)lf;
+        // NaN, negative, fractional or too large: not a class (never an index).
+        if (!(lf >= 0.0f && lf < (float)classes && truncf(lf) == lf)) {
             for (int k = 0; k < classes; ++k) gr[k] = NAN;
             sum += NAN;
             continue;

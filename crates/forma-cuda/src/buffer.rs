@@ -31,6 +31,24 @@ impl Gpu {
         Ok(&self.stream)
     }
 
+    /// Runs `f` with this context current, then makes current again whatever
+    /// context the thread had (for drops, which must not change it behind a
+    /// program that also uses other CUDA contexts).
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce() -> R) -> R {
+        let mut previous: sys::CUcontext = std::ptr::null_mut();
+        // SAFETY: cuCtxGetCurrent writes one handle (or null) to `previous`.
+        let saved =
+            unsafe { sys::cuCtxGetCurrent(&mut previous) } == sys::cudaError_enum::CUDA_SUCCESS;
+        let _ = CurrentContext::set_current(&self.context);
+        let result = f();
+        if saved {
+            // SAFETY: `previous` is the handle the driver just gave us, or
+            // null (which unbinds): both are valid for cuCtxSetCurrent.
+            let _ = unsafe { sys::cuCtxSetCurrent(previous) };
+        }
+        result
+    }
+
     /// Waits for everything queued on the stream.
     pub(crate) fn synchronize(&self) -> Result<()> {
         self.bind()?;
@@ -43,7 +61,9 @@ impl Gpu {
 impl Drop for Gpu {
     fn drop(&mut self) {
         // Queued work finishes before the stream and context go.
-        let _ = self.synchronize();
+        self.with_current(|| {
+            let _ = self.stream.synchronize();
+        });
     }
 }
 
@@ -116,10 +136,13 @@ impl CudaBuffer {
 
 impl Drop for CudaBuffer {
     fn drop(&mut self) {
-        if self.memory.is_some() {
+        if let Some(memory) = self.memory.take() {
             // Kernels queued before the drop may still use this memory, and
             // cuMemFree needs the owning context current on this thread.
-            let _ = self.gpu.synchronize();
+            self.gpu.with_current(|| {
+                let _ = self.gpu.stream.synchronize();
+                drop(memory);
+            });
         }
     }
 }

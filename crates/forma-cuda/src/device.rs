@@ -43,8 +43,13 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Queued kernels finish before their modules are unloaded, in this context.
-        let _ = self.gpu.synchronize();
+        // Queued kernels finish before their modules are unloaded, in this
+        // context; the thread's current context is restored afterwards.
+        let gpu = Arc::clone(&self.gpu);
+        gpu.with_current(|| {
+            let _ = gpu.stream.synchronize();
+            self.kernels.unload();
+        });
     }
 }
 

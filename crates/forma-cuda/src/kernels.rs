@@ -109,7 +109,8 @@ impl Module {
 impl Drop for Module {
     fn drop(&mut self) {
         // SAFETY: `raw` was loaded by cuModuleLoadDataEx and is unloaded once;
-        // the owner (`Inner` in device.rs) makes the context current first.
+        // the owner makes the context current first (`Inner::drop` in device.rs;
+        // a module loaded directly by a caller is dropped in the caller's context).
         let _ = unsafe { sys::cuModuleUnload(self.raw) };
     }
 }
@@ -133,7 +134,7 @@ pub struct Kernels {
     softmax_backward: CUfunction,
     cross_entropy: CUfunction,
     // The functions above belong to these modules.
-    _modules: Vec<Module>,
+    modules: Vec<Module>,
     gpu: Arc<Gpu>,
 }
 
@@ -231,9 +232,15 @@ impl Kernels {
             softmax: rowwise.function("forma_softmax")?,
             softmax_backward: rowwise.function("forma_softmax_backward")?,
             cross_entropy: rowwise.function("forma_cross_entropy")?,
-            _modules: modules,
+            modules,
             gpu: Arc::clone(gpu),
         })
+    }
+
+    /// Unloads the modules (the context must be current, and no kernel of
+    /// them queued); the functions must not be launched afterwards.
+    pub(crate) fn unload(&mut self) {
+        self.modules.clear();
     }
 
     /// A buffer's address, if it belongs to this device.

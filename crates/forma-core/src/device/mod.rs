@@ -181,7 +181,10 @@ pub trait Device<E: Float>: Clone {
     /// (0 for no rows),
     /// with its gradient in `grad`. `labels` holds one class index per row,
     /// as an exact value of `E`, each below `classes` (checked when uploaded,
-    /// see `forma_losses::DeviceClasses`).
+    /// see `forma_losses::DeviceClasses`). Given a label that is not a class
+    /// anyway, the `Cpu` device returns `Error::ClassOutOfRange` and the CUDA
+    /// device a NaN loss (its kernel cannot raise an error), which
+    /// `DeviceTrainer` reports as `Error::NonFinite`.
     fn cross_entropy(
         &self,
         rows: usize,

@@ -68,19 +68,21 @@ int main() {
     }
     // The fused linear forward: act(A . B^T + bias) for every bias layout and activation.
     {
-        int m = 130, k = 12, n = 37;
+        // Two tiles of rows, three of columns (grid y > 1); a negative leaky slope.
+        int m = 130, k = 12, n = 300;
+        float slope = -0.2f;
         auto a = nonzero((size_t)m * k, 20), b = nonzero((size_t)k * n, 21), bias = nonzero(n, 22);
         for (int kind = 0; kind <= 2; ++kind)
             for (int act = 0; act <= 4; ++act) {
                 std::vector<float> c((size_t)m * n, NAN);
-                emu_launch(forma_sgemm_nt_bias_act, dim3{2, 1, 1}, dim3{256, 1, 1}, m, n, k, a.data(), b.data(), c.data(),
-                           bias.data(), kind, act, 0.1f);
+                emu_launch(forma_sgemm_nt_bias_act, dim3{2, 3, 1}, dim3{256, 1, 1}, m, n, k, a.data(), b.data(), c.data(),
+                           bias.data(), kind, act, slope);
                 for (int i = 0; i < m; ++i)
                     for (int j = 0; j < n; ++j) {
                         double v = kind == 1 ? bias[0] : kind == 2 ? bias[j] : 0.0;
                         for (int p = 0; p < k; ++p) v += (double)a[(size_t)i * k + p] * b[(size_t)j * k + p];
                         double want = act == 1 ? 1 / (1 + std::exp(-v)) : act == 2 ? std::max(v, 0.0)
-                                    : act == 3 ? std::tanh(v) : act == 4 ? (v > 0 ? v : 0.1 * v) : v;
+                                    : act == 3 ? std::tanh(v) : act == 4 ? (v > 0 ? v : slope * v) : v;
                         double got = c[(size_t)i * n + j];
                         expect(std::fabs(got - want) <= 1e-5, "sgemm_nt_bias_act", i * n + j, got, want);
                     }
@@ -238,6 +240,17 @@ int main() {
         }
         expect(std::fabs(total[0] - want_total) <= 1e-5 * std::max(1.0, want_total), "cross_entropy total", 0, total[0],
                want_total);
+        // Labels that are not classes (NaN, negative, fractional, too large)
+        // make their row and the total NaN, and are never used as an index.
+        for (float bad : {NAN, -0.5f, 2.5f, 10.0f, 1e9f}) {
+            auto l2 = labels;
+            l2[3] = bad;
+            std::vector<float> g2((size_t)r * k, 0.0f), t2(1, 0.0f);
+            emu_launch(forma_cross_entropy, dim3{2}, dim3{32}, r, k, 1.0f / r, lx.data(), l2.data(), g2.data(), t2.data());
+            expect(std::isnan(t2[0]), "cross_entropy total with a bad label", 3, t2[0], NAN);
+            expect(std::isnan(g2[3 * k]), "cross_entropy gradient row of a bad label", 3, g2[3 * k], NAN);
+            expect(!std::isnan(g2[4 * k]), "cross_entropy gradient of a good row", 4, g2[4 * k], 0);
+        }
     }
     std::printf("softmax, softmax_backward, cross_entropy checked\n");
 
