@@ -9,6 +9,7 @@
 //! * [`fixed`]: the same three layouts when the feature widths are compile-time
 //!   constants, fully unrolled; chosen by [`fixed::is_small`].
 //! * [`reduce`]: sums over rows and columns.
+//! * `parallel` (feature `std`): the thread pool large products are split over.
 //! * [`pointwise`]: activations, loss terms and optimizer updates, shared by
 //!   the CPU layers and every device.
 //! * [`rowwise`]: softmax, its backward and softmax cross-entropy, per row.
@@ -19,6 +20,8 @@ pub mod gemm;
 mod kernels;
 #[cfg(feature = "alloc")]
 mod packed;
+#[cfg(feature = "std")]
+pub mod parallel;
 pub mod pointwise;
 pub mod reduce;
 pub mod rowwise;

@@ -55,12 +55,82 @@ pub(crate) enum Isa {
     Portable,
 }
 
+/// Below this many multiply-adds times the element size in bytes a product
+/// runs on the calling thread: about 12M f32 or 6M f64 multiply-adds, some
+/// 100 µs of one core's work, where sharing it (waking a worker, packing `B`
+/// twice) started to pay in measurements on a 2-vCPU machine (2026-11-22).
+#[cfg(feature = "std")]
+const PARALLEL_MIN_BYTES: usize = 48 << 20;
+/// Each part of a shared product has at least this many rows of C.
+#[cfg(feature = "std")]
+const PARALLEL_MIN_ROWS: usize = 32;
+
 /// Runs the product (callers in [`gemm`](super::gemm) have checked the sizes).
+/// Large products are split by rows of C over the thread pool
+/// ([`parallel`](super::parallel)); every element is computed by one thread,
+/// exactly as without the split, so results do not depend on the thread count.
 pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa) {
     if op.m <= SMALL_M {
         super::kernels::small_m(op, isa);
         return;
     }
+    #[cfg(feature = "std")]
+    if op.m * op.k * op.n * core::mem::size_of::<E>() >= PARALLEL_MIN_BYTES {
+        let parts = super::parallel::threads().min(op.m / PARALLEL_MIN_ROWS);
+        if parts >= 2 {
+            split_rows(op, isa, parts);
+            return;
+        }
+    }
+    serial(op, isa);
+}
+
+/// The product in `parts` bands of rows of C, one per pool thread.
+#[cfg(feature = "std")]
+fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize) {
+    use std::sync::Mutex;
+
+    use super::parallel::{MAX_THREADS, run};
+
+    let Operands {
+        m,
+        k,
+        n,
+        a,
+        sa,
+        b,
+        sb,
+        beta,
+        c,
+    } = op;
+    let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
+    let mut bands = c.chunks_mut(rows * n);
+    // Each part takes its band of C out of its slot: disjoint `&mut`, no allocation.
+    let slots: [Mutex<Option<&mut [E]>>; MAX_THREADS] =
+        core::array::from_fn(|_| Mutex::new(bands.next()));
+    run(m.div_ceil(rows), &|part| {
+        let band = slots[part].lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(c) = band else {
+            unreachable!("each part runs once and has a band")
+        };
+        let i0 = part * rows;
+        let op = Operands {
+            m: c.len() / n,
+            k,
+            n,
+            a: &a[i0 * sa.0..],
+            sa,
+            b,
+            sb,
+            beta,
+            c,
+        };
+        serial(op, isa);
+    });
+}
+
+/// The product on this thread, in its packing workspace.
+fn serial<E: Float>(op: Operands<'_, E>, isa: Isa) {
     let a_len = (MC.min(op.m) + MAX_MR) * KC.min(op.k);
     let b_len = (NC.min(op.n) + MAX_NR) * KC.min(op.k);
     E::with_workspace(a_len + b_len, |ws| {
