@@ -7,7 +7,7 @@
 #   python3 -m venv benches/reference/.venv
 #   benches/reference/.venv/bin/pip install torch numpy
 # Usage: scripts/bench-vs-pytorch.sh [THREADS...]   (PyTorch's thread counts, default "1 2";
-#        forma runs on one thread)
+#        forma uses its thread pool; FORMA_THREADS=1 forma for one thread)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=("${@:-1 2}")

@@ -29,7 +29,7 @@ def cpu_name():
 def main(criterion_dir, *reference_jsons):
     refs = [json.load(open(path)) for path in reference_jsons]
     print(f"{time.strftime('%Y-%m-%d')}, {cpu_name()}, {os.cpu_count()} cores, {platform.system()}; "
-          f"PyTorch {refs[0]['torch']} eager; forma on 1 thread.\n")
+          f"PyTorch {refs[0]['torch']} eager; forma with FORMA_THREADS={os.environ.get('FORMA_THREADS', 'unset (its pool: all cores)')}.\n")
     head = "| workload | forma |"
     rule = "|---|---|"
     for ref in refs:

@@ -4,17 +4,24 @@
 
 use crate::Float;
 
-/// `y = softmax(x)`, with the row maximum subtracted so large inputs do not overflow.
-pub fn softmax<E: Float>(x: &[E], y: &mut [E]) {
+/// `out = exp(x - max x)`; returns `(max x, Σ out)`. Subtracting the maximum
+/// keeps large inputs from overflowing.
+fn shifted_exp<E: Float>(x: &[E], out: &mut [E]) -> (E, E) {
     let max = x
         .iter()
         .copied()
         .fold(E::from_f64(f64::NEG_INFINITY), E::max);
     let mut sum = E::ZERO;
-    for (o, &i) in y.iter_mut().zip(x) {
+    for (o, &i) in out.iter_mut().zip(x) {
         *o = (i - max).exp();
         sum += *o;
     }
+    (max, sum)
+}
+
+/// `y = softmax(x)`.
+pub fn softmax<E: Float>(x: &[E], y: &mut [E]) {
+    let (_, sum) = shifted_exp(x, y);
     y.iter_mut().for_each(|o| *o /= sum);
 }
 
@@ -26,18 +33,11 @@ pub fn softmax_backward<E: Float>(y: &[E], dy: &[E], dx: &mut [E]) {
     }
 }
 
-/// `-ln softmax(x)[label]` (returned), and `scale · (softmax(x) - onehot(label))`
+/// `-ln softmax(x)[label]` (returned, as `ln Σ + max - x[label]`, exact even
+/// where the probability underflows), and `scale · (softmax(x) - onehot(label))`
 /// written to `g`. `label < x.len()` is the caller's to check.
 pub fn cross_entropy<E: Float>(x: &[E], label: usize, scale: E, g: &mut [E]) -> E {
-    let max = x
-        .iter()
-        .copied()
-        .fold(E::from_f64(f64::NEG_INFINITY), E::max);
-    let mut sum = E::ZERO;
-    for (gk, &xk) in g.iter_mut().zip(x) {
-        *gk = (xk - max).exp();
-        sum += *gk;
-    }
+    let (max, sum) = shifted_exp(x, g);
     for gk in g.iter_mut() {
         *gk = *gk / sum * scale;
     }
