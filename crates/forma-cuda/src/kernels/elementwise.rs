@@ -1,0 +1,146 @@
+//! Fill, copy, bias + activation, activation backward (`elementwise.cu`).
+
+use super::*;
+
+impl Kernels {
+    /// `y[..n] = value`.
+    pub fn fill(&self, n: usize, value: f32, y: &mut CudaBuffer) -> Result<()> {
+        check_fits("fill", n, y.len())?;
+        if n == 0 {
+            return Ok(());
+        }
+        let (mut n32, mut v, mut py) = (int("fill", n)?, value, self.ptr(y)?);
+        let mut args = [arg!(n32), arg!(v), arg!(py)];
+        // SAFETY: forma_fill(int, float, float*) writes y[0..n), and y holds n.
+        unsafe {
+            self.launch(
+                "forma_fill",
+                self.fill,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `y[..n] = x[..n]`.
+    pub fn copy(&self, n: usize, x: &CudaBuffer, y: &mut CudaBuffer) -> Result<()> {
+        check_fits("copy: source", n, x.len())?;
+        check_fits("copy: destination", n, y.len())?;
+        if n == 0 {
+            return Ok(());
+        }
+        let (mut n32, mut px, mut py) = (int("copy", n)?, self.ptr(x)?, self.ptr(y)?);
+        let mut args = [arg!(n32), arg!(px), arg!(py)];
+        // SAFETY: forma_copy(int, const float*, float*) reads x[0..n) and
+        // writes y[0..n); both hold n.
+        unsafe {
+            self.launch(
+                "forma_copy",
+                self.copy,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `y = act(x + bias)`; `x = None` is in place on `y`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bias_act(
+        &self,
+        (rows, cols): (usize, usize),
+        x: Option<&CudaBuffer>,
+        bias: Option<&CudaBuffer>,
+        kind: BiasKind,
+        act: Activation,
+        y: &mut CudaBuffer,
+    ) -> Result<()> {
+        let n = rows * cols;
+        check_fits("bias_act: y", n, y.len())?;
+        forma_core::device::check_bias(kind, cols, bias.map(CudaBuffer::len))?;
+        if let Some(x) = x {
+            check_fits("bias_act: x", n, x.len())?;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        int("bias_act elements", n)?;
+        let (mut r, mut c) = (int("bias_act rows", rows)?, int("bias_act cols", cols)?);
+        let mut px = x.map_or(Ok(self.ptr(y)?), |x| self.ptr(x))?;
+        let mut pb = bias.map_or(Ok(0), |b| self.ptr(b))?;
+        let mut bk = bias_code(kind);
+        let (code, slope) = act_code(act);
+        let (mut code, mut slope, mut py) = (code, slope, self.ptr(y)?);
+        let mut args = [
+            arg!(r),
+            arg!(c),
+            arg!(px),
+            arg!(pb),
+            arg!(bk),
+            arg!(code),
+            arg!(slope),
+            arg!(py),
+        ];
+        // SAFETY: forma_bias_act(int rows, int cols, const float* x, const
+        // float* bias, int kind, int act, float slope, float* y) touches
+        // rows·cols elements of x and y and kind.len(cols) of bias, checked above.
+        unsafe {
+            self.launch(
+                "forma_bias_act",
+                self.bias_act,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+
+    /// `dx = dy · act'(x, y)` over `n` elements.
+    #[allow(clippy::too_many_arguments)]
+    pub fn act_backward(
+        &self,
+        n: usize,
+        act: Activation,
+        x: &CudaBuffer,
+        y: &CudaBuffer,
+        dy: &CudaBuffer,
+        dx: &mut CudaBuffer,
+    ) -> Result<()> {
+        for (what, have) in [
+            ("act_backward: x", x.len()),
+            ("act_backward: y", y.len()),
+            ("act_backward: dy", dy.len()),
+            ("act_backward: dx", dx.len()),
+        ] {
+            check_fits(what, n, have)?;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let (code, slope) = act_code(act);
+        let (mut n32, mut code, mut slope) = (int("act_backward", n)?, code, slope);
+        let (mut px, mut py, mut pdy, mut pdx) =
+            (self.ptr(x)?, self.ptr(y)?, self.ptr(dy)?, self.ptr(dx)?);
+        let mut args = [
+            arg!(n32),
+            arg!(code),
+            arg!(slope),
+            arg!(px),
+            arg!(py),
+            arg!(pdy),
+            arg!(pdx),
+        ];
+        // SAFETY: forma_act_backward(int n, int act, float slope, const float*
+        // x, const float* y, const float* dy, float* dx) touches n of each.
+        unsafe {
+            self.launch(
+                "forma_act_backward",
+                self.act_backward,
+                (blocks(n), 1, 1),
+                (THREADS, 1, 1),
+                &mut args,
+            )
+        }
+    }
+}
