@@ -12,18 +12,18 @@ use forma::prelude::*;
 
 #[test]
 fn tutorial_networks_f64_match_the_cpu_trainer() {
-    tutorial_networks::<f64, _>(Cpu, 1e-10);
+    tutorial_networks::<f64, _>(Cpu, 1e-10, usize::MAX);
 }
 
 #[test]
 fn tutorial_networks_f32_match_the_cpu_trainer() {
-    tutorial_networks::<f32, _>(Cpu, 1e-5);
+    tutorial_networks::<f32, _>(Cpu, 1e-5, usize::MAX);
 }
 
 #[test]
 fn classification_with_softmax_and_cross_entropy_matches_the_cpu_trainer() {
-    classification_networks::<f64, _>(Cpu, 1e-10);
-    classification_networks::<f32, _>(Cpu, 1e-5);
+    classification_networks::<f64, _>(Cpu, 1e-10, usize::MAX);
+    classification_networks::<f32, _>(Cpu, 1e-5, usize::MAX);
 }
 
 #[test]

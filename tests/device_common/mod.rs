@@ -89,8 +89,9 @@ pub fn uniform<E: Float, const C: usize>(rows: usize, seed: u64) -> Batch<E, C> 
 /// trainer: seed 000's 2-2-2 (shared biases, half sum of squares, SGD), XOR
 /// 2-2-1 (BCE, Nesterov momentum), iris 2-32-1 (no bias, MSE, Adam), the
 /// 64x1000-100-10 ReLU net (sum of squares, SGD), and a regression net
-/// (tanh, leaky ReLU, half MSE, AdamW), plus BCE on logits.
-pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
+/// (tanh, leaky ReLU, half MSE, AdamW), plus BCE on logits; each for at
+/// most `max_steps` steps (1: one forward, backward and update).
+pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64, max_steps: usize) {
     let e = |v: f64| E::from_f64(v);
     // Seed 000.
     let mazur = seq!(
@@ -108,7 +109,16 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
     let x = Batch::<E, 2>::from_rows(&[[e(0.2), e(0.1)]]);
     let y = Batch::<E, 2>::from_rows(&[[e(0.99), e(0.01)]]);
     let sgd = Sgd::new(0.5).unwrap();
-    same_training(device.clone(), mazur, HalfSumSquares, sgd, &x, &y, 20, tol);
+    same_training(
+        device.clone(),
+        mazur,
+        HalfSumSquares,
+        sgd,
+        &x,
+        &y,
+        20.min(max_steps),
+        tol,
+    );
 
     // XOR.
     let xor = Mlp::<2, 2, 1, E>::initialize(&mut forma::rng(70));
@@ -123,7 +133,16 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
         .and_then(|s| s.with_momentum(0.9))
         .and_then(|s| s.with_nesterov())
         .unwrap();
-    same_training(device.clone(), xor, Bce, nesterov, &x, &y, 20, tol);
+    same_training(
+        device.clone(),
+        xor,
+        Bce,
+        nesterov,
+        &x,
+        &y,
+        20.min(max_steps),
+        tol,
+    );
 
     // Iris 2-32-1 without biases.
     type Iris<E> = seq!(@type Linear<2, 32, E, NoBias>, Sigmoid, Linear<32, 1, E, NoBias>, Sigmoid);
@@ -131,7 +150,16 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
     let x = uniform::<E, 2>(100, 11);
     let y = Batch::<E, 1>::from_fn(100, Const, |r, _| e((r % 2) as f64));
     let adam = Adam::new(0.01).unwrap();
-    same_training(device.clone(), iris, Mse, adam, &x, &y, 10, tol);
+    same_training(
+        device.clone(),
+        iris,
+        Mse,
+        adam,
+        &x,
+        &y,
+        10.min(max_steps),
+        tol,
+    );
 
     // 64x1000 -> 100 -> 10 with ReLU.
     type TwoLayer<E> = seq!(@type Linear<1000, 100, E>, ReLU, Linear<100, 10, E>);
@@ -145,7 +173,7 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
         Sgd::new(1e-4).unwrap(),
         &x,
         &y,
-        5,
+        5.min(max_steps),
         tol,
     );
 
@@ -162,7 +190,7 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
         Adam::adamw(0.01).unwrap(),
         &x,
         &y,
-        10,
+        10.min(max_steps),
         tol,
     );
 
@@ -176,13 +204,22 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
     let wd = Sgd::new(0.3)
         .and_then(|s| s.with_weight_decay(0.01))
         .unwrap();
-    same_training(device, logits, BceWithLogits, wd, &x, &y, 10, tol);
+    same_training(
+        device,
+        logits,
+        BceWithLogits,
+        wd,
+        &x,
+        &y,
+        10.min(max_steps),
+        tol,
+    );
 }
 
 /// Classification: softmax cross-entropy over class labels (a 4-16-3 ReLU net
 /// with Adam, 50 rows), and a `Softmax` layer under MSE; each step's loss and
 /// the final parameters against the CPU trainer.
-pub fn classification_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
+pub fn classification_networks<E: Float, D: Device<E>>(device: D, tol: f64, max_steps: usize) {
     type Net<E> = seq!(@type Linear<4, 16, E>, ReLU, Linear<16, 3, E>);
     let net = Net::<E>::initialize(&mut forma::rng(8));
     let x = uniform::<E, 4>(50, 16);
@@ -193,7 +230,7 @@ pub fn classification_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
     let mut dev = DeviceTrainer::new(device.clone(), net, SoftmaxCrossEntropy, adam).unwrap();
     let dx = DeviceTensor::upload(&device, &x).unwrap();
     let dl = DeviceClasses::<E, D, 3>::upload(&device, &classes).unwrap();
-    for step in 0..10 {
+    for step in 0..10.min(max_steps) {
         let want = host.step(&x, &classes).unwrap().to_f64();
         let got = dev.step(&dx, &dl).unwrap().to_f64();
         assert_close(
@@ -212,5 +249,14 @@ pub fn classification_networks<E: Float, D: Device<E>>(device: D, tol: f64) {
 
     let soft = seq!(Linear::<4, 5, E>::initialize(&mut forma::rng(9)), Softmax);
     let y = uniform::<E, 5>(50, 17);
-    same_training(device, soft, Mse, Sgd::new(0.5).unwrap(), &x, &y, 10, tol);
+    same_training(
+        device,
+        soft,
+        Mse,
+        Sgd::new(0.5).unwrap(),
+        &x,
+        &y,
+        10.min(max_steps),
+        tol,
+    );
 }
