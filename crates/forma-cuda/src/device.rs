@@ -149,7 +149,7 @@ impl Device<f32> for Cuda {
     /// slice may be freed as soon as this returns (for pageable memory CUDA
     /// does not promise that an async copy has read it by then).
     fn write(&self, src: &[f32], dst: &mut CudaBuffer) -> Result<()> {
-        forma_core::device::check_fits("Device::write destination", src.len(), dst.len())?;
+        forma_core::device::checks::write(src.len(), dst.len())?;
         if src.is_empty() {
             return Ok(());
         }
@@ -169,7 +169,7 @@ impl Device<f32> for Cuda {
     }
 
     fn read(&self, src: &CudaBuffer, dst: &mut [f32]) -> Result<()> {
-        forma_core::device::check_fits("Device::read source", dst.len(), src.len())?;
+        forma_core::device::checks::read(src.len(), dst.len())?;
         if dst.is_empty() {
             return Ok(());
         }

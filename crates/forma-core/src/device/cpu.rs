@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::{BiasKind, Device, Layout, check_bias, check_fits, check_matmul};
+use super::{BiasKind, Device, Layout, checks};
 use crate::math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
 use crate::math::{gemm, reduce, rowwise};
 use crate::{Error, Float, Result};
@@ -32,26 +32,25 @@ impl<E: Float> Device<E> for Cpu {
     }
 
     fn write(&self, src: &[E], dst: &mut Vec<E>) -> Result<()> {
-        check_fits("Device::write destination", src.len(), dst.len())?;
+        checks::write(src.len(), dst.len())?;
         dst[..src.len()].copy_from_slice(src);
         Ok(())
     }
 
     fn read(&self, src: &Vec<E>, dst: &mut [E]) -> Result<()> {
-        check_fits("Device::read source", dst.len(), src.len())?;
+        checks::read(src.len(), dst.len())?;
         dst.copy_from_slice(&src[..dst.len()]);
         Ok(())
     }
 
     fn fill(&self, len: usize, value: E, buffer: &mut Vec<E>) -> Result<()> {
-        check_fits("Device::fill", len, buffer.len())?;
+        checks::fill(len, buffer.len())?;
         buffer[..len].fill(value);
         Ok(())
     }
 
     fn copy(&self, len: usize, src: &Vec<E>, dst: &mut Vec<E>) -> Result<()> {
-        check_fits("Device::copy source", len, src.len())?;
-        check_fits("Device::copy destination", len, dst.len())?;
+        checks::copy(len, src.len(), dst.len())?;
         dst[..len].copy_from_slice(&src[..len]);
         Ok(())
     }
@@ -66,7 +65,7 @@ impl<E: Float> Device<E> for Cpu {
         b: &Vec<E>,
         c: &mut Vec<E>,
     ) -> Result<()> {
-        check_matmul((m, k, n), (a.len(), b.len(), c.len()))?;
+        checks::matmul((m, k, n), (a.len(), b.len(), c.len()))?;
         let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
         match layout {
             Layout::Nt => gemm::matmul_nt(m, k, n, a, b, E::ZERO, c),
@@ -87,11 +86,15 @@ impl<E: Float> Device<E> for Cpu {
         y: &mut Vec<E>,
     ) -> Result<()> {
         let len = rows * cols;
-        check_fits("bias_act: y", len, y.len())?;
-        check_bias(kind, cols, bias.map(Vec::len))?;
+        checks::bias_act(
+            (rows, cols),
+            x.map(Vec::len),
+            bias.map(Vec::len),
+            kind,
+            y.len(),
+        )?;
         let bias = bias.map_or(&[][..], |b| &b[..]);
         if let Some(x) = x {
-            check_fits("bias_act: x", len, x.len())?;
             y[..len].copy_from_slice(&x[..len]);
         }
         for row in y[..len].chunks_exact_mut(cols.max(1)) {
@@ -116,14 +119,7 @@ impl<E: Float> Device<E> for Cpu {
         dy: &Vec<E>,
         dx: &mut Vec<E>,
     ) -> Result<()> {
-        for (what, have) in [
-            ("act_backward: x", x.len()),
-            ("act_backward: y", y.len()),
-            ("act_backward: dy", dy.len()),
-            ("act_backward: dx", dx.len()),
-        ] {
-            check_fits(what, len, have)?;
-        }
+        checks::act_backward(len, x.len(), y.len(), dy.len(), dx.len())?;
         for (i, d) in dx[..len].iter_mut().enumerate() {
             *d = dy[i] * act.derivative(x[i], y[i]);
         }
@@ -138,8 +134,7 @@ impl<E: Float> Device<E> for Cpu {
         kind: BiasKind,
         out: &mut Vec<E>,
     ) -> Result<()> {
-        check_fits("bias_grad: dy", rows * cols, dy.len())?;
-        check_fits("bias_grad: out", kind.len(cols), out.len())?;
+        checks::bias_grad(rows, cols, dy.len(), kind, out.len())?;
         let dy = &dy[..rows * cols];
         match kind {
             BiasKind::None => {}
@@ -151,8 +146,7 @@ impl<E: Float> Device<E> for Cpu {
 
     fn softmax(&self, rows: usize, cols: usize, x: &Vec<E>, y: &mut Vec<E>) -> Result<()> {
         let n = rows * cols;
-        check_fits("softmax: x", n, x.len())?;
-        check_fits("softmax: y", n, y.len())?;
+        checks::softmax(rows, cols, x.len(), y.len())?;
         let c = cols.max(1);
         for (xr, yr) in x[..n].chunks_exact(c).zip(y[..n].chunks_exact_mut(c)) {
             rowwise::softmax(xr, yr);
@@ -169,9 +163,7 @@ impl<E: Float> Device<E> for Cpu {
         dx: &mut Vec<E>,
     ) -> Result<()> {
         let n = rows * cols;
-        check_fits("softmax_backward: y", n, y.len())?;
-        check_fits("softmax_backward: dy", n, dy.len())?;
-        check_fits("softmax_backward: dx", n, dx.len())?;
+        checks::softmax_backward(rows, cols, y.len(), dy.len(), dx.len())?;
         let c = cols.max(1);
         let (ys, dys) = (y[..n].chunks_exact(c), dy[..n].chunks_exact(c));
         for ((yr, gr), dr) in ys.zip(dys).zip(dx[..n].chunks_exact_mut(c)) {
@@ -189,9 +181,7 @@ impl<E: Float> Device<E> for Cpu {
         grad: &mut Vec<E>,
     ) -> Result<E> {
         let n = rows * classes;
-        check_fits("cross_entropy: logits", n, logits.len())?;
-        check_fits("cross_entropy: labels", rows, labels.len())?;
-        check_fits("cross_entropy: gradient", n, grad.len())?;
+        checks::cross_entropy(rows, classes, logits.len(), labels.len(), grad.len())?;
         if n == 0 {
             return Ok(E::ZERO);
         }
@@ -223,9 +213,7 @@ impl<E: Float> Device<E> for Cpu {
         target: &Vec<E>,
         grad: &mut Vec<E>,
     ) -> Result<E> {
-        check_fits("loss: prediction", len, pred.len())?;
-        check_fits("loss: target", len, target.len())?;
-        check_fits("loss: gradient", len, grad.len())?;
+        checks::loss(len, pred.len(), target.len(), grad.len())?;
         if len == 0 {
             return Ok(E::ZERO);
         }
@@ -240,15 +228,10 @@ impl<E: Float> Device<E> for Cpu {
         grads: &Vec<E>,
         velocity: Option<&mut Vec<E>>,
     ) -> Result<()> {
-        check_fits("sgd: params", len, params.len())?;
-        check_fits("sgd: grads", len, grads.len())?;
-        let velocity = if step.momentum == E::ZERO {
-            None
-        } else {
-            let have = velocity.as_ref().map_or(0, |v| v.len());
-            check_fits("sgd: velocity", len, have)?;
-            velocity.map(|v| &mut v[..len])
-        };
+        let momentum = step.momentum != E::ZERO;
+        let v_len = velocity.as_ref().map(|v| v.len());
+        checks::sgd(len, params.len(), grads.len(), momentum, v_len)?;
+        let velocity = velocity.filter(|_| momentum).map(|v| &mut v[..len]);
         step.apply(&mut params[..len], &grads[..len], velocity);
         Ok(())
     }
@@ -262,10 +245,7 @@ impl<E: Float> Device<E> for Cpu {
         m: &mut Vec<E>,
         v: &mut Vec<E>,
     ) -> Result<()> {
-        check_fits("adam: params", len, params.len())?;
-        check_fits("adam: grads", len, grads.len())?;
-        check_fits("adam: m", len, m.len())?;
-        check_fits("adam: v", len, v.len())?;
+        checks::adam(len, params.len(), grads.len(), m.len(), v.len())?;
         step.apply(
             &mut params[..len],
             &grads[..len],

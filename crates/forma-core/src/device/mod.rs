@@ -18,6 +18,7 @@
 //! not own: on a GPU an out-of-bounds kernel is undefined behaviour, so the
 //! check happens on the host, before the launch.
 
+pub mod checks;
 mod cpu;
 mod tensor;
 
@@ -27,7 +28,7 @@ pub use tensor::{DeviceBatch, DeviceTensor};
 use alloc::string::String;
 
 use crate::math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
-use crate::{Error, Float, Result};
+use crate::{Float, Result};
 
 /// The three layouts of a matrix product a layer needs, with `C` `m x n`:
 ///
@@ -226,36 +227,4 @@ pub trait Device<E: Float>: Clone {
     ) -> Result<()>;
     /// Waits until all queued work is done, and reports any error it raised.
     fn synchronize(&self) -> Result<()>;
-}
-
-/// `Ok` if a buffer of length `have` holds the `need` elements an operation uses.
-pub fn check_fits(what: &'static str, need: usize, have: usize) -> Result<()> {
-    if need <= have {
-        Ok(())
-    } else {
-        Err(Error::Length {
-            what,
-            expected: need,
-            got: have,
-        })
-    }
-}
-
-/// The length checks of [`Device::matmul`], shared by every device: whatever
-/// the layout, `A` holds `m·k` elements, `B` `k·n` and `C` `m·n`.
-pub fn check_matmul(
-    (m, k, n): (usize, usize, usize),
-    (a, b, c): (usize, usize, usize),
-) -> Result<()> {
-    check_fits("matmul: A", m * k, a)?;
-    check_fits("matmul: B", k * n, b)?;
-    check_fits("matmul: C", m * n, c)
-}
-
-/// The bias slice `bias_act` reads: `Ok(len)` after checking that a bias of
-/// `kind` for `cols` columns is present and long enough.
-pub fn check_bias(kind: BiasKind, cols: usize, bias_len: Option<usize>) -> Result<usize> {
-    let need = kind.len(cols);
-    check_fits("bias_act: bias", need, bias_len.unwrap_or(0))?;
-    Ok(need)
 }

@@ -3,7 +3,7 @@
 use alloc::vec;
 use core::marker::PhantomData;
 
-use super::{Device, check_fits};
+use super::{Device, checks};
 use crate::{Const, ConstDim, Dim, Float, Result, Tensor};
 
 /// A batch of `rows` rows of `C` features in a buffer on device `D`
@@ -48,7 +48,7 @@ impl<E: Float, D: Device<E>, C: ConstDim> DeviceTensor<E, D, C> {
     /// Replaces the contents with another host batch of at most the rows this
     /// tensor was built with; no allocation.
     pub fn write<R: Dim>(&mut self, device: &D, host: &Tensor<E, R, C>) -> Result<()> {
-        check_fits("DeviceTensor::write rows", host.rows(), self.capacity)?;
+        checks::fits("DeviceTensor::write rows", host.rows(), self.capacity)?;
         device.write(host.as_slice(), &mut self.buffer)?;
         self.rows = host.rows();
         Ok(())

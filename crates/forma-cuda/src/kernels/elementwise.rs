@@ -5,7 +5,7 @@ use super::*;
 impl Kernels {
     /// `y[..n] = value`.
     pub fn fill(&self, n: usize, value: f32, y: &mut CudaBuffer) -> Result<()> {
-        check_fits("fill", n, y.len())?;
+        checks::fill(n, y.len())?;
         if n == 0 {
             return Ok(());
         }
@@ -25,8 +25,7 @@ impl Kernels {
 
     /// `y[..n] = x[..n]`.
     pub fn copy(&self, n: usize, x: &CudaBuffer, y: &mut CudaBuffer) -> Result<()> {
-        check_fits("copy: source", n, x.len())?;
-        check_fits("copy: destination", n, y.len())?;
+        checks::copy(n, x.len(), y.len())?;
         if n == 0 {
             return Ok(());
         }
@@ -57,11 +56,8 @@ impl Kernels {
         y: &mut CudaBuffer,
     ) -> Result<()> {
         let n = rows * cols;
-        check_fits("bias_act: y", n, y.len())?;
-        forma_core::device::check_bias(kind, cols, bias.map(CudaBuffer::len))?;
-        if let Some(x) = x {
-            check_fits("bias_act: x", n, x.len())?;
-        }
+        let (x_len, bias_len) = (x.map(CudaBuffer::len), bias.map(CudaBuffer::len));
+        checks::bias_act((rows, cols), x_len, bias_len, kind, y.len())?;
         if n == 0 {
             return Ok(());
         }
@@ -107,14 +103,7 @@ impl Kernels {
         dy: &CudaBuffer,
         dx: &mut CudaBuffer,
     ) -> Result<()> {
-        for (what, have) in [
-            ("act_backward: x", x.len()),
-            ("act_backward: y", y.len()),
-            ("act_backward: dy", dy.len()),
-            ("act_backward: dx", dx.len()),
-        ] {
-            check_fits(what, n, have)?;
-        }
+        checks::act_backward(n, x.len(), y.len(), dy.len(), dx.len())?;
         if n == 0 {
             return Ok(());
         }

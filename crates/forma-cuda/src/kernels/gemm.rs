@@ -15,7 +15,7 @@ impl Kernels {
         c: &mut CudaBuffer,
         sms: u32,
     ) -> Result<()> {
-        forma_core::device::check_matmul((m, k, n), (a.len(), b.len(), c.len()))?;
+        checks::matmul((m, k, n), (a.len(), b.len(), c.len()))?;
         if m == 0 || n == 0 {
             return Ok(());
         }
@@ -80,8 +80,8 @@ impl Kernels {
         c: &mut CudaBuffer,
         sms: u32,
     ) -> Result<()> {
-        forma_core::device::check_matmul((m, k, n), (a.len(), b.len(), c.len()))?;
-        forma_core::device::check_bias(kind, n, bias.map(CudaBuffer::len))?;
+        let bias_len = bias.map(CudaBuffer::len);
+        checks::linear_forward((m, k, n), (a.len(), b.len(), c.len()), bias_len, kind)?;
         let tiles = (m.div_ceil(128), n.div_ceil(128));
         if m == 0 || n == 0 || k == 0 || split_k(tiles.0 * tiles.1, k, sms) > 1 {
             self.sgemm(Layout::Nt, (m, k, n), a, b, c, sms)?;

@@ -15,9 +15,7 @@ impl Kernels {
         grad: &mut CudaBuffer,
         total: &mut CudaBuffer,
     ) -> Result<()> {
-        check_fits("loss: prediction", n, pred.len())?;
-        check_fits("loss: target", n, target.len())?;
-        check_fits("loss: gradient", n, grad.len())?;
+        checks::loss(n, pred.len(), target.len(), grad.len())?;
         self.fill(1, 0.0, total)?;
         if n == 0 {
             return Ok(());

@@ -13,7 +13,7 @@ use std::ptr;
 use std::sync::Arc;
 
 use cust::sys::{self, CUfunction, CUjit_option, CUmodule, cudaError_enum};
-use forma_core::device::check_fits;
+use forma_core::device::checks;
 use forma_core::{Activation, AdamStep, BiasKind, Error, Layout, LossKind, Result, SgdStep};
 
 use crate::CudaBuffer;

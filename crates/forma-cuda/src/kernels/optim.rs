@@ -12,11 +12,9 @@ impl Kernels {
         g: &CudaBuffer,
         v: Option<&mut CudaBuffer>,
     ) -> Result<()> {
-        check_fits("sgd: params", n, p.len())?;
-        check_fits("sgd: grads", n, g.len())?;
+        let v_len = v.as_ref().map(|v| v.len());
+        checks::sgd(n, p.len(), g.len(), step.momentum != 0.0, v_len)?;
         let momentum = if step.momentum != 0.0 {
-            let v = v.as_ref().map_or(0, |v| v.len());
-            check_fits("sgd: velocity", n, v)?;
             step.momentum
         } else {
             0.0
@@ -65,14 +63,7 @@ impl Kernels {
         m: &mut CudaBuffer,
         v: &mut CudaBuffer,
     ) -> Result<()> {
-        for (what, have) in [
-            ("adam: params", p.len()),
-            ("adam: grads", g.len()),
-            ("adam: m", m.len()),
-            ("adam: v", v.len()),
-        ] {
-            check_fits(what, n, have)?;
-        }
+        checks::adam(n, p.len(), g.len(), m.len(), v.len())?;
         if n == 0 {
             return Ok(());
         }

@@ -12,8 +12,7 @@ impl Kernels {
         out: &mut CudaBuffer,
     ) -> Result<()> {
         let n = rows * cols;
-        check_fits("bias_grad: dy", n, dy.len())?;
-        check_fits("bias_grad: out", kind.len(cols), out.len())?;
+        checks::bias_grad(rows, cols, dy.len(), kind, out.len())?;
         if kind == BiasKind::None {
             return Ok(());
         }

@@ -11,8 +11,7 @@ impl Kernels {
         y: &mut CudaBuffer,
     ) -> Result<()> {
         let n = rows * cols;
-        check_fits("softmax: x", n, x.len())?;
-        check_fits("softmax: y", n, y.len())?;
+        checks::softmax(rows, cols, x.len(), y.len())?;
         if n == 0 {
             return Ok(());
         }
@@ -42,9 +41,7 @@ impl Kernels {
         dx: &mut CudaBuffer,
     ) -> Result<()> {
         let n = rows * cols;
-        check_fits("softmax_backward: y", n, y.len())?;
-        check_fits("softmax_backward: dy", n, dy.len())?;
-        check_fits("softmax_backward: dx", n, dx.len())?;
+        checks::softmax_backward(rows, cols, y.len(), dy.len(), dx.len())?;
         if n == 0 {
             return Ok(());
         }
@@ -80,10 +77,8 @@ impl Kernels {
         total: &mut CudaBuffer,
     ) -> Result<()> {
         let n = rows * classes;
-        check_fits("cross_entropy: logits", n, logits.len())?;
-        check_fits("cross_entropy: labels", rows, labels.len())?;
-        check_fits("cross_entropy: gradient", n, grad.len())?;
-        check_fits("cross_entropy: total", 1, total.len())?;
+        checks::cross_entropy(rows, classes, logits.len(), labels.len(), grad.len())?;
+        checks::fits("cross_entropy: total", 1, total.len())?;
         self.fill(1, 0.0, total)?;
         if n == 0 {
             return Ok(());
