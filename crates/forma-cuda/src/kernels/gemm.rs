@@ -20,14 +20,7 @@ impl Kernels {
             return Ok(());
         }
         let tiles = (m.div_ceil(128), n.div_ceil(128));
-        let (gx, gy) = (int("sgemm rows", tiles.0)?, int("sgemm columns", tiles.1)?);
-        if gy > 65535 {
-            return Err(Error::Length {
-                what: "sgemm columns / 128 (grid y limit)",
-                expected: 65535,
-                got: gy as usize,
-            });
-        }
+        let (gx, gy) = grid(tiles)?;
         let splits = split_k(tiles.0 * tiles.1, k, sms);
         if k == 0 || splits > 1 {
             self.fill(m * n, 0.0, c)?;
@@ -54,15 +47,7 @@ impl Kernels {
         // SAFETY: forma_sgemm_*(int m, int n, int k, const float* A, const
         // float* B, float* C) reads m·k of A, k·n of B and writes m·n of C,
         // all checked above; the grid covers C in 128 x 128 tiles.
-        unsafe {
-            self.launch(
-                "forma_sgemm",
-                f,
-                (gx as u32, gy as u32, splits),
-                (256, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch("forma_sgemm", f, (gx, gy, splits), (256, 1, 1), &mut args) }
     }
 
     /// `C = act(A · Bᵀ + bias)` (`C` is `m x n`): one kernel, the bias and
@@ -87,14 +72,7 @@ impl Kernels {
             self.sgemm(Layout::Nt, (m, k, n), a, b, c, sms)?;
             return self.bias_act((m, n), None, bias, kind, act, c);
         }
-        let (gx, gy) = (int("sgemm rows", tiles.0)?, int("sgemm columns", tiles.1)?);
-        if gy > 65535 {
-            return Err(Error::Length {
-                what: "sgemm columns / 128 (grid y limit)",
-                expected: 65535,
-                got: gy as usize,
-            });
-        }
+        let (gx, gy) = grid(tiles)?;
         let (mut m32, mut n32, mut k32) =
             (int("sgemm m", m)?, int("sgemm n", n)?, int("sgemm k", k)?);
         let (mut pa, mut pb, mut pc) = (self.ptr(a)?, self.ptr(b)?, self.ptr(c)?);
@@ -122,7 +100,7 @@ impl Kernels {
             self.launch(
                 "forma_sgemm_nt_bias_act",
                 self.sgemm_nt_bias_act,
-                (gx as u32, gy as u32, 1),
+                (gx, gy, 1),
                 (256, 1, 1),
                 &mut args,
             )
@@ -140,4 +118,18 @@ pub fn split_k(tiles: usize, k: usize, sms: u32) -> u32 {
     let by_blocks = want.div_ceil(tiles);
     let by_depth = k / 256;
     by_blocks.min(by_depth).clamp(1, 64) as u32
+}
+
+/// The launch grid for `(row tiles, column tiles)` of 128 x 128: rows on x
+/// (up to 2^31 - 1 blocks), columns on y (at most 65535).
+fn grid((rows, cols): (usize, usize)) -> Result<(u32, u32)> {
+    let (gx, gy) = (int("sgemm rows", rows)?, int("sgemm columns", cols)?);
+    if gy > 65535 {
+        return Err(Error::Length {
+            what: "sgemm columns / 128 (grid y limit)",
+            expected: 65535,
+            got: gy as usize,
+        });
+    }
+    Ok((gx as u32, gy as u32))
 }
