@@ -12,15 +12,7 @@ impl Kernels {
         let (mut n32, mut v, mut py) = (int("fill", n)?, value, self.ptr(y)?);
         let mut args = [arg!(n32), arg!(v), arg!(py)];
         // SAFETY: forma_fill(int, float, float*) writes y[0..n), and y holds n.
-        unsafe {
-            self.launch(
-                "forma_fill",
-                self.fill,
-                (blocks(n), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_fill", self.fill, n, &mut args) }
     }
 
     /// `y[..n] = x[..n]`.
@@ -33,15 +25,7 @@ impl Kernels {
         let mut args = [arg!(n32), arg!(px), arg!(py)];
         // SAFETY: forma_copy(int, const float*, float*) reads x[0..n) and
         // writes y[0..n); both hold n.
-        unsafe {
-            self.launch(
-                "forma_copy",
-                self.copy,
-                (blocks(n), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_copy", self.copy, n, &mut args) }
     }
 
     /// `y = act(x + bias)`; `x = None` is in place on `y`.
@@ -81,15 +65,7 @@ impl Kernels {
         // SAFETY: forma_bias_act(int rows, int cols, const float* x, const
         // float* bias, int kind, int act, float slope, float* y) touches
         // rows·cols elements of x and y and kind.len(cols) of bias, checked above.
-        unsafe {
-            self.launch(
-                "forma_bias_act",
-                self.bias_act,
-                (blocks(n), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_bias_act", self.bias_act, n, &mut args) }
     }
 
     /// `dx = dy · act'(x, y)` over `n` elements.
@@ -122,14 +98,6 @@ impl Kernels {
         ];
         // SAFETY: forma_act_backward(int n, int act, float slope, const float*
         // x, const float* y, const float* dy, float* dx) touches n of each.
-        unsafe {
-            self.launch(
-                "forma_act_backward",
-                self.act_backward,
-                (blocks(n), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_act_backward", self.act_backward, n, &mut args) }
     }
 }

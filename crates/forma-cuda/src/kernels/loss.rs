@@ -45,14 +45,6 @@ impl Kernels {
         // SAFETY: forma_loss(int kind, int n, float factor, float scale, const
         // float* pred, const float* target, float* grad, float* total) touches
         // n of pred, target and grad, and total[0]; all checked.
-        unsafe {
-            self.launch(
-                "forma_loss",
-                self.loss,
-                (blocks(n), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_loss", self.loss, n, &mut args) }
     }
 }

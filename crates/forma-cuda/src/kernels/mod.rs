@@ -258,6 +258,22 @@ impl Kernels {
         buffer.ptr_on(&self.gpu)
     }
 
+    /// Launches a grid-stride kernel over `n` items (elements or rows):
+    /// [`THREADS`] per block, [`blocks`]`(n)` blocks.
+    ///
+    /// # Safety
+    /// As for [`Kernels::launch`].
+    unsafe fn launch_1d(
+        &self,
+        what: &'static str,
+        f: CUfunction,
+        n: usize,
+        args: &mut [*mut c_void],
+    ) -> Result<()> {
+        // SAFETY: the caller's guarantees, passed on unchanged.
+        unsafe { self.launch(what, f, (blocks(n), 1, 1), (THREADS, 1, 1), args) }
+    }
+
     /// Launches `f` and checks the launch's own error (errors raised while
     /// the kernel runs surface at the next synchronisation).
     ///

@@ -41,15 +41,7 @@ impl Kernels {
         // SAFETY: forma_sgd(int n, float lr, float momentum, float wd, int
         // nesterov, int first, float* p, const float* g, float* v) touches n of
         // p and g, and n of v only when momentum != 0 (then v holds n, checked).
-        unsafe {
-            self.launch(
-                "forma_sgd",
-                self.sgd,
-                (blocks(n), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_sgd", self.sgd, n, &mut args) }
     }
 
     /// One Adam update of `n` parameters.
@@ -97,14 +89,6 @@ impl Kernels {
         // SAFETY: forma_adam(int n, float lr, float b1, float b2, float eps,
         // float wd, int decoupled, float bias1, float bias2, float* p, const
         // float* g, float* m, float* v) touches n of p, g, m, v; all checked.
-        unsafe {
-            self.launch(
-                "forma_adam",
-                self.adam,
-                (blocks(n), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_adam", self.adam, n, &mut args) }
     }
 }

@@ -26,15 +26,7 @@ impl Kernels {
             let mut args = [arg!(n32), arg!(pdy), arg!(pout)];
             // SAFETY: forma_sum(int n, const float* x, float* out) reads n of
             // dy and adds into out[0]; both checked.
-            return unsafe {
-                self.launch(
-                    "forma_sum",
-                    self.sum,
-                    (blocks(n), 1, 1),
-                    (THREADS, 1, 1),
-                    &mut args,
-                )
-            };
+            return unsafe { self.launch_1d("forma_sum", self.sum, n, &mut args) };
         }
         let chunk = rows.div_ceil(65535).max(256);
         let grid = (cols.div_ceil(32) as u32, rows.div_ceil(chunk) as u32, 1);

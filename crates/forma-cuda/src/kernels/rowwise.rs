@@ -21,15 +21,7 @@ impl Kernels {
         let mut args = [arg!(r), arg!(c), arg!(px), arg!(py)];
         // SAFETY: forma_softmax(int rows, int cols, const float* x, float* y)
         // touches rows·cols of x and y, both checked.
-        unsafe {
-            self.launch(
-                "forma_softmax",
-                self.softmax,
-                (blocks(rows), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_softmax", self.softmax, rows, &mut args) }
     }
 
     /// `dx = y ⊙ (dy - rowsum(dy ⊙ y))` per row.
@@ -55,11 +47,10 @@ impl Kernels {
         // SAFETY: forma_softmax_backward(int rows, int cols, const float* y,
         // const float* dy, float* dx) touches rows·cols of each, all checked.
         unsafe {
-            self.launch(
+            self.launch_1d(
                 "forma_softmax_backward",
                 self.softmax_backward,
-                (blocks(rows), 1, 1),
-                (THREADS, 1, 1),
+                rows,
                 &mut args,
             )
         }
@@ -108,14 +99,6 @@ impl Kernels {
         // float* x, const float* labels, float* grad, float* total) touches
         // rows·classes of x and grad, rows of labels and total[0]; all checked,
         // and a label outside [0, classes) is not used as an index.
-        unsafe {
-            self.launch(
-                "forma_cross_entropy",
-                self.cross_entropy,
-                (blocks(rows), 1, 1),
-                (THREADS, 1, 1),
-                &mut args,
-            )
-        }
+        unsafe { self.launch_1d("forma_cross_entropy", self.cross_entropy, rows, &mut args) }
     }
 }
