@@ -3,13 +3,14 @@
 //! SGD) at batch 2^14 and 2^18. `benches/reference/pytorch_cuda.py` measures
 //! the same in PyTorch; `scripts/gpu-check.sh` runs both on a GPU machine.
 //!
-//! GPU work is asynchronous, so each sample launches `iters` products and
-//! synchronises once (criterion's `iter_custom`): the median per product
-//! excludes one host round trip per launch. Without a GPU it prints why and
-//! measures nothing.
+//! GPU work is asynchronous, so each sample queues `iters` products (or
+//! steps) between two CUDA events and reads the device-side time between them
+//! (`Cuda::time`, criterion's `iter_custom`); criterion reports the median per
+//! product. Each training step reads its loss back, as PyTorch's reference
+//! does with `loss.item()`. Without a GPU it prints why and measures nothing.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use forma::core::Layout;
@@ -52,14 +53,15 @@ fn sgemm(c: &mut Criterion) {
         for layout in [Layout::Nt, Layout::Nn, Layout::Tn] {
             g.bench_function(format!("forma_{layout:?}"), |bench| {
                 bench.iter_custom(|iters| {
-                    gpu.synchronize().expect("sync");
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        gpu.matmul(layout, size, size, size, &a, &b, &mut out)
-                            .expect("sgemm");
-                    }
-                    gpu.synchronize().expect("sync");
-                    start.elapsed()
+                    let ((), elapsed) = gpu
+                        .time(|| {
+                            for _ in 0..iters {
+                                gpu.matmul(layout, size, size, size, &a, &b, &mut out)?;
+                            }
+                            Ok(())
+                        })
+                        .expect("sgemm");
+                    elapsed
                 })
             });
         }
@@ -97,7 +99,17 @@ fn mlp(c: &mut Criterion) {
         let mut trainer = DeviceTrainer::new(gpu.clone(), net, Mse, Sgd::new(0.01).expect("lr"))
             .expect("trainer");
         g.bench_function("forma", |b| {
-            b.iter(|| black_box(trainer.step(&x, &y).expect("step")))
+            b.iter_custom(|iters| {
+                let ((), elapsed) = gpu
+                    .time(|| {
+                        for _ in 0..iters {
+                            black_box(trainer.step(&x, &y)?);
+                        }
+                        Ok(())
+                    })
+                    .expect("step");
+                elapsed
+            })
         });
         g.finish();
     }

@@ -11,10 +11,13 @@ import torch
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
+torch.set_float32_matmul_precision("highest")
+if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+    torch.backends.cuda.matmul.fp32_precision = "ieee"  # the newer switch for the same
 dev = torch.device("cuda")
 
 
-def median_seconds(fn, warmup=10, reps=50):
+def median_seconds(fn, warmup=10, reps=100):
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
@@ -30,6 +33,8 @@ def median_seconds(fn, warmup=10, reps=50):
     return statistics.median(times)
 
 
+print(f"# torch {torch.__version__}, {torch.cuda.get_device_name()}, "
+      f"TF32 matmul {torch.backends.cuda.matmul.allow_tf32}", flush=True)
 for n in (1024, 4096):
     a = torch.rand(n, n, device=dev) * 0.9 + 0.1
     b = torch.rand(n, n, device=dev) * 0.9 + 0.1

@@ -107,6 +107,33 @@ impl Cuda {
         self.inner.sms
     }
 
+    /// Device-side time of the GPU work that `work` queues on this device's
+    /// stream: CUDA events are recorded before and after it, and the time
+    /// between them is read once the second has completed (so this waits for
+    /// the work). Host time spent inside `work` counts only where it leaves
+    /// the GPU idle between launches, as it would in a real program. Used by
+    /// the benchmarks, and by anyone who wants `torch.cuda.Event`-style
+    /// timing of their own training loop.
+    pub fn time<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<(T, std::time::Duration)> {
+        use cust::event::{Event, EventFlags};
+        let stream = self.inner.gpu.bind()?;
+        let start = Event::new(EventFlags::DEFAULT).map_err(|e| from_cust("cuEventCreate", e))?;
+        let end = Event::new(EventFlags::DEFAULT).map_err(|e| from_cust("cuEventCreate", e))?;
+        start
+            .record(stream)
+            .map_err(|e| from_cust("cuEventRecord", e))?;
+        let value = work()?;
+        let stream = self.inner.gpu.bind()?;
+        end.record(stream)
+            .map_err(|e| from_cust("cuEventRecord", e))?;
+        end.synchronize()
+            .map_err(|e| from_cust("cuEventSynchronize (an earlier kernel failed)", e))?;
+        let elapsed = end
+            .elapsed(&start)
+            .map_err(|e| from_cust("cuEventElapsedTime", e))?;
+        Ok((value, elapsed))
+    }
+
     /// The one-float buffer losses add their total into.
     fn total(&self) -> Result<MutexGuard<'_, CudaBuffer>> {
         self.inner.total.lock().map_err(|_| Error::Device {
