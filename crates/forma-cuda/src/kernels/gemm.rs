@@ -125,6 +125,20 @@ pub fn split_k(tiles: usize, k: usize, sms: u32) -> u32 {
     by_blocks.min(by_depth).clamp(1, 65535) as u32
 }
 
+/// The launch grid for `(row tiles, column tiles)` of 128 x 128: rows on x
+/// (up to 2^31 - 1 blocks), columns on y (at most 65535).
+fn grid((rows, cols): (usize, usize)) -> Result<(u32, u32)> {
+    let (gx, gy) = (int("sgemm rows", rows)?, int("sgemm columns", cols)?);
+    if gy > 65535 {
+        return Err(Error::Length {
+            what: "sgemm columns / 128 (grid y limit)",
+            expected: 65535,
+            got: gy as usize,
+        });
+    }
+    Ok((gx as u32, gy as u32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::split_k;
@@ -141,18 +155,4 @@ mod tests {
         // Four tiles: 264 / 4 blocks each.
         assert_eq!(split_k(4, 1 << 18, 132), 66);
     }
-}
-
-/// The launch grid for `(row tiles, column tiles)` of 128 x 128: rows on x
-/// (up to 2^31 - 1 blocks), columns on y (at most 65535).
-fn grid((rows, cols): (usize, usize)) -> Result<(u32, u32)> {
-    let (gx, gy) = (int("sgemm rows", rows)?, int("sgemm columns", cols)?);
-    if gy > 65535 {
-        return Err(Error::Length {
-            what: "sgemm columns / 128 (grid y limit)",
-            expected: 65535,
-            got: gy as usize,
-        });
-    }
-    Ok((gx as u32, gy as u32))
 }
