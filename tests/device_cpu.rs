@@ -34,7 +34,7 @@ fn device_labels_must_be_below_the_class_count() {
         err,
         Some(Error::ClassOutOfRange {
             row: 2,
-            label: 3,
+            label: 3.0,
             classes: 3
         })
     );

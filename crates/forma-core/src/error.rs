@@ -23,14 +23,59 @@ pub enum Error {
         /// Its position (flat index) in that buffer.
         index: usize,
     },
-    /// A class index was not below the number of classes.
+    /// A class label was not a whole number below the number of classes
+    /// (negative, fractional, NaN or too large).
     ClassOutOfRange {
         /// Row of the offending label.
         row: usize,
-        /// The label.
-        label: usize,
+        /// The label as given (so -1, 2.5 and NaN are reported as they came).
+        label: f64,
         /// The number of classes.
         classes: usize,
+    },
+    /// One value of a batch, at a row and column, was not what it must be
+    /// (a non-finite input, a probability outside [0, 1]).
+    Value {
+        /// Which tensor ("input", "target", "Bce prediction").
+        what: &'static str,
+        /// 0-based row of the batch.
+        row: usize,
+        /// 0-based column.
+        column: usize,
+        /// The value found.
+        value: f64,
+        /// What it must be ("a finite value", "a probability in [0, 1]").
+        expected: &'static str,
+    },
+    /// One scalar (a loss, a setting) was not what it must be.
+    Scalar {
+        /// Which scalar.
+        what: &'static str,
+        /// The value found.
+        value: f64,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// One element of a parameter tensor, or of its gradient or update, was
+    /// not finite. Tensors are numbered in [`Params::visit`] order from 0
+    /// (for a `Linear`: its weight, then its bias).
+    ///
+    /// [`Params::visit`]: https://docs.rs/forma-layers
+    Parameter {
+        /// "gradient", "updated parameter", "parameter".
+        what: &'static str,
+        /// The tensor's number in visiting order.
+        tensor: usize,
+        /// The element's flat index in that tensor (row-major).
+        index: usize,
+        /// The value found (for an update: the value it would have become).
+        value: f64,
+    },
+    /// A batch had no rows where a loss (a mean over rows) or a step needs
+    /// at least one. Every path (host and device) reports it the same way.
+    EmptyBatch {
+        /// What was given the empty batch.
+        what: &'static str,
     },
     /// Data could not be parsed.
     Parse {
@@ -39,10 +84,36 @@ pub enum Error {
         /// 1-based line (or record) number.
         line: usize,
     },
-    /// An invalid hyper-parameter (a negative learning rate, a beta outside [0, 1)).
+    /// An invalid hyper-parameter (a negative learning rate, a beta outside
+    /// [0, 1)), checked in the element type it will be used in.
     Config {
         /// Which setting, and what it must be.
         what: &'static str,
+        /// The value given (as the element type rounds it: `1e39` in `f32` is infinite).
+        got: f64,
+    },
+    #[cfg(feature = "alloc")]
+    /// Text data (CSV) that could not be read: where, what was expected, what came.
+    Data {
+        /// What was being read (a file name, or "parse_csv").
+        what: alloc::string::String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based field (column), when one field is at fault.
+        column: Option<usize>,
+        /// What was expected and what came.
+        message: alloc::string::String,
+    },
+    #[cfg(feature = "alloc")]
+    /// A training step was refused. Nothing was changed: the model and the
+    /// optimizer state are bit for bit as before the step.
+    Step {
+        /// The step's number, counted by the trainer from 1.
+        step: u64,
+        /// Which check refused it.
+        cause: StepCause,
+        /// The details: which row and column, or which parameter tensor.
+        source: alloc::boxed::Box<Error>,
     },
     #[cfg(feature = "alloc")]
     /// No device of the kind asked for is usable (no GPU, or no driver).
@@ -74,6 +145,41 @@ pub enum Error {
     },
 }
 
+/// Which check refused a training step ([`Error::Step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepCause {
+    /// The batch had no rows.
+    EmptyBatch,
+    /// The batch's input held a non-finite value.
+    Input,
+    /// The target held a non-finite or invalid value.
+    Target,
+    /// The loss was not finite, or the loss refused the model's output
+    /// (a `Bce` prediction outside [0, 1]).
+    Loss,
+    /// A gradient was not finite.
+    Gradient,
+    /// The update would have made a parameter or optimizer state non-finite.
+    Update,
+    /// The device failed.
+    Device,
+}
+
+impl fmt::Display for StepCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepCause::EmptyBatch => "empty batch",
+            StepCause::Input => "input",
+            StepCause::Target => "target",
+            StepCause::Loss => "loss",
+            StepCause::Gradient => "gradient",
+            StepCause::Update => "update",
+            StepCause::Device => "device",
+        })
+    }
+}
+
 /// `core::result::Result` with forma's [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
@@ -99,10 +205,59 @@ impl fmt::Display for Error {
                 classes,
             } => write!(
                 f,
-                "class label {label} in row {row} is out of range: expected a label below {classes}"
+                "class label in row {row}: expected a whole number in 0..{classes}, got {label}"
+            ),
+            Error::Value {
+                what,
+                row,
+                column,
+                value,
+                expected,
+            } => write!(
+                f,
+                "{what}, row {row}, column {column}: expected {expected}, got {value}"
+            ),
+            Error::Scalar {
+                what,
+                value,
+                expected,
+            } => write!(f, "{what}: expected {expected}, got {value}"),
+            Error::Parameter {
+                what,
+                tensor,
+                index,
+                value,
+            } => write!(
+                f,
+                "{what}: parameter tensor {tensor} (in visiting order), element {index}: \
+                 expected a finite value, got {value}"
+            ),
+            Error::EmptyBatch { what } => write!(
+                f,
+                "{what}: expected a batch of at least 1 row, got an empty batch"
             ),
             Error::Parse { what, line } => write!(f, "{what}: cannot parse line {line}"),
-            Error::Config { what } => write!(f, "invalid setting: {what}"),
+            Error::Config { what, got } => write!(f, "invalid setting: {what}, got {got}"),
+            #[cfg(feature = "alloc")]
+            Error::Data {
+                what,
+                line,
+                column,
+                message,
+            } => match column {
+                Some(c) => write!(f, "{what}, line {line}, field {c}: {message}"),
+                None => write!(f, "{what}, line {line}: {message}"),
+            },
+            #[cfg(feature = "alloc")]
+            Error::Step {
+                step,
+                cause,
+                source,
+            } => write!(
+                f,
+                "training step {step} refused ({cause}): {source}; the model and optimizer \
+                 state are unchanged"
+            ),
             #[cfg(feature = "alloc")]
             Error::NoDevice { backend, why } => write!(f, "no {backend} device: {why}"),
             #[cfg(feature = "alloc")]

@@ -85,6 +85,7 @@ impl<T: Node> Ex<T> {
         if V::conflicted(&acc) {
             return Err(Error::Config {
                 what: "two variables share an id but not a shape",
+                got: f64::NAN,
             });
         }
         Ok((value, V::finish(acc)))

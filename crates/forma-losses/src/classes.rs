@@ -16,7 +16,7 @@ impl<B: Dim> Classes<B> {
         if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= classes) {
             return Err(Error::ClassOutOfRange {
                 row,
-                label,
+                label: label as f64,
                 classes,
             });
         }

@@ -39,7 +39,7 @@ impl<E: Float, const C: usize> Loss<E, Const<C>> for SoftmaxCrossEntropy {
             if label >= C {
                 return Err(Error::ClassOutOfRange {
                     row,
-                    label,
+                    label: label as f64,
                     classes: C,
                 });
             }
@@ -67,7 +67,7 @@ impl<E: Float, D: Device<E>, const C: usize> DeviceClasses<E, D, C> {
             if label >= C || v.to_f64() != label as f64 {
                 return Err(Error::ClassOutOfRange {
                     row,
-                    label,
+                    label: label as f64,
                     classes: C,
                 });
             }

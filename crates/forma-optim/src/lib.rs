@@ -63,6 +63,6 @@ fn check_rate(what: &'static str, v: f64, max_exclusive: Option<f64>) -> forma_c
     if ok {
         Ok(v)
     } else {
-        Err(forma_core::Error::Config { what })
+        Err(forma_core::Error::Config { what, got: v })
     }
 }

@@ -53,6 +53,7 @@ impl<E: Float, P: Params<E>> Sgd<E, P> {
         if self.momentum == E::ZERO {
             return Err(forma_core::Error::Config {
                 what: "Nesterov SGD needs a momentum above 0",
+                got: self.momentum.to_f64(),
             });
         }
         self.nesterov = true;

@@ -196,7 +196,7 @@ impl<E: Float> Device<E> for Cpu {
             if !(label >= 0.0 && label < classes as f64 && libm::trunc(label) == label) {
                 return Err(Error::ClassOutOfRange {
                     row,
-                    label: label as usize,
+                    label,
                     classes,
                 });
             }

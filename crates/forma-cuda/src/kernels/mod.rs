@@ -87,6 +87,7 @@ impl Module {
     pub fn function(&self, name: &str) -> Result<CUfunction> {
         let c = CString::new(name).map_err(|_| Error::Config {
             what: "kernel names contain no NUL byte",
+            got: f64::NAN,
         })?;
         let mut f: CUfunction = ptr::null_mut();
         // SAFETY: `self.raw` is a loaded module (unloaded only on drop) and `c`
