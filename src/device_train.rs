@@ -1,12 +1,26 @@
 //! [`DeviceTrainer`]: [`Trainer`](crate::Trainer)'s counterpart on a [`Device`].
 
-use forma_core::{ConstDim, Device, DeviceTensor, Error, Float, Result};
+use alloc::vec::Vec;
+
+use forma_core::{ConstDim, Device, DeviceTensor, Error, Float, Result, StepCause};
 use forma_layers::{DeviceParams, FixedInput, OnDevice};
 use forma_losses::DeviceLoss;
 use forma_optim::DeviceOptimizer;
 
+use crate::train::{loss_cause, refuse};
+
 /// Trains a network on a device: the model's parameters, its gradient, the
 /// forward cache, the output gradient and the optimizer state all live there.
+///
+/// Steps are checked as [`Trainer`](crate::Trainer)'s are, with the same
+/// errors ([`Error::Step`]): the device counts non-finite values
+/// ([`Device::count_nonfinite`]) in the input and target, then in the
+/// gradients, then in the updated parameters and optimizer state, and each
+/// check reads back one small buffer; the exact row, column or element is
+/// looked up on the host only when a check fails. The update is checked
+/// after it is made, against a snapshot of the parameters and optimizer
+/// state taken on the device before it, which a refused step restores.
+/// [`DeviceTrainer::with_checks`]`(false)` turns these checks off.
 ///
 /// The model is uploaded once by [`DeviceTrainer::new`] and copied back by
 /// [`DeviceTrainer::model`]; batches are uploaded by the caller as
@@ -49,6 +63,17 @@ where
     loss: L,
     optimizer: O,
     state: O::State,
+    steps: u64,
+    checks: Option<Checks<E, D, O::State>>,
+}
+
+/// What the checks need, made once: a snapshot of the parameters and the
+/// optimizer state, and the counts of non-finite values (device and host).
+struct Checks<E: Float, D: Device<E>, S> {
+    params: DeviceParams<E, D>,
+    state: S,
+    counts: D::Buffer,
+    host: Vec<E>,
 }
 
 impl<E, D, M, L, O> DeviceTrainer<E, D, M, L, O>
@@ -69,6 +94,12 @@ where
         )?;
         let grads = DeviceParams::zeros_like(&device, &model)?;
         let state = optimizer.device_state(&device, params.buffers())?;
+        let checks = Some(Checks {
+            params: DeviceParams::zeros_like(&device, &model)?,
+            state: optimizer.device_state(&device, params.buffers())?,
+            counts: device.alloc(M::SLOTS + 2)?,
+            host: alloc::vec![E::ZERO; M::SLOTS + 2],
+        });
         Ok(DeviceTrainer {
             device,
             model,
@@ -78,54 +109,233 @@ where
             loss,
             optimizer,
             state,
+            steps: 0,
+            checks,
         })
     }
 
+    /// Turns the input, target, gradient and update checks on (the default)
+    /// or off (an explicit choice for clean data: a step then makes no
+    /// snapshot and reads back nothing but the loss).
+    pub fn with_checks(mut self, on: bool) -> Result<Self> {
+        if !on {
+            self.checks = None;
+        } else if self.checks.is_none() {
+            let (device, model) = (&self.device, &self.model);
+            self.checks = Some(Checks {
+                params: DeviceParams::zeros_like(device, model)?,
+                state: self.optimizer.device_state(device, self.params.buffers())?,
+                counts: device.alloc(M::SLOTS + 2)?,
+                host: alloc::vec![E::ZERO; M::SLOTS + 2],
+            });
+        }
+        Ok(self)
+    }
+
+    /// How many steps were asked for so far, refused ones included.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
     /// Forward, loss and backward on the device; the gradient stays there
-    /// ([`DeviceTrainer::grads`] copies it back). Returns the loss; `Err` on a
-    /// batch mismatch, a device failure or a NaN/infinite loss.
+    /// ([`DeviceTrainer::grads`] copies it back). Returns the loss. Runs the
+    /// checks of a step up to the gradients; an error carries the number the
+    /// next step would have.
     pub fn compute_gradients(
         &mut self,
         x: &DeviceTensor<E, D, M::Input>,
         target: &L::DeviceTarget,
     ) -> Result<E> {
+        self.gradients(x, target, self.steps + 1)
+    }
+
+    fn gradients(
+        &mut self,
+        x: &DeviceTensor<E, D, M::Input>,
+        target: &L::DeviceTarget,
+        step: u64,
+    ) -> Result<E> {
         let rows = x.rows();
-        self.ensure_cache(rows)?;
+        if rows == 0 {
+            let source = Error::EmptyBatch {
+                what: "DeviceTrainer::step input",
+            };
+            return Err(refuse(step, StepCause::EmptyBatch, source));
+        }
+        let device = &self.device;
+        if let Some(checks) = self.checks.as_mut() {
+            device
+                .fill(2, E::ZERO, &mut checks.counts)
+                .map_err(|e| refuse(step, StepCause::Device, e))?;
+            let len = rows * M::Input::SIZE;
+            device
+                .count_nonfinite(len, x.buffer(), &mut checks.counts, 0)
+                .map_err(|e| refuse(step, StepCause::Device, e))?;
+            self.loss
+                .count_target_nonfinite(device, target, &mut checks.counts, 1)
+                .map_err(|e| refuse(step, StepCause::Device, e))?;
+            device
+                .read(&checks.counts, &mut checks.host[..2])
+                .map_err(|e| refuse(step, StepCause::Device, e))?;
+            if checks.host[0] != E::ZERO {
+                let mut host = alloc::vec![E::ZERO; len];
+                device
+                    .read(x.buffer(), &mut host)
+                    .map_err(|e| refuse(step, StepCause::Device, e))?;
+                let e = forma_core::check_finite_rows("input", M::Input::SIZE, &host).err();
+                return Err(refuse(
+                    step,
+                    StepCause::Input,
+                    e.unwrap_or(Error::Invalid {
+                        what: "input: non-finite values counted on the device",
+                        value: checks.host[0].to_f64(),
+                        expected: "0",
+                    }),
+                ));
+            }
+            if checks.host[1] != E::ZERO {
+                let host = self
+                    .loss
+                    .download_target(device, target)
+                    .map_err(|e| refuse(step, StepCause::Device, e))?;
+                let e = host
+                    .and_then(|t| forma_core::check_finite_rows("target", M::Out::SIZE, &t).err());
+                return Err(refuse(
+                    step,
+                    StepCause::Target,
+                    e.unwrap_or(Error::Invalid {
+                        what: "target: non-finite values counted on the device",
+                        value: checks.host[1].to_f64(),
+                        expected: "0",
+                    }),
+                ));
+            }
+        }
+        self.ensure_cache(rows)
+            .map_err(|e| refuse(step, StepCause::Device, e))?;
         let Some((cache, dy, _)) = self.cache.as_mut() else {
             unreachable!("ensure_cache built the cache")
         };
         let (device, params) = (&self.device, self.params.buffers());
         self.model
-            .forward_on(device, params, x.buffer(), rows, cache)?;
+            .forward_on(device, params, x.buffer(), rows, cache)
+            .map_err(|e| refuse(step, StepCause::Device, e))?;
         let loss = self
             .loss
-            .value_and_grad_on(device, M::output_on(cache), rows, target, dy)?;
+            .value_and_grad_on(device, M::output_on(cache), rows, target, dy)
+            .map_err(|e| refuse(step, loss_cause(&e), e))?;
         if !loss.is_finite() {
-            return Err(Error::NonFinite {
-                what: "training loss",
-                index: 0,
-            });
+            // Name the row if the loss refuses the prediction (Bce outside [0, 1]).
+            let mut pred = alloc::vec![E::ZERO; rows * M::Out::SIZE];
+            device
+                .read(M::output_on(cache), &mut pred)
+                .map_err(|e| refuse(step, StepCause::Device, e))?;
+            self.loss
+                .check_prediction(&pred)
+                .map_err(|e| refuse(step, StepCause::Loss, e))?;
+            let source = Error::Invalid {
+                what: "loss",
+                value: loss.to_f64(),
+                expected: "a finite value (the input and target were finite: look at the \
+                           weights, or lower the learning rate)",
+            };
+            return Err(refuse(step, StepCause::Loss, source));
         }
         let grads = self.grads.buffers_mut();
         self.model
-            .backward_on(device, params, x.buffer(), rows, cache, dy, grads, None)?;
+            .backward_on(device, params, x.buffer(), rows, cache, dy, grads, None)
+            .map_err(|e| refuse(step, StepCause::Device, e))?;
+        if let Some(checks) = self.checks.as_mut() {
+            let bad = count_each(device, self.grads.buffers(), checks)
+                .map_err(|e| refuse(step, StepCause::Device, e))?;
+            if let Some(tensor) = bad {
+                let e = first_nonfinite(device, "gradient", tensor, &self.grads.buffers()[tensor]);
+                return Err(refuse(step, StepCause::Gradient, e));
+            }
+        }
         Ok(loss)
     }
 
     /// One training step: forward, loss, backward, update. Returns the loss
     /// before the update, like PyTorch's `loss.item()` in the loop.
+    /// `Err(Error::Step)` when a check refuses it; the parameters and the
+    /// optimizer state on the device are then as before the step.
     pub fn step(
         &mut self,
         x: &DeviceTensor<E, D, M::Input>,
         target: &L::DeviceTarget,
     ) -> Result<E> {
-        let loss = self.compute_gradients(x, target)?;
-        self.optimizer.step_on(
-            &self.device,
-            self.params.buffers_mut(),
-            self.grads.buffers(),
-            &mut self.state,
-        )?;
+        self.steps += 1;
+        let step = self.steps;
+        let loss = self.gradients(x, target, step)?;
+        let device = &self.device;
+        if let Some(checks) = self.checks.as_mut() {
+            let snapshot = (|| {
+                for (from, to) in self
+                    .params
+                    .buffers()
+                    .iter()
+                    .zip(checks.params.buffers_mut())
+                {
+                    device.copy(D::buffer_len(from), from, to)?;
+                }
+                self.optimizer
+                    .copy_state(device, &self.state, &mut checks.state)
+            })();
+            snapshot.map_err(|e| refuse(step, StepCause::Device, e))?;
+        }
+        self.optimizer
+            .step_on(
+                device,
+                self.params.buffers_mut(),
+                self.grads.buffers(),
+                &mut self.state,
+            )
+            .map_err(|e| refuse(step, StepCause::Device, e))?;
+        if let Some(checks) = self.checks.as_mut() {
+            let verdict = (|| {
+                let slot = M::SLOTS;
+                device.fill(slot + 1, E::ZERO, &mut checks.counts)?;
+                self.optimizer.count_state_nonfinite(
+                    device,
+                    &self.state,
+                    &mut checks.counts,
+                    slot,
+                )?;
+                count_each(device, self.params.buffers(), checks)
+            })();
+            let bad_param = verdict.map_err(|e| refuse(step, StepCause::Device, e))?;
+            let bad_state = checks.host[M::SLOTS] != E::ZERO;
+            if bad_param.is_some() || bad_state {
+                let source = match bad_param {
+                    Some(tensor) => first_nonfinite(
+                        device,
+                        "update (the new parameter)",
+                        tensor,
+                        &self.params.buffers()[tensor],
+                    ),
+                    None => Error::Invalid {
+                        what: "update: non-finite optimizer state values (momentum or moments)",
+                        value: checks.host[M::SLOTS].to_f64(),
+                        expected: "0",
+                    },
+                };
+                let restore = (|| {
+                    for (from, to) in checks
+                        .params
+                        .buffers()
+                        .iter()
+                        .zip(self.params.buffers_mut())
+                    {
+                        device.copy(D::buffer_len(from), from, to)?;
+                    }
+                    self.optimizer
+                        .copy_state(device, &checks.state, &mut self.state)
+                })();
+                restore.map_err(|e| refuse(step, StepCause::Device, e))?;
+                return Err(refuse(step, StepCause::Update, source));
+            }
+        }
         Ok(loss)
     }
 
@@ -176,5 +386,44 @@ where
             self.cache = Some((cache, dy, rows));
         }
         Ok(())
+    }
+}
+
+/// Counts the non-finite values of each buffer into its own slot of
+/// `checks.counts` (after the slots already filled), reads them back and
+/// returns the first buffer with one. Reads `counts` up to `buffers.len() + 1`
+/// so that a slot after them (the optimizer state's) comes back too.
+fn count_each<E: Float, D: Device<E>, S>(
+    device: &D,
+    buffers: &[D::Buffer],
+    checks: &mut Checks<E, D, S>,
+) -> Result<Option<usize>> {
+    let n = buffers.len();
+    device.fill(n, E::ZERO, &mut checks.counts)?;
+    for (slot, b) in buffers.iter().enumerate() {
+        device.count_nonfinite(D::buffer_len(b), b, &mut checks.counts, slot)?;
+    }
+    device.read(&checks.counts, &mut checks.host[..n + 1])?;
+    Ok(checks.host[..n].iter().position(|c| *c != E::ZERO))
+}
+
+/// [`Error::Parameter`] for the first non-finite element of `buffer`,
+/// looked up on the host (only after a check found one).
+fn first_nonfinite<E: Float, D: Device<E>>(
+    device: &D,
+    what: &'static str,
+    tensor: usize,
+    buffer: &D::Buffer,
+) -> Error {
+    let mut host = alloc::vec![E::ZERO; D::buffer_len(buffer)];
+    if let Err(e) = device.read(buffer, &mut host) {
+        return e;
+    }
+    let index = host.iter().position(|v| !v.is_finite()).unwrap_or(0);
+    Error::Parameter {
+        what,
+        tensor,
+        index,
+        value: host.get(index).map_or(f64::NAN, |v| v.to_f64()),
     }
 }

@@ -100,10 +100,14 @@ fn a_target_with_another_batch_length_is_an_error() {
     let err = dev.step(&x, &y).unwrap_err();
     assert_eq!(
         err,
-        Error::Length {
-            what: "Bce target rows",
-            expected: 4,
-            got: 3
+        Error::Step {
+            step: 1,
+            cause: forma::core::StepCause::Target,
+            source: Box::new(Error::Length {
+                what: "Bce target rows",
+                expected: 4,
+                got: 3
+            })
         }
     );
 }
@@ -115,9 +119,10 @@ fn device_tensor_write_refuses_more_rows_than_it_was_built_for() {
     let mut t = DeviceTensor::upload(&Cpu, &small).unwrap();
     assert!(matches!(
         t.write(&Cpu, &big),
+        // The tensor holds 2 rows; 3 came.
         Err(Error::Length {
-            expected: 3,
-            got: 2,
+            expected: 2,
+            got: 3,
             ..
         })
     ));

@@ -168,6 +168,10 @@ impl Device<f32> for Counting {
         self.count("adam");
         Cpu.adam(len, s, p, g, m, v)
     }
+    fn count_nonfinite(&self, len: usize, x: &Buf, counts: &mut Buf, slot: usize) -> Result<()> {
+        self.count("count_nonfinite");
+        Cpu.count_nonfinite(len, x, counts, slot)
+    }
     fn synchronize(&self) -> Result<()> {
         Device::<f32>::synchronize(&Cpu)
     }
@@ -182,7 +186,12 @@ where
     let dev = Counting::default();
     let x = DeviceTensor::upload(&dev, &Batch::<f32, 3>::from_flat(&[0.5; 12]).unwrap()).unwrap();
     let y = DeviceTensor::upload(&dev, &Batch::<f32, 1>::from_flat(&[1.0; 4]).unwrap()).unwrap();
-    let mut trainer = DeviceTrainer::new(dev.clone(), net, Mse, Sgd::new(0.1).unwrap()).unwrap();
+    // Checks off: this counts the step's compute calls (the checks add
+    // fills, counts, copies and reads, tested in tests/checked_steps.rs).
+    let mut trainer = DeviceTrainer::new(dev.clone(), net, Mse, Sgd::new(0.1).unwrap())
+        .unwrap()
+        .with_checks(false)
+        .unwrap();
     dev.take();
     trainer.step(&x, &y).unwrap();
     dev.take()

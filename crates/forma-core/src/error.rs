@@ -48,7 +48,7 @@ pub enum Error {
         expected: &'static str,
     },
     /// One scalar (a loss, a setting) was not what it must be.
-    Scalar {
+    Invalid {
         /// Which scalar.
         what: &'static str,
         /// The value found.
@@ -217,7 +217,7 @@ impl fmt::Display for Error {
                 f,
                 "{what}, row {row}, column {column}: expected {expected}, got {value}"
             ),
-            Error::Scalar {
+            Error::Invalid {
                 what,
                 value,
                 expected,
@@ -283,6 +283,39 @@ pub fn check_finite<E: crate::Float>(what: &'static str, values: &[E]) -> Result
         None => Ok(()),
         Some(index) => Err(Error::NonFinite { what, index }),
     }
+}
+
+/// `Ok(())` if every value of a row-major batch of `cols` columns is finite,
+/// else [`Error::Value`] naming the first offender's row and column. The
+/// happy path is one vectorised pass (`x · 0` sums to NaN iff some `x` is not
+/// finite); the position is looked up only on failure.
+pub fn check_finite_rows<E: crate::Float>(
+    what: &'static str,
+    cols: usize,
+    values: &[E],
+) -> Result<()> {
+    let mut lanes = [E::ZERO; 8];
+    let mut chunks = values.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x * E::ZERO;
+        }
+    }
+    for (l, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+        *l += x * E::ZERO;
+    }
+    if lanes.iter().fold(E::ZERO, |a, &b| a + b) == E::ZERO {
+        return Ok(());
+    }
+    let index = values.iter().position(|v| !v.is_finite()).unwrap_or(0);
+    let cols = cols.max(1);
+    Err(Error::Value {
+        what,
+        row: index / cols,
+        column: index % cols,
+        value: values.get(index).map_or(f64::NAN, |v| v.to_f64()),
+        expected: "a finite value",
+    })
 }
 
 /// `Ok(())` if `got == expected`.

@@ -17,7 +17,7 @@
 __device__ __forceinline__ float forma_act(int act, float slope, float x) {
     switch (act) {
     case FORMA_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case FORMA_RELU: return x > 0.0f ? x : 0.0f;
+    case FORMA_RELU: return x <= 0.0f ? 0.0f : x;  // NaN stays NaN, as in PyTorch
     case FORMA_TANH: return tanhf(x);
     case FORMA_LEAKY_RELU: return x > 0.0f ? x : slope * x;
     default: return x;

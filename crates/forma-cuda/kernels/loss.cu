@@ -17,6 +17,8 @@ extern "C" __global__ void forma_loss(int kind, int n, float factor, float scale
             float e = p - t;
             l = factor * e * e;
             d = 2.0f * factor * e;
+        } else if (kind == FORMA_BCE && !(p >= 0.0f && p <= 1.0f)) {
+            l = d = nanf("");  // not a probability: NaN, never a clamped log
         } else if (kind == FORMA_BCE) {
             float log_p = fmaxf(logf(p), -100.0f);
             float log_q = fmaxf(logf(1.0f - p), -100.0f);

@@ -30,3 +30,13 @@ extern "C" __global__ void forma_sum(int n, const float* __restrict__ x, float* 
     s = forma_block_sum(s);
     if (threadIdx.x == 0) atomicAdd(out, s);
 }
+
+// out[slot] += the number of elements of x[0..n) that are NaN or infinite:
+// the trainer's finiteness checks, one per buffer, read back together.
+extern "C" __global__ void forma_count_nonfinite(int n, const float* __restrict__ x, float* __restrict__ out,
+                                                 int slot) {
+    float s = 0.0f;
+    FORMA_FOR_EACH(i, n) { s += isfinite(x[i]) ? 0.0f : 1.0f; }
+    s = forma_block_sum(s);
+    if (threadIdx.x == 0 && threadIdx.y == 0 && s != 0.0f) atomicAdd(&out[slot], s);
+}

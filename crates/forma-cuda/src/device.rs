@@ -223,6 +223,16 @@ impl Device<f32> for Cuda {
         self.inner.kernels.copy(len, src, dst)
     }
 
+    fn count_nonfinite(
+        &self,
+        len: usize,
+        x: &CudaBuffer,
+        counts: &mut CudaBuffer,
+        slot: usize,
+    ) -> Result<()> {
+        self.inner.kernels.count_nonfinite(len, x, counts, slot)
+    }
+
     fn matmul(
         &self,
         layout: Layout,

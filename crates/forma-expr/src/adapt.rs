@@ -121,6 +121,7 @@ impl<E: Float, F: Clone, const I: usize, const O: usize> Params<E> for RowFn<F, 
         _f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
     ) {
     }
+    fn zip3(&self, _g: &Self, _s: &Self, _t: &Self, _f: &mut impl FnMut(&[E], &[E], &[E], &[E])) {}
 }
 
 impl<E: Float, F: Clone, X, const I: usize, const O: usize> Layer<E, Const<I>> for RowFn<F, I, O>

@@ -102,6 +102,14 @@ macro_rules! no_params {
                 _f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
             ) {
             }
+            fn zip3(
+                &self,
+                _g: &Self,
+                _s: &Self,
+                _t: &Self,
+                _f: &mut impl FnMut(&[E], &[E], &[E], &[E]),
+            ) {
+            }
         }
         impl<E: Float> crate::FlatParams<E> for $t {
             type Count = forma_core::typenum::U0;

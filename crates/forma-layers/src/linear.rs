@@ -170,6 +170,20 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Params<E>
             t.bias.as_mut(),
         );
     }
+    fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&[E], &[E], &[E], &[E])) {
+        f(
+            self.weight.borrow().as_flattened(),
+            g.weight.borrow().as_flattened(),
+            s.weight.borrow().as_flattened(),
+            t.weight.borrow().as_flattened(),
+        );
+        f(
+            self.bias.as_ref(),
+            g.bias.as_ref(),
+            s.bias.as_ref(),
+            t.bias.as_ref(),
+        );
+    }
 }
 
 /// `Count = O*I + O*(per-output bias) + (shared bias)`, computed by typenum.

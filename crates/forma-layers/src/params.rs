@@ -33,6 +33,10 @@ pub trait Params<E: Float>: Sized {
         f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
     );
 
+    /// Walks `self`, a gradient and two optimizer states in lockstep,
+    /// reading only (an optimizer's check before it updates).
+    fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&[E], &[E], &[E], &[E]));
+
     /// The number of scalar parameters.
     fn param_count(&self) -> usize {
         Self::COUNT

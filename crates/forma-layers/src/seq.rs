@@ -76,6 +76,10 @@ impl<A: Params<E>, B: Params<E>, E: Float> Params<E> for (A, B) {
         self.0.zip3_mut(&g.0, &mut s.0, &mut t.0, f);
         self.1.zip3_mut(&g.1, &mut s.1, &mut t.1, f);
     }
+    fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&[E], &[E], &[E], &[E])) {
+        self.0.zip3(&g.0, &s.0, &t.0, f);
+        self.1.zip3(&g.1, &s.1, &t.1, f);
+    }
 }
 
 impl<A: FlatParams<E>, B: FlatParams<E>, E: Float> FlatParams<E> for (A, B)

@@ -3,7 +3,7 @@
 use forma_core::math::rowwise;
 use forma_core::{Const, Device, Dim, Error, Float, Result, Tensor};
 
-use crate::loss::{inv, same_batch};
+use crate::loss::{inv, not_empty, same_batch};
 use crate::{Classes, DeviceLoss, Loss};
 
 /// `mean over rows of -ln softmax(x)[label]`, `nn.CrossEntropyLoss()` on
@@ -26,6 +26,7 @@ impl<E: Float, const C: usize> Loss<E, Const<C>> for SoftmaxCrossEntropy {
             pred.rows(),
             target.rows(),
         )?;
+        not_empty("SoftmaxCrossEntropy", pred.rows())?;
         grad.set_rows(pred.row_dim());
         let scale: E = inv(pred.rows());
         let mut total = E::ZERO;
@@ -99,6 +100,7 @@ impl<E: Float, D: Device<E>, const C: usize> DeviceLoss<E, D, Const<C>> for Soft
         grad: &mut D::Buffer,
     ) -> Result<E> {
         same_batch("SoftmaxCrossEntropy target rows", rows, target.rows)?;
+        not_empty("SoftmaxCrossEntropy", rows)?;
         device.cross_entropy(rows, C, pred, &target.labels, grad)
     }
 }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use forma_core::{AdamStep, Device, Float, Result};
 use forma_layers::Params;
 
-use crate::{DeviceOptimizer, Optimizer, check_rate, zeros_like};
+use crate::{DeviceOptimizer, Optimizer, check_rate, copy_all, count_all, zeros_like};
 
 /// Adam (`decoupled = false`, weight decay added to the gradient) or AdamW
 /// (`decoupled = true`, `p *= 1 - lr·wd` before the step):
@@ -31,7 +31,7 @@ impl<E: Float, P: Params<E>> Adam<E, P> {
     pub fn new(lr: f64) -> Result<Self> {
         let lr = check_rate("Adam learning rate must be finite and >= 0", lr, None)?;
         Ok(Adam {
-            lr: E::from_f64(lr),
+            lr,
             beta1: E::from_f64(0.9),
             beta2: E::from_f64(0.999),
             eps: E::from_f64(1e-8),
@@ -52,32 +52,32 @@ impl<E: Float, P: Params<E>> Adam<E, P> {
 
     /// β1 and β2, each in [0, 1).
     pub fn with_betas(mut self, beta1: f64, beta2: f64) -> Result<Self> {
-        self.beta1 = E::from_f64(check_rate(
-            "Adam beta1 must be in [0, 1)",
-            beta1,
-            Some(1.0),
-        )?);
-        self.beta2 = E::from_f64(check_rate(
-            "Adam beta2 must be in [0, 1)",
-            beta2,
-            Some(1.0),
-        )?);
+        self.beta1 = check_rate("Adam beta1 must be in [0, 1)", beta1, Some(1.0))?;
+        self.beta2 = check_rate("Adam beta2 must be in [0, 1)", beta2, Some(1.0))?;
         Ok(self)
     }
 
     /// ε (finite, not negative).
     pub fn with_eps(mut self, eps: f64) -> Result<Self> {
-        self.eps = E::from_f64(check_rate("Adam eps must be finite and >= 0", eps, None)?);
+        // eps = 0 would make the first step 0 / 0 for a zero gradient.
+        let e: E = check_rate("Adam eps must be finite and > 0", eps, None)?;
+        if e <= E::ZERO {
+            return Err(forma_core::Error::Config {
+                what: "Adam eps must be finite and > 0 (in the element type)",
+                got: e.to_f64(),
+            });
+        }
+        self.eps = e;
         Ok(self)
     }
 
     /// Weight decay: L2 for Adam, decoupled for AdamW.
     pub fn with_weight_decay(mut self, weight_decay: f64) -> Result<Self> {
-        self.weight_decay = E::from_f64(check_rate(
+        self.weight_decay = check_rate(
             "Adam weight decay must be finite and >= 0",
             weight_decay,
             None,
-        )?);
+        )?;
         Ok(self)
     }
 }
@@ -85,9 +85,15 @@ impl<E: Float, P: Params<E>> Adam<E, P> {
 impl<E: Float, P> Adam<E, P> {
     /// Advances the step count and returns that step's settings.
     fn next_step(&mut self) -> AdamStep<E> {
+        let step = self.settings(self.t);
         self.t = self.t.saturating_add(1);
+        step
+    }
+
+    /// The settings of the step after step `t` (`t + 1`), without counting it.
+    fn settings(&self, t: i32) -> AdamStep<E> {
         AdamStep::at(
-            self.t,
+            t.saturating_add(1),
             self.lr,
             self.beta1,
             self.beta2,
@@ -99,6 +105,16 @@ impl<E: Float, P> Adam<E, P> {
 }
 
 impl<E: Float, P: Params<E>> Optimizer<E, P> for Adam<E, P> {
+    fn check(&mut self, params: &P, grads: &P) -> Result<()> {
+        let step = self.settings(self.t);
+        let (m, v) = self
+            .moments
+            .get_or_insert_with(|| (params.zeros_like(), params.zeros_like()));
+        crate::locate(params, grads, m, v, |p, g, m, v| {
+            step.first_nonfinite(p, g, m, v)
+        })
+    }
+
     fn step(&mut self, params: &mut P, grads: &P) {
         let step = self.next_step();
         let (m, v) = self
@@ -112,6 +128,9 @@ impl<E: Float, P: Params<E>> Optimizer<E, P> for Adam<E, P> {
 pub struct AdamState<B> {
     m: Vec<B>,
     v: Vec<B>,
+    /// Steps taken on the device (the bias corrections' `t`), kept with the
+    /// moments so that a snapshot of the state holds all of it.
+    t: i32,
 }
 
 impl<E: Float, D: Device<E>, P: Params<E>> DeviceOptimizer<E, D, P> for Adam<E, P> {
@@ -121,6 +140,7 @@ impl<E: Float, D: Device<E>, P: Params<E>> DeviceOptimizer<E, D, P> for Adam<E, 
         Ok(AdamState {
             m: zeros_like(device, params)?,
             v: zeros_like(device, params)?,
+            t: 0,
         })
     }
 
@@ -131,12 +151,30 @@ impl<E: Float, D: Device<E>, P: Params<E>> DeviceOptimizer<E, D, P> for Adam<E, 
         grads: &[D::Buffer],
         state: &mut Self::State,
     ) -> Result<()> {
-        let step = self.next_step();
+        let step = self.settings(state.t);
+        state.t = state.t.saturating_add(1);
         let moments = state.m.iter_mut().zip(state.v.iter_mut());
         for ((p, g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
             let len = D::buffer_len(p);
             device.adam(len, &step, p, g, m, v)?;
         }
         Ok(())
+    }
+
+    fn copy_state(&self, device: &D, from: &Self::State, to: &mut Self::State) -> Result<()> {
+        to.t = from.t;
+        copy_all(device, &from.m, &mut to.m)?;
+        copy_all(device, &from.v, &mut to.v)
+    }
+
+    fn count_state_nonfinite(
+        &self,
+        device: &D,
+        state: &Self::State,
+        counts: &mut D::Buffer,
+        slot: usize,
+    ) -> Result<()> {
+        count_all(device, &state.m, counts, slot)?;
+        count_all(device, &state.v, counts, slot)
     }
 }

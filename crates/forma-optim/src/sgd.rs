@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use forma_core::{Device, Float, Result, SgdStep};
 use forma_layers::Params;
 
-use crate::{DeviceOptimizer, Optimizer, check_rate, zeros_like};
+use crate::{DeviceOptimizer, Optimizer, check_rate, copy_all, count_all, zeros_like};
 
 /// `p -= lr · g`, with optional momentum (`dampening` 0), Nesterov and L2
 /// weight decay, following `torch.optim.SGD` exactly:
@@ -30,7 +30,7 @@ impl<E: Float, P: Params<E>> Sgd<E, P> {
     pub fn new(lr: f64) -> Result<Self> {
         let lr = check_rate("SGD learning rate must be finite and >= 0", lr, None)?;
         Ok(Sgd {
-            lr: E::from_f64(lr),
+            lr,
             momentum: E::ZERO,
             nesterov: false,
             weight_decay: E::ZERO,
@@ -40,11 +40,7 @@ impl<E: Float, P: Params<E>> Sgd<E, P> {
 
     /// Momentum in [0, 1).
     pub fn with_momentum(mut self, momentum: f64) -> Result<Self> {
-        self.momentum = E::from_f64(check_rate(
-            "SGD momentum must be in [0, 1)",
-            momentum,
-            Some(1.0),
-        )?);
+        self.momentum = check_rate("SGD momentum must be in [0, 1)", momentum, Some(1.0))?;
         Ok(self)
     }
 
@@ -62,11 +58,11 @@ impl<E: Float, P: Params<E>> Sgd<E, P> {
 
     /// L2 weight decay (finite, not negative).
     pub fn with_weight_decay(mut self, weight_decay: f64) -> Result<Self> {
-        self.weight_decay = E::from_f64(check_rate(
+        self.weight_decay = check_rate(
             "SGD weight decay must be finite and >= 0",
             weight_decay,
             None,
-        )?);
+        )?;
         Ok(self)
     }
 }
@@ -85,6 +81,22 @@ impl<E: Float, P> Sgd<E, P> {
 }
 
 impl<E: Float, P: Params<E>> Optimizer<E, P> for Sgd<E, P> {
+    fn check(&mut self, params: &P, grads: &P) -> Result<()> {
+        if self.momentum == E::ZERO {
+            let step = self.settings(false);
+            return crate::locate(params, grads, params, params, |p, g, _, _| {
+                step.first_nonfinite(p, g, None)
+            });
+        }
+        // Before the first step the velocity is not read (it starts as the
+        // gradient): the parameters stand in for it.
+        let step = self.settings(self.velocity.is_none());
+        let velocity = self.velocity.as_ref().unwrap_or(params);
+        crate::locate(params, grads, velocity, params, |p, g, v, _| {
+            step.first_nonfinite(p, g, Some(v))
+        })
+    }
+
     fn step(&mut self, params: &mut P, grads: &P) {
         if self.momentum == E::ZERO {
             let step = self.settings(false);
@@ -133,5 +145,20 @@ impl<E: Float, D: Device<E>, P: Params<E>> DeviceOptimizer<E, D, P> for Sgd<E, P
             device.sgd(len, &step, p, g, state.velocity.get_mut(i))?;
         }
         Ok(())
+    }
+
+    fn copy_state(&self, device: &D, from: &Self::State, to: &mut Self::State) -> Result<()> {
+        to.started = from.started;
+        copy_all(device, &from.velocity, &mut to.velocity)
+    }
+
+    fn count_state_nonfinite(
+        &self,
+        device: &D,
+        state: &Self::State,
+        counts: &mut D::Buffer,
+        slot: usize,
+    ) -> Result<()> {
+        count_all(device, &state.velocity, counts, slot)
     }
 }

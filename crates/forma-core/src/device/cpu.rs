@@ -126,6 +126,19 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    fn count_nonfinite(
+        &self,
+        len: usize,
+        x: &Vec<E>,
+        counts: &mut Vec<E>,
+        slot: usize,
+    ) -> Result<()> {
+        checks::count_nonfinite(len, x.len(), counts.len(), slot)?;
+        let bad = x[..len].iter().filter(|v| !v.is_finite()).count();
+        counts[slot] += E::from_f64(bad as f64);
+        Ok(())
+    }
+
     fn bias_grad(
         &self,
         rows: usize,

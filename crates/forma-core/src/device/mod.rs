@@ -225,6 +225,17 @@ pub trait Device<E: Float>: Clone {
         m: &mut Self::Buffer,
         v: &mut Self::Buffer,
     ) -> Result<()>;
+    /// Adds to `counts[slot]` the number of elements of `x[..len]` that are
+    /// NaN or infinite. The trainer's finiteness checks queue one per buffer
+    /// into one `counts` buffer and read it back once, so a check costs one
+    /// transfer however many tensors it covers.
+    fn count_nonfinite(
+        &self,
+        len: usize,
+        x: &Self::Buffer,
+        counts: &mut Self::Buffer,
+        slot: usize,
+    ) -> Result<()>;
     /// Waits until all queued work is done, and reports any error it raised.
     fn synchronize(&self) -> Result<()>;
 }

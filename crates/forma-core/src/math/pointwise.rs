@@ -14,7 +14,8 @@ pub enum Activation {
     Identity,
     /// `1 / (1 + e^-x)`.
     Sigmoid,
-    /// `max(0, x)`; derivative 0 at 0, as in PyTorch.
+    /// `max(0, x)`; derivative 0 at 0, as in PyTorch. NaN stays NaN (as in
+    /// PyTorch), so a NaN input reaches the loss instead of vanishing.
     ReLU,
     /// `tanh(x)`.
     Tanh,
@@ -33,11 +34,8 @@ impl Activation {
             Activation::Identity => x,
             Activation::Sigmoid => E::ONE / (E::ONE + (-x).exp_fast()),
             Activation::ReLU => {
-                if x > E::ZERO {
-                    x
-                } else {
-                    E::ZERO
-                }
+                // `x <= 0` is false for NaN: NaN propagates, as in PyTorch.
+                if x <= E::ZERO { E::ZERO } else { x }
             }
             Activation::Tanh => x.tanh(),
             Activation::LeakyReLU { slope } => {
@@ -97,7 +95,8 @@ pub enum LossKind {
         /// Mean (true) or sum (false) over the elements.
         mean: bool,
     },
-    /// Binary cross-entropy on probabilities (PyTorch's clamps), mean.
+    /// Binary cross-entropy on probabilities (PyTorch's clamps), mean. A
+    /// prediction outside [0, 1] gives NaN (the host loss refuses it first).
     Bce,
     /// Binary cross-entropy on logits, mean.
     BceWithLogits,
@@ -127,6 +126,12 @@ impl LossKind {
                 (f * (d * d), (f + f) * d)
             }
             LossKind::Bce => {
+                // Not a probability: NaN on every device (the host loss names
+                // the row first), never a clamped log that looks like a loss.
+                if !(p >= E::ZERO && p <= E::ONE) {
+                    let nan = E::from_f64(f64::NAN);
+                    return (nan, nan);
+                }
                 let floor = E::from_f64(-100.0);
                 let log_p = p.ln().max(floor);
                 let log_q = (E::ONE - p).ln().max(floor);
@@ -176,26 +181,95 @@ pub struct SgdStep<E> {
 }
 
 impl<E: Float> SgdStep<E> {
+    /// One element without momentum: the new parameter.
+    #[inline(always)]
+    fn plain(&self, p: E, g: E) -> E {
+        let g = if self.weight_decay == E::ZERO {
+            g
+        } else {
+            g + self.weight_decay * p
+        };
+        p - self.lr * g
+    }
+
+    /// One element with momentum: the new parameter and velocity.
+    #[inline(always)]
+    fn with_momentum(&self, p: E, g: E, v: E) -> (E, E) {
+        let mu = self.momentum;
+        let g = if self.weight_decay == E::ZERO {
+            g
+        } else {
+            g + self.weight_decay * p
+        };
+        let v = if self.first { g } else { mu * v + g };
+        let step = if self.nesterov { g + mu * v } else { v };
+        (p - self.lr * step, v)
+    }
+
     /// Updates `p` from `g`; `v` is the velocity (required when momentum > 0).
     pub fn apply(&self, p: &mut [E], g: &[E], v: Option<&mut [E]>) {
-        let (lr, mu, wd) = (self.lr, self.momentum, self.weight_decay);
-        let decay = |g: E, p: E| if wd == E::ZERO { g } else { g + wd * p };
         match v {
-            Some(v) if mu != E::ZERO => {
+            Some(v) if self.momentum != E::ZERO => {
                 for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-                    let g = decay(g, *p);
-                    *v = if self.first { g } else { mu * *v + g };
-                    let step = if self.nesterov { g + mu * *v } else { *v };
-                    *p -= lr * step;
+                    (*p, *v) = self.with_momentum(*p, g, *v);
                 }
             }
             _ => {
                 for (p, &g) in p.iter_mut().zip(g) {
-                    *p -= lr * decay(g, *p);
+                    *p = self.plain(*p, g);
                 }
             }
         }
     }
+
+    /// What [`SgdStep::apply`] would do, without doing it: `None` if every
+    /// new parameter (and velocity) would be finite, else the first element
+    /// that would not be, with the value it would get. Vectorised on the
+    /// happy path; the exact position is looked up only when one is found.
+    pub fn first_nonfinite(&self, p: &[E], g: &[E], v: Option<&[E]>) -> Option<(usize, E)> {
+        match v {
+            Some(v) if self.momentum != E::ZERO => {
+                let new = |i: usize| self.with_momentum(p[i], g[i], v[i]);
+                let n = p.len().min(g.len()).min(v.len());
+                let all = finite_sum(p.iter().zip(g).zip(v).map(|((&p, &g), &v)| {
+                    let (p, v) = self.with_momentum(p, g, v);
+                    p * E::ZERO + v * E::ZERO
+                }));
+                if all {
+                    return None;
+                }
+                (0..n).find_map(|i| {
+                    let (p, v) = new(i);
+                    (!p.is_finite())
+                        .then_some((i, p))
+                        .or((!v.is_finite()).then_some((i, v)))
+                })
+            }
+            _ => {
+                let all = finite_sum(p.iter().zip(g).map(|(&p, &g)| self.plain(p, g) * E::ZERO));
+                if all {
+                    return None;
+                }
+                p.iter()
+                    .zip(g)
+                    .map(|(&p, &g)| self.plain(p, g))
+                    .enumerate()
+                    .find(|(_, p)| !p.is_finite())
+            }
+        }
+    }
+}
+
+/// Whether every term of `zeros` (each `x · 0` for a value `x`) is zero,
+/// i.e. every `x` was finite: `inf · 0` and `NaN · 0` are NaN, and so is any
+/// sum holding one. Eight running sums let the compiler vectorise it.
+#[inline(always)]
+fn finite_sum<E: Float>(zeros: impl Iterator<Item = E>) -> bool {
+    let mut lanes = [E::ZERO; 8];
+    for (i, z) in zeros.enumerate() {
+        lanes[i & 7] += z;
+    }
+    lanes.iter().fold(E::ZERO, |a, &b| a + b) == E::ZERO
 }
 
 /// One Adam/AdamW update's settings (`torch.optim.Adam`, `AdamW`), with the
@@ -236,20 +310,52 @@ impl<E: Float> AdamStep<E> {
         }
     }
 
+    /// One element: the new parameter and moments.
+    #[inline(always)]
+    fn element(&self, p: E, g: E, m: E, v: E) -> (E, E, E) {
+        let s = self;
+        let (p, g) = if s.decoupled {
+            (p * (E::ONE - s.lr * s.weight_decay), g)
+        } else {
+            (p, g + s.weight_decay * p)
+        };
+        let m = s.beta1 * m + (E::ONE - s.beta1) * g;
+        let v = s.beta2 * v + (E::ONE - s.beta2) * g * g;
+        let denom = (v / s.bias2).sqrt() + s.eps;
+        (p - s.lr * (m / s.bias1) / denom, m, v)
+    }
+
     /// Updates `p` from `g` and the moments `m`, `v`.
     pub fn apply(&self, p: &mut [E], g: &[E], m: &mut [E], v: &mut [E]) {
-        let s = *self;
         for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            let g = if s.decoupled {
-                *p *= E::ONE - s.lr * s.weight_decay;
-                g
-            } else {
-                g + s.weight_decay * *p
-            };
-            *m = s.beta1 * *m + (E::ONE - s.beta1) * g;
-            *v = s.beta2 * *v + (E::ONE - s.beta2) * g * g;
-            let denom = (*v / s.bias2).sqrt() + s.eps;
-            *p -= s.lr * (*m / s.bias1) / denom;
+            (*p, *m, *v) = self.element(*p, g, *m, *v);
         }
+    }
+
+    /// What [`AdamStep::apply`] would do, without doing it: `None` if every
+    /// new parameter and moment would be finite, else the first element that
+    /// would not be, with the value it would get.
+    pub fn first_nonfinite(&self, p: &[E], g: &[E], m: &[E], v: &[E]) -> Option<(usize, E)> {
+        let zip = || {
+            p.iter()
+                .zip(g)
+                .zip(m)
+                .zip(v)
+                .map(|(((&p, &g), &m), &v)| (p, g, m, v))
+        };
+        let all = finite_sum(zip().map(|(p, g, m, v)| {
+            let (p, m, v) = self.element(p, g, m, v);
+            p * E::ZERO + m * E::ZERO + v * E::ZERO
+        }));
+        if all {
+            return None;
+        }
+        zip().enumerate().find_map(|(i, (p, g, m, v))| {
+            let (p, m, v) = self.element(p, g, m, v);
+            [p, m, v]
+                .into_iter()
+                .find(|x| !x.is_finite())
+                .map(|x| (i, x))
+        })
     }
 }

@@ -137,6 +137,26 @@ int main() {
     }
     std::printf("column_sums, sum checked\n");
 
+    // Counting non-finite values (the trainer's checks), into one slot of many.
+    {
+        int n = 5000;
+        auto x = nonzero(n, 13);
+        x[0] = NAN;
+        x[4999] = INFINITY;
+        x[2500] = -INFINITY;
+        std::vector<float> counts(3, 0.0f);
+        emu_launch(forma_count_nonfinite, dim3{3}, dim3{128}, n, x.data(), counts.data(), 1);
+        emu_launch(forma_count_nonfinite, dim3{2}, dim3{64}, n - 1, x.data() + 1, counts.data(), 2);
+        expect(counts[0] == 0.0f, "count_nonfinite other slot", 0, counts[0], 0);
+        expect(counts[1] == 3.0f, "count_nonfinite", 1, counts[1], 3);
+        expect(counts[2] == 2.0f, "count_nonfinite offset", 2, counts[2], 2);
+        // ReLU keeps NaN (PyTorch's relu(NaN) is NaN); other values as max(0, x).
+        expect(std::isnan(forma_act(FORMA_RELU, 0.0f, NAN)), "relu(NaN)", 0, forma_act(FORMA_RELU, 0.0f, NAN), NAN);
+        expect(forma_act(FORMA_RELU, 0.0f, -2.0f) == 0.0f, "relu(-2)", 0, forma_act(FORMA_RELU, 0.0f, -2.0f), 0);
+        expect(forma_act(FORMA_RELU, 0.0f, 3.0f) == 3.0f, "relu(3)", 0, forma_act(FORMA_RELU, 0.0f, 3.0f), 3);
+    }
+    std::printf("count_nonfinite, relu(NaN) checked\n");
+
     // Losses: the gradient per element and the block-reduced total.
     {
         auto t = nonzero(n, 7);
@@ -169,6 +189,13 @@ int main() {
             }
             expect(std::fabs(total[0] - want) <= 1e-5 * std::max(1.0, std::fabs(want)), "loss total", kind, total[0], want);
         }
+    }
+    // Bce on a value that is not a probability: NaN total and gradient.
+    {
+        std::vector<float> p = {0.5f, -0.25f, 0.75f}, t = {1.0f, 0.0f, 1.0f}, grad(3, 0.0f), total(1, 0.0f);
+        emu_launch(forma_loss, dim3{1}, dim3{32}, 1, 3, 1.0f, 1.0f / 3, p.data(), t.data(), grad.data(), total.data());
+        expect(std::isnan(total[0]), "bce total with p < 0", 1, total[0], NAN);
+        expect(std::isnan(grad[1]) && !std::isnan(grad[0]), "bce gradient with p < 0", 1, grad[1], NAN);
     }
     std::printf("loss checked\n");
 

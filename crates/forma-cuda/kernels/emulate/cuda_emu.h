@@ -37,6 +37,7 @@ inline std::vector<float> emu_shuffle;
 
 using std::max;
 using std::min;
+using std::isfinite;
 
 inline void __syncthreads() { emu_barrier->arrive_and_wait(); }
 

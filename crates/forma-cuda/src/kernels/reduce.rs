@@ -11,8 +11,12 @@ impl Kernels {
         kind: BiasKind,
         out: &mut CudaBuffer,
     ) -> Result<()> {
-        let n = rows * cols;
         checks::bias_grad(rows, cols, dy.len(), kind, out.len())?;
+        let n = checks::elements(
+            "bias_grad: dy (rows·cols overflows usize)",
+            (rows, cols),
+            dy.len(),
+        )?;
         if kind == BiasKind::None {
             return Ok(());
         }
@@ -47,5 +51,31 @@ impl Kernels {
                 &mut args,
             )
         }
+    }
+}
+
+impl Kernels {
+    /// `counts[slot] += ` the number of NaN or infinite values in `x[..n]`.
+    pub fn count_nonfinite(
+        &self,
+        n: usize,
+        x: &CudaBuffer,
+        counts: &mut CudaBuffer,
+        slot: usize,
+    ) -> Result<()> {
+        checks::count_nonfinite(n, x.len(), counts.len(), slot)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let (mut n32, mut px, mut pc, mut s32) = (
+            int("count_nonfinite", n)?,
+            self.ptr(x)?,
+            self.ptr(counts)?,
+            int("count_nonfinite slot", slot)?,
+        );
+        let mut args = [arg!(n32), arg!(px), arg!(pc), arg!(s32)];
+        // SAFETY: forma_count_nonfinite(int n, const float* x, float* out,
+        // int slot) reads x[0..n) and adds into out[slot]; both checked.
+        unsafe { self.launch_1d("forma_count_nonfinite", self.count_nonfinite, n, &mut args) }
     }
 }
