@@ -136,6 +136,23 @@ impl AreMultipliable<usize> for usize {}
 impl<const K: usize> AreMultipliable<usize> for Const<K> {}
 impl<const K: usize> AreMultipliable<Const<K>> for usize {}
 
+/// The number of elements of a `rows x cols` shape, computed with
+/// `checked_mul`: on overflow no buffer can hold them, and the error is an
+/// [`Error::Length`](crate::Error::Length) named `what`, `expected`
+/// saturated at `usize::MAX` and `got` the length of the buffer at hand.
+pub(crate) fn elements(
+    what: &'static str,
+    rows: usize,
+    cols: usize,
+    got: usize,
+) -> crate::Result<usize> {
+    rows.checked_mul(cols).ok_or(crate::Error::Length {
+        what,
+        expected: usize::MAX,
+        got,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +165,19 @@ mod tests {
         assert_eq!(Const::<5>.size(), 5);
         assert_eq!(<Const<5> as ConstDim>::SIZE, 5);
         assert_eq!(Const::<2>::array(1.5f32), [1.5, 1.5]);
+    }
+
+    #[test]
+    fn elements_is_checked() {
+        assert_eq!(elements("x", 3, 4, 0), Ok(12));
+        assert_eq!(elements("x", usize::MAX, 0, 0), Ok(0));
+        assert_eq!(
+            elements("x", (1 << 62) + 1, 4, 7),
+            Err(crate::Error::Length {
+                what: "x",
+                expected: usize::MAX,
+                got: 7
+            })
+        );
     }
 }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::ops::{Index, IndexMut};
 
 use crate::Float;
-use crate::dim::{AreMultipliable, Const, Dim};
+use crate::dim::{AreMultipliable, Const, Dim, elements};
 use crate::error::{Error, Result, check_finite};
 use crate::math::{gemm, reduce};
 
@@ -28,6 +28,11 @@ use crate::math::{gemm, reduce};
 ///
 /// Every constructor initialises every element: there is no way to observe
 /// uninitialised memory (one of the tutorials got NaNs from `torch.Tensor(2, 2)`).
+///
+/// The buffer always holds exactly `rows · cols` elements. That product is
+/// computed with `checked_mul`: where it overflows `usize`, the constructors
+/// that return a [`Result`] return [`Error::Length`] and the others panic
+/// (no buffer could hold it; `vec!` panics on such a capacity too).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor<E, R: Dim, C: Dim> {
     data: Vec<E>,
@@ -40,31 +45,46 @@ pub type Batch<E, const C: usize> = Tensor<E, usize, Const<C>>;
 
 impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
     /// All zeros.
+    ///
+    /// # Panics
+    /// If `rows · cols` overflows `usize`.
     pub fn zeros(rows: R, cols: C) -> Self {
         Self::full(rows, cols, E::ZERO)
     }
 
     /// Every element `value`.
+    ///
+    /// # Panics
+    /// If `rows · cols` overflows `usize`.
     pub fn full(rows: R, cols: C, value: E) -> Self {
         Tensor {
-            data: vec![value; rows.size() * cols.size()],
+            data: vec![value; len_or_panic(rows.size(), cols.size())],
             rows,
             cols,
         }
     }
 
     /// Element `(r, c)` is `f(r, c)`.
+    ///
+    /// # Panics
+    /// If `rows · cols` overflows `usize`.
     pub fn from_fn(rows: R, cols: C, mut f: impl FnMut(usize, usize) -> E) -> Self {
         let n = cols.size();
-        let data = (0..rows.size() * n)
+        let data = (0..len_or_panic(rows.size(), n))
             .map(|i| f(i / n.max(1), i % n.max(1)))
             .collect();
         Tensor { data, rows, cols }
     }
 
-    /// Takes a row-major buffer; its length must be `rows * cols`.
+    /// Takes a row-major buffer; its length must be `rows * cols`
+    /// ([`Error::Length`] otherwise, also when that product overflows `usize`).
     pub fn from_vec(rows: R, cols: C, data: Vec<E>) -> Result<Self> {
-        let expected = rows.size() * cols.size();
+        let expected = elements(
+            "Tensor::from_vec (rows · cols overflows usize)",
+            rows.size(),
+            cols.size(),
+            data.len(),
+        )?;
         if data.len() != expected {
             return Err(Error::Length {
                 what: "Tensor::from_vec",
@@ -75,9 +95,15 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
         Ok(Tensor { data, rows, cols })
     }
 
-    /// Copies a row-major slice; its length must be `rows * cols`.
+    /// Copies a row-major slice; its length must be `rows * cols`
+    /// ([`Error::Length`] otherwise, also when that product overflows `usize`).
     pub fn from_slice(rows: R, cols: C, data: &[E]) -> Result<Self> {
-        let expected = rows.size() * cols.size();
+        let expected = elements(
+            "Tensor::from_slice (rows · cols overflows usize)",
+            rows.size(),
+            cols.size(),
+            data.len(),
+        )?;
         if data.len() != expected {
             return Err(Error::Length {
                 what: "Tensor::from_slice",
@@ -136,6 +162,12 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
     /// Row `r`. Panics if `r >= rows()`, like slice indexing.
     #[inline]
     pub fn row(&self, r: usize) -> &[E] {
+        // Checked first: `r * n` of a huge `r` could wrap to a row in range.
+        assert!(
+            r < self.rows(),
+            "row {r} out of range for {} rows",
+            self.rows()
+        );
         let n = self.cols();
         &self.data[r * n..(r + 1) * n]
     }
@@ -148,9 +180,13 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
     /// Changes the number of rows, keeping the buffer's capacity: shrinking
     /// (the last short batch) never allocates, growing allocates only beyond the
     /// largest size seen. New rows are zero.
+    ///
+    /// # Panics
+    /// If `rows · cols` overflows `usize` (the tensor is unchanged then).
     pub fn set_rows(&mut self, rows: R) {
+        let len = len_or_panic(rows.size(), self.cols.size());
+        self.data.resize(len, E::ZERO);
         self.rows = rows;
-        self.data.resize(rows.size() * self.cols.size(), E::ZERO);
     }
 
     /// Sets every element to `value`.
@@ -181,7 +217,7 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
     /// A new tensor of `f(a, b)` over corresponding elements. Runtime row counts
     /// must agree.
     pub fn zip_map(&self, other: &Self, mut f: impl FnMut(E, E) -> E) -> Result<Self> {
-        self.same_rows(other, "Tensor::zip_map")?;
+        self.same_rows(other, "Tensor::zip_map (rows of other, the rows of self)")?;
         let data = self
             .data
             .iter()
@@ -249,7 +285,11 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
     where
         C: AreMultipliable<K2>,
     {
-        inner("Tensor::matmul", self.cols(), rhs.rows())?;
+        inner(
+            "Tensor::matmul (rows of rhs, the columns of self)",
+            self.cols(),
+            rhs.rows(),
+        )?;
         let mut out = Tensor::zeros(self.rows, rhs.cols);
         gemm::matmul_nn(
             self.rows(),
@@ -268,7 +308,11 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
     where
         C: AreMultipliable<K2>,
     {
-        inner("Tensor::matmul_nt", self.cols(), rhs.cols())?;
+        inner(
+            "Tensor::matmul_nt (columns of rhs, the columns of self)",
+            self.cols(),
+            rhs.cols(),
+        )?;
         let mut out = Tensor::zeros(self.rows, rhs.rows);
         gemm::matmul_nt(
             self.rows(),
@@ -287,7 +331,11 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
     where
         R: AreMultipliable<K2>,
     {
-        inner("Tensor::matmul_tn", self.rows(), rhs.rows())?;
+        inner(
+            "Tensor::matmul_tn (rows of rhs, the rows of self)",
+            self.rows(),
+            rhs.rows(),
+        )?;
         let mut out = Tensor::zeros(self.cols, rhs.cols);
         gemm::matmul_tn(
             self.cols(),
@@ -303,6 +351,17 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
 
     fn same_rows(&self, other: &Self, what: &'static str) -> Result<()> {
         inner(what, self.rows(), other.rows())
+    }
+}
+
+/// `rows · cols` for the constructors that cannot return an error.
+///
+/// # Panics
+/// If the product overflows `usize`.
+fn len_or_panic(rows: usize, cols: usize) -> usize {
+    match rows.checked_mul(cols) {
+        Some(len) => len,
+        None => panic!("Tensor: {rows} rows · {cols} columns overflows usize"),
     }
 }
 
@@ -342,23 +401,39 @@ impl<E: Float, const C: usize> Tensor<E, usize, Const<C>> {
         }
     }
 
-    /// A batch from a flat row-major slice whose length is a multiple of `C`.
+    /// A batch from a flat row-major slice whose length is a multiple of `C`
+    /// ([`Error::Length`] otherwise, `expected` the next multiple).
+    ///
+    /// A batch of width 0 has no elements whatever its rows, so they cannot
+    /// be counted from the data: `from_flat(&[])` is the empty batch (0 rows),
+    /// and any other slice is an error (`expected` 0). Build a width-0 batch of
+    /// `n` rows with `Tensor::zeros(n, Const)`.
     pub fn from_flat(data: &[E]) -> Result<Self> {
-        if C == 0 || !data.len().is_multiple_of(C) {
-            let expected = if C == 0 {
-                0
-            } else {
-                data.len().div_ceil(C) * C
-            };
+        let len = data.len();
+        if C == 0 {
+            if len != 0 {
+                return Err(Error::Length {
+                    what: "Tensor::from_flat (a width-0 batch holds no elements)",
+                    expected: 0,
+                    got: len,
+                });
+            }
+            return Ok(Tensor {
+                data: Vec::new(),
+                rows: 0,
+                cols: Const,
+            });
+        }
+        if !len.is_multiple_of(C) {
             return Err(Error::Length {
                 what: "Tensor::from_flat (a multiple of the width)",
-                expected,
-                got: data.len(),
+                expected: len.checked_next_multiple_of(C).unwrap_or(usize::MAX),
+                got: len,
             });
         }
         Ok(Tensor {
             data: data.to_vec(),
-            rows: data.len() / C,
+            rows: len / C,
             cols: Const,
         })
     }
@@ -376,27 +451,35 @@ impl<E: Float, const R: usize, const C: usize> Tensor<E, Const<R>, Const<C>> {
     }
 }
 
-impl<E: Float, R: Dim, C: Dim> Index<(usize, usize)> for Tensor<E, R, C> {
-    type Output = E;
-    fn index(&self, (r, c): (usize, usize)) -> &E {
+impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
+    /// The flat index of `(r, c)`. Both are checked: `r * cols + c` of a huge
+    /// `r` could wrap to an index in range.
+    fn flat_index(&self, r: usize, c: usize) -> usize {
+        assert!(
+            r < self.rows(),
+            "row {r} out of range for {} rows",
+            self.rows()
+        );
         assert!(
             c < self.cols(),
             "column {c} out of range for width {}",
             self.cols()
         );
-        &self.data[r * self.cols() + c]
+        r * self.cols() + c
+    }
+}
+
+impl<E: Float, R: Dim, C: Dim> Index<(usize, usize)> for Tensor<E, R, C> {
+    type Output = E;
+    fn index(&self, (r, c): (usize, usize)) -> &E {
+        &self.data[self.flat_index(r, c)]
     }
 }
 
 impl<E: Float, R: Dim, C: Dim> IndexMut<(usize, usize)> for Tensor<E, R, C> {
     fn index_mut(&mut self, (r, c): (usize, usize)) -> &mut E {
-        assert!(
-            c < self.cols(),
-            "column {c} out of range for width {}",
-            self.cols()
-        );
-        let n = self.cols();
-        &mut self.data[r * n + c]
+        let i = self.flat_index(r, c);
+        &mut self.data[i]
     }
 }
 

@@ -765,7 +765,7 @@ fn check_tensor<E: Elem>(case: &TensorCase) {
     // Inner dimensions that differ are an error naming both.
     let wrong = Mat::<E>::zeros(k + 1, n);
     let err = Error::Length {
-        what: "Tensor::matmul",
+        what: "Tensor::matmul (rows of rhs, the columns of self)",
         expected: k,
         got: k + 1,
     };

@@ -1,15 +1,139 @@
 //! The thread pool: parts all run exactly once, concurrent callers do not
-//! interfere, a panicking part reaches the caller and leaves the pool usable,
-//! and a product split over threads equals the same rows computed alone,
-//! bit for bit.
+//! interfere, a panicking part reaches the caller only after every part has
+//! finished and leaves the pool usable (with all its threads, even when the
+//! panic's payload panics again when dropped), and a product split over
+//! threads equals the same rows computed alone, bit for bit.
+//!
+//! The tests share one pool (one per process), so each takes [`exclusive`]
+//! first: a test that finds the pool busy would run its parts serially.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::{self, ThreadId};
+use std::time::Duration;
 
 use forma_core::math::gemm;
 use forma_core::math::parallel;
 
+/// The pool to this test alone (among the tests of this file).
+fn exclusive() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A panic payload whose `Drop` panics too.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics as well");
+    }
+}
+
+/// Drops a caught payload, leaking it if its `Drop` panics (as `run` must).
+fn discard(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+        std::mem::forget(again);
+    }
+}
+
+thread_local! {
+    /// True on the thread that calls `run` in the test.
+    static CALLER: Cell<bool> = const { Cell::new(false) };
+}
+
+fn on_caller() -> bool {
+    CALLER.with(Cell::get)
+}
+
+/// The counters a test's parts update. Statics, not the test's stack: on a
+/// pool that returned early, the late calls must not write into a dead frame.
+struct Counters {
+    finished: AtomicUsize,
+    late: AtomicUsize,
+    returned: AtomicBool,
+    panicked: AtomicBool,
+}
+
+impl Counters {
+    const fn new() -> Self {
+        Counters {
+            finished: AtomicUsize::new(0),
+            late: AtomicUsize::new(0),
+            returned: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
+        }
+    }
+
+    fn reset(&self) {
+        self.finished.store(0, Ordering::SeqCst);
+        self.late.store(0, Ordering::SeqCst);
+        self.returned.store(false, Ordering::SeqCst);
+        self.panicked.store(false, Ordering::SeqCst);
+    }
+
+    /// One part: counts a call made after `run` returned, then either panics
+    /// with [`PanicsOnDrop`] (the first part for which `bad` holds) or sleeps.
+    fn part(&self, bad: bool) {
+        if self.returned.load(Ordering::SeqCst) {
+            self.late.fetch_add(1, Ordering::SeqCst);
+        }
+        if bad && !self.panicked.swap(true, Ordering::SeqCst) {
+            self.finished.fetch_add(1, Ordering::SeqCst);
+            std::panic::panic_any(PanicsOnDrop);
+        }
+        thread::sleep(Duration::from_millis(2));
+        self.finished.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Runs `parts` parts, the first one for which `bad()` holds panicking.
+    /// Returns whether that one ran; checks that `run` re-raised the panic
+    /// only after every part had finished, and that no part ran afterwards.
+    fn run_with_bad_part(&'static self, parts: usize, bad: fn() -> bool) -> bool {
+        self.reset();
+        let result = catch_unwind(|| parallel::run(parts, &|_| self.part(bad())));
+        let finished = self.finished.load(Ordering::SeqCst);
+        self.returned.store(true, Ordering::SeqCst);
+        let raised = result.is_err();
+        if let Err(payload) = result {
+            discard(payload);
+        }
+        assert_eq!(
+            finished, parts,
+            "run returned or unwound before every part finished"
+        );
+        // A pool that returned early would still be running parts now.
+        thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            self.late.load(Ordering::SeqCst),
+            0,
+            "a part ran after run returned"
+        );
+        assert_eq!(self.finished.load(Ordering::SeqCst), parts);
+        let ran = self.panicked.load(Ordering::SeqCst);
+        assert_eq!(raised, ran, "the panic of a part reaches the caller");
+        ran
+    }
+}
+
+/// The threads that ran parts of a few calls of 16 parts of 1 ms each.
+fn threads_used() -> HashSet<ThreadId> {
+    let ids = Mutex::new(HashSet::new());
+    for _ in 0..8 {
+        parallel::run(16, &|_| {
+            thread::sleep(Duration::from_millis(1));
+            ids.lock().unwrap().insert(thread::current().id());
+        });
+    }
+    ids.into_inner().unwrap()
+}
+
 #[test]
 fn every_part_runs_exactly_once() {
+    let _pool = exclusive();
     for parts in [0, 1, 2, 3, 7, 64] {
         let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
         parallel::run(parts, &|p| {
@@ -24,7 +148,8 @@ fn every_part_runs_exactly_once() {
 
 #[test]
 fn concurrent_callers_each_get_all_their_parts() {
-    std::thread::scope(|s| {
+    let _pool = exclusive();
+    thread::scope(|s| {
         for t in 0..4 {
             s.spawn(move || {
                 for round in 0..200 {
@@ -41,14 +166,19 @@ fn concurrent_callers_each_get_all_their_parts() {
 
 #[test]
 fn a_panicking_part_reaches_the_caller_and_the_pool_still_works() {
-    let result = std::panic::catch_unwind(|| {
+    let _pool = exclusive();
+    let ran = AtomicUsize::new(0);
+    let result = catch_unwind(|| {
         parallel::run(4, &|p| {
-            if p == 3 {
-                panic!("part 3 fails");
+            ran.fetch_add(1, Ordering::Relaxed);
+            if p == 0 {
+                panic!("part 0 fails");
             }
         })
     });
     assert!(result.is_err());
+    // The other parts ran all the same, with or without the pool.
+    assert_eq!(ran.load(Ordering::Relaxed), 4);
     let count = AtomicUsize::new(0);
     parallel::run(4, &|_| {
         count.fetch_add(1, Ordering::Relaxed);
@@ -57,7 +187,45 @@ fn a_panicking_part_reaches_the_caller_and_the_pool_still_works() {
 }
 
 #[test]
+fn a_payload_whose_drop_panics_on_the_callers_part_waits_for_every_part() {
+    static COUNTERS: Counters = Counters::new();
+    let _pool = exclusive();
+    CALLER.with(|c| c.set(true));
+    // The caller takes parts as the workers do, so the bad part runs at once;
+    // retried in case a loaded machine left the caller none of a call's parts.
+    let hit = (0..50).any(|_| COUNTERS.run_with_bad_part(16, on_caller));
+    assert!(hit, "no part ran on the caller in 50 calls");
+    // And the pool is whole: a call after it still works, on every thread.
+    assert!(!COUNTERS.run_with_bad_part(16, || false));
+    if parallel::threads() >= 2 {
+        assert!(threads_used().len() >= 2, "the pool lost its workers");
+    }
+}
+
+#[test]
+fn a_payload_whose_drop_panics_on_a_worker_keeps_the_worker() {
+    static COUNTERS: Counters = Counters::new();
+    let _pool = exclusive();
+    CALLER.with(|c| c.set(true));
+    let threads = parallel::threads();
+    if threads < 2 {
+        // No worker to lose (FORMA_THREADS=1 or one core): parts run here.
+        assert!(!COUNTERS.run_with_bad_part(16, || !on_caller()));
+        return;
+    }
+    // Retried, in case the caller happened to run all parts of a call.
+    let hit = (0..50).any(|_| COUNTERS.run_with_bad_part(16, || !on_caller()));
+    assert!(hit, "no part ran on a worker in 50 calls");
+    assert!(
+        threads_used().len() >= 2,
+        "the worker died with the payload"
+    );
+    assert_eq!(parallel::threads(), threads);
+}
+
+#[test]
 fn a_split_product_equals_its_rows_computed_alone() {
+    let _pool = exclusive();
     // 300 x 512 x 256 (39M multiply-adds) is split over the pool (with more than one
     // thread); a band of 40 rows is small enough to run on one thread.
     let (m, k, n) = (300, 512, 256);

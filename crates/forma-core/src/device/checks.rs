@@ -3,11 +3,21 @@
 //! devices refuse the same calls with the same [`Error::Length`](crate::Error).
 //! Lengths are passed as numbers; a buffer may be longer than needed, never
 //! shorter.
+//!
+//! Every length an operation needs that is a product of sizes (`m·k`,
+//! `rows·cols`) is computed with `checked_mul`, in release builds too: sizes
+//! whose product overflows `usize` are an [`Error::Length`](crate::Error)
+//! whose `expected` is `usize::MAX` (saturated: no buffer holds that many)
+//! and whose `what` says which product overflowed. The checks are O(1).
+//!
+//! In every error `expected` is what the operation needs (at least that many
+//! elements) and `got` the length of the buffer given.
 
 use super::BiasKind;
 use crate::{Error, Result};
 
-/// `Ok` if a buffer of length `have` holds the `need` elements an operation uses.
+/// `Ok` if a buffer of length `have` holds the `need` elements an operation
+/// uses; else `Err(Error::Length { what, expected: need, got: have })`.
 pub fn fits(what: &'static str, need: usize, have: usize) -> Result<()> {
     if need <= have {
         Ok(())
@@ -16,6 +26,27 @@ pub fn fits(what: &'static str, need: usize, have: usize) -> Result<()> {
             what,
             expected: need,
             got: have,
+        })
+    }
+}
+
+/// `rows · cols` with `checked_mul`; on overflow an
+/// [`Error::Length`](crate::Error) named `what`, `expected` `usize::MAX` and
+/// `got` the length `have` of the buffer the product was for.
+pub fn elements(what: &'static str, (rows, cols): (usize, usize), have: usize) -> Result<usize> {
+    crate::dim::elements(what, rows, cols, have)
+}
+
+/// `Ok` if `got` (a count the caller gave) is at most `limit` (what the
+/// buffer has room for); else `Err(Error::Length { what, expected: limit, got })`.
+pub fn at_most(what: &'static str, limit: usize, got: usize) -> Result<()> {
+    if got <= limit {
+        Ok(())
+    } else {
+        Err(Error::Length {
+            what,
+            expected: limit,
+            got,
         })
     }
 }
@@ -39,7 +70,7 @@ pub fn read(src: usize, dst: usize) -> Result<()> {
 
 /// [`Device::fill`](super::Device::fill).
 pub fn fill(len: usize, buffer: usize) -> Result<()> {
-    fits("Device::fill", len, buffer)
+    fits("Device::fill buffer", len, buffer)
 }
 
 /// [`Device::copy`](super::Device::copy).
@@ -51,9 +82,21 @@ pub fn copy(len: usize, src: usize, dst: usize) -> Result<()> {
 /// [`Device::matmul`](super::Device::matmul): whatever the layout, `A` holds
 /// `m·k` elements, `B` `k·n` and `C` `m·n`.
 pub fn matmul((m, k, n): (usize, usize, usize), (a, b, c): (usize, usize, usize)) -> Result<()> {
-    fits("matmul: A", m * k, a)?;
-    fits("matmul: B", k * n, b)?;
-    fits("matmul: C", m * n, c)
+    fits(
+        "matmul: A",
+        elements("matmul: A (m·k overflows usize)", (m, k), a)?,
+        a,
+    )?;
+    fits(
+        "matmul: B",
+        elements("matmul: B (k·n overflows usize)", (k, n), b)?,
+        b,
+    )?;
+    fits(
+        "matmul: C",
+        elements("matmul: C (m·n overflows usize)", (m, n), c)?,
+        c,
+    )
 }
 
 /// [`Device::bias_act`](super::Device::bias_act): `x` (if given) and `y` hold
@@ -65,7 +108,7 @@ pub fn bias_act(
     kind: BiasKind,
     y: usize,
 ) -> Result<()> {
-    let n = rows * cols;
+    let n = elements("bias_act: y (rows·cols overflows usize)", (rows, cols), y)?;
     fits("bias_act: y", n, y)?;
     fits("bias_act: bias", kind.len(cols), bias.unwrap_or(0))?;
     x.map_or(Ok(()), |x| fits("bias_act: x", n, x))
@@ -80,7 +123,7 @@ pub fn linear_forward(
     kind: BiasKind,
 ) -> Result<()> {
     matmul(mkn, abc)?;
-    fits("bias_act: bias", kind.len(mkn.2), bias.unwrap_or(0))
+    fits("linear_forward: bias", kind.len(mkn.2), bias.unwrap_or(0))
 }
 
 /// [`Device::act_backward`](super::Device::act_backward).
@@ -98,19 +141,30 @@ pub fn act_backward(len: usize, x: usize, y: usize, dy: usize, dx: usize) -> Res
 
 /// [`Device::bias_grad`](super::Device::bias_grad).
 pub fn bias_grad(rows: usize, cols: usize, dy: usize, kind: BiasKind, out: usize) -> Result<()> {
-    fits("bias_grad: dy", rows * cols, dy)?;
+    let n = elements(
+        "bias_grad: dy (rows·cols overflows usize)",
+        (rows, cols),
+        dy,
+    )?;
+    fits("bias_grad: dy", n, dy)?;
     fits("bias_grad: out", kind.len(cols), out)
 }
 
 /// [`Device::softmax`](super::Device::softmax).
 pub fn softmax(rows: usize, cols: usize, x: usize, y: usize) -> Result<()> {
-    all_fit(rows * cols, &[("softmax: x", x), ("softmax: y", y)])
+    let n = elements("softmax: x (rows·cols overflows usize)", (rows, cols), x)?;
+    all_fit(n, &[("softmax: x", x), ("softmax: y", y)])
 }
 
 /// [`Device::softmax_backward`](super::Device::softmax_backward).
 pub fn softmax_backward(rows: usize, cols: usize, y: usize, dy: usize, dx: usize) -> Result<()> {
+    let n = elements(
+        "softmax_backward: y (rows·cols overflows usize)",
+        (rows, cols),
+        y,
+    )?;
     all_fit(
-        rows * cols,
+        n,
         &[
             ("softmax_backward: y", y),
             ("softmax_backward: dy", dy),
@@ -127,9 +181,14 @@ pub fn cross_entropy(
     labels: usize,
     grad: usize,
 ) -> Result<()> {
-    fits("cross_entropy: logits", rows * classes, logits)?;
+    let n = elements(
+        "cross_entropy: logits (rows·classes overflows usize)",
+        (rows, classes),
+        logits,
+    )?;
+    fits("cross_entropy: logits", n, logits)?;
     fits("cross_entropy: labels", rows, labels)?;
-    fits("cross_entropy: gradient", rows * classes, grad)
+    fits("cross_entropy: gradient", n, grad)
 }
 
 /// [`Device::loss`](super::Device::loss).
@@ -165,4 +224,69 @@ pub fn adam(len: usize, p: usize, g: usize, m: usize, v: usize) -> Result<()> {
             ("adam: v", v),
         ],
     )
+}
+
+/// [`Device::count_nonfinite`](super::Device::count_nonfinite): `x` holds
+/// `len` elements and `slot` is an element of `counts`.
+pub fn count_nonfinite(len: usize, x: usize, counts: usize, slot: usize) -> Result<()> {
+    fits("Device::count_nonfinite input", len, x)?;
+    fits(
+        "Device::count_nonfinite counts",
+        slot.saturating_add(1),
+        counts,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HUGE: usize = (1 << 62) + 1;
+
+    fn length(what: &'static str, expected: usize, got: usize) -> Result<()> {
+        Err(Error::Length {
+            what,
+            expected,
+            got,
+        })
+    }
+
+    #[test]
+    fn size_products_that_overflow_are_length_errors() {
+        // 4 · (2^62 + 1) wraps to 4: unchecked, these buffers of 4 would pass.
+        assert_eq!(
+            matmul((HUGE, 4, 4), (4, 16, 4)),
+            length("matmul: A (m·k overflows usize)", usize::MAX, 4)
+        );
+        assert_eq!(
+            matmul((4, 4, HUGE), (16, 4, 4)),
+            length("matmul: B (k·n overflows usize)", usize::MAX, 4)
+        );
+        assert_eq!(
+            matmul((HUGE, 0, 4), (0, 0, 4)),
+            length("matmul: C (m·n overflows usize)", usize::MAX, 4)
+        );
+        let none = BiasKind::None;
+        assert!(bias_act((HUGE, 4), None, None, none, 4).is_err());
+        assert!(linear_forward((HUGE, 4, 4), (4, 16, 4), None, none).is_err());
+        assert!(bias_grad(HUGE, 4, 4, none, 0).is_err());
+        assert!(softmax(HUGE, 4, 4, 4).is_err());
+        assert!(softmax_backward(4, HUGE, 4, 4, 4).is_err());
+        assert!(cross_entropy(HUGE, 4, 4, usize::MAX, 4).is_err());
+    }
+
+    #[test]
+    fn expected_is_what_is_needed_and_got_what_was_given() {
+        assert_eq!(matmul((2, 3, 4), (6, 12, 8)), Ok(()));
+        assert_eq!(matmul((2, 3, 4), (5, 12, 8)), length("matmul: A", 6, 5));
+        assert_eq!(write(64, 32), length("Device::write destination", 64, 32));
+        assert_eq!(read(32, 64), length("Device::read source", 64, 32));
+        assert_eq!(fill(10, 5), length("Device::fill buffer", 10, 5));
+        assert_eq!(at_most("rows", 32, 64), length("rows", 32, 64));
+        assert_eq!(at_most("rows", 32, 32), Ok(()));
+        assert_eq!(
+            linear_forward((2, 3, 4), (6, 12, 8), Some(3), BiasKind::PerColumn),
+            length("linear_forward: bias", 4, 3)
+        );
+    }
 }

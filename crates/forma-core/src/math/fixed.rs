@@ -14,10 +14,16 @@ pub const SMALL_WEIGHTS: usize = 512;
 /// Whether a `K`-in, `N`-out product should use these kernels rather than
 /// [`gemm`](super::gemm). Evaluated at compile time for const widths.
 pub const fn is_small(k: usize, n: usize) -> bool {
-    k * n <= SMALL_WEIGHTS
+    match k.checked_mul(n) {
+        Some(weights) => weights <= SMALL_WEIGHTS,
+        None => false,
+    }
 }
 
 /// `y[r] = W · x[r] + beta·y[r]` for every row `r`: the forward `Y = X·Wᵀ`.
+///
+/// # Panics
+/// If the two batches have different lengths (no element is read then).
 #[inline]
 pub fn matmul_nt<E: Float, const K: usize, const N: usize>(
     x: &[[E; K]],
@@ -42,6 +48,9 @@ pub fn matmul_nt<E: Float, const K: usize, const N: usize>(
 }
 
 /// `dx[r] = Wᵀ · dy[r] + beta·dx[r]`: the input gradient `dX = dY·W`.
+///
+/// # Panics
+/// If the two batches have different lengths (no element is read then).
 #[inline]
 pub fn matmul_nn<E: Float, const N: usize, const K: usize>(
     dy: &[[E; N]],
@@ -64,6 +73,9 @@ pub fn matmul_nn<E: Float, const N: usize, const K: usize>(
 }
 
 /// `dW = dYᵀ · X + beta·dW`: the weight gradient, summed over the batch.
+///
+/// # Panics
+/// If the two batches have different lengths (no element is read then).
 #[inline]
 pub fn matmul_tn<E: Float, const N: usize, const K: usize>(
     dy: &[[E; N]],

@@ -11,12 +11,18 @@
 //! | `dW = dYᵀ · X`  | `matmul_tn(out, batch, in, dY, X, ..)` |
 //!
 //! Each computes `C = A·B + beta·C` (`beta` 0 overwrites, 1 accumulates).
+//! The slices must have exactly the lengths the sizes give (`m·k`, `k·n`,
+//! `m·n`, computed with `checked_mul`): the `try_` functions return
+//! [`Error::Length`](crate::Error::Length) otherwise, before anything is read
+//! or written; the others panic with the same message, as slice indexing would.
 //! Large products go to a packed, cache-blocked kernel ([`Backend::Forma`] by
 //! default, or matrixmultiply); below [`DIRECT_LIMIT`] multiply-adds a direct
 //! loop is used, because packing costs about a hundred times the work of a
 //! 4x2x2 product.
 
 use crate::Float;
+use crate::dim::elements;
+use crate::error::{Result, check_len};
 
 /// Below this many multiply-adds (`m*k*n`) the direct loop beats packing.
 pub const DIRECT_LIMIT: usize = 8 * 1024;
@@ -47,6 +53,36 @@ pub enum Backend {
 
 impl Backend {
     /// `C[m×n] = A[m×k] · B[n×k]ᵀ + beta·C`.
+    ///
+    /// [`Error::Length`](crate::Error::Length) if a slice's length is not
+    /// what the sizes give, or a size product overflows `usize`; nothing is
+    /// read or written then.
+    #[allow(clippy::too_many_arguments)]
+    pub fn try_matmul_nt<E: Float>(
+        self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[E],
+        b: &[E],
+        beta: E,
+        c: &mut [E],
+    ) -> Result<()> {
+        self.product(
+            (m, k, n),
+            a,
+            Strides { row: k, col: 1 },
+            b,
+            Strides { row: 1, col: k },
+            beta,
+            c,
+        )
+    }
+
+    /// `C[m×n] = A[m×k] · B[n×k]ᵀ + beta·C`.
+    ///
+    /// # Panics
+    /// Where [`Backend::try_matmul_nt`] returns an error, with its message.
     #[allow(clippy::too_many_arguments)]
     pub fn matmul_nt<E: Float>(
         self,
@@ -58,18 +94,42 @@ impl Backend {
         beta: E,
         c: &mut [E],
     ) {
+        if let Err(e) = self.try_matmul_nt(m, k, n, a, b, beta, c) {
+            panic!("{e}");
+        }
+    }
+
+    /// `C[m×n] = A[m×k] · B[k×n] + beta·C`.
+    ///
+    /// [`Error::Length`](crate::Error::Length) if a slice's length is not
+    /// what the sizes give, or a size product overflows `usize`; nothing is
+    /// read or written then.
+    #[allow(clippy::too_many_arguments)]
+    pub fn try_matmul_nn<E: Float>(
+        self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[E],
+        b: &[E],
+        beta: E,
+        c: &mut [E],
+    ) -> Result<()> {
         self.product(
             (m, k, n),
             a,
             Strides { row: k, col: 1 },
             b,
-            Strides { row: 1, col: k },
+            Strides { row: n, col: 1 },
             beta,
             c,
-        );
+        )
     }
 
     /// `C[m×n] = A[m×k] · B[k×n] + beta·C`.
+    ///
+    /// # Panics
+    /// Where [`Backend::try_matmul_nn`] returns an error, with its message.
     #[allow(clippy::too_many_arguments)]
     pub fn matmul_nn<E: Float>(
         self,
@@ -81,18 +141,42 @@ impl Backend {
         beta: E,
         c: &mut [E],
     ) {
+        if let Err(e) = self.try_matmul_nn(m, k, n, a, b, beta, c) {
+            panic!("{e}");
+        }
+    }
+
+    /// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C`.
+    ///
+    /// [`Error::Length`](crate::Error::Length) if a slice's length is not
+    /// what the sizes give, or a size product overflows `usize`; nothing is
+    /// read or written then.
+    #[allow(clippy::too_many_arguments)]
+    pub fn try_matmul_tn<E: Float>(
+        self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[E],
+        b: &[E],
+        beta: E,
+        c: &mut [E],
+    ) -> Result<()> {
         self.product(
             (m, k, n),
             a,
-            Strides { row: k, col: 1 },
+            Strides { row: 1, col: m },
             b,
             Strides { row: n, col: 1 },
             beta,
             c,
-        );
+        )
     }
 
     /// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C`.
+    ///
+    /// # Panics
+    /// Where [`Backend::try_matmul_tn`] returns an error, with its message.
     #[allow(clippy::too_many_arguments)]
     pub fn matmul_tn<E: Float>(
         self,
@@ -104,15 +188,9 @@ impl Backend {
         beta: E,
         c: &mut [E],
     ) {
-        self.product(
-            (m, k, n),
-            a,
-            Strides { row: 1, col: m },
-            b,
-            Strides { row: n, col: 1 },
-            beta,
-            c,
-        );
+        if let Err(e) = self.try_matmul_tn(m, k, n, a, b, beta, c) {
+            panic!("{e}");
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -125,24 +203,14 @@ impl Backend {
         sb: Strides,
         beta: E,
         c: &mut [E],
-    ) {
-        // Internal invariant: callers (typed tensors and layers) pass buffers of
-        // exactly these sizes. A violation is a bug in forma, not in user data.
-        assert!(
-            a.len() == m * k && b.len() == k * n && c.len() == m * n,
-            "gemm operand sizes: a {} (want {}), b {} (want {}), c {} (want {})",
-            a.len(),
-            m * k,
-            b.len(),
-            k * n,
-            c.len(),
-            m * n
-        );
+    ) -> Result<()> {
+        check_sizes((m, k, n), (a.len(), b.len(), c.len()))?;
         if m == 0 || n == 0 {
-            return;
+            return Ok(());
         }
+        // Saturating: m·k, k·n and m·n fit (checked above), m·k·n need not.
         #[cfg(feature = "alloc")]
-        if m * k * n > DIRECT_LIMIT && k > 0 {
+        if m.saturating_mul(k).saturating_mul(n) > DIRECT_LIMIT && k > 0 {
             let (sa, sb) = ((sa.row, sa.col), (sb.row, sb.col));
             match self {
                 Backend::Forma | Backend::FormaAvx2 | Backend::FormaPortable => {
@@ -169,25 +237,99 @@ impl Backend {
                 }
                 Backend::MatrixMultiply => E::packed_gemm((m, k, n), a, sa, b, sb, beta, c),
             }
-            return;
+            return Ok(());
         }
         direct(m, k, n, a, sa, b, sb, beta, c);
+        Ok(())
     }
 }
 
+/// The lengths of `A`, `B` and `C` are exactly `m·k`, `k·n` and `m·n`, each
+/// product computed with `checked_mul`. An overflow is an
+/// [`Error::Length`](crate::Error::Length) with `expected` saturated at
+/// `usize::MAX`: no slice holds that many.
+fn check_sizes((m, k, n): (usize, usize, usize), (a, b, c): (usize, usize, usize)) -> Result<()> {
+    check_len(
+        "gemm: A (m·k elements)",
+        elements("gemm: A (m·k overflows usize)", m, k, a)?,
+        a,
+    )?;
+    check_len(
+        "gemm: B (k·n elements)",
+        elements("gemm: B (k·n overflows usize)", k, n, b)?,
+        b,
+    )?;
+    check_len(
+        "gemm: C (m·n elements)",
+        elements("gemm: C (m·n overflows usize)", m, n, c)?,
+        c,
+    )
+}
+
 /// `C[m×n] = A[m×k] · B[n×k]ᵀ + beta·C` with the default [`Backend`].
+///
+/// # Panics
+/// Where [`try_matmul_nt`] returns an error, with its message.
 pub fn matmul_nt<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
     Backend::default().matmul_nt(m, k, n, a, b, beta, c);
 }
 
+/// `C[m×n] = A[m×k] · B[n×k]ᵀ + beta·C` with the default [`Backend`];
+/// `Err` for slices that do not fit the sizes (see [`Backend::try_matmul_nt`]).
+pub fn try_matmul_nt<E: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    b: &[E],
+    beta: E,
+    c: &mut [E],
+) -> Result<()> {
+    Backend::default().try_matmul_nt(m, k, n, a, b, beta, c)
+}
+
 /// `C[m×n] = A[m×k] · B[k×n] + beta·C` with the default [`Backend`].
+///
+/// # Panics
+/// Where [`try_matmul_nn`] returns an error, with its message.
 pub fn matmul_nn<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
     Backend::default().matmul_nn(m, k, n, a, b, beta, c);
 }
 
+/// `C[m×n] = A[m×k] · B[k×n] + beta·C` with the default [`Backend`];
+/// `Err` for slices that do not fit the sizes (see [`Backend::try_matmul_nn`]).
+pub fn try_matmul_nn<E: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    b: &[E],
+    beta: E,
+    c: &mut [E],
+) -> Result<()> {
+    Backend::default().try_matmul_nn(m, k, n, a, b, beta, c)
+}
+
 /// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C` with the default [`Backend`].
+///
+/// # Panics
+/// Where [`try_matmul_tn`] returns an error, with its message.
 pub fn matmul_tn<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
     Backend::default().matmul_tn(m, k, n, a, b, beta, c);
+}
+
+/// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C` with the default [`Backend`];
+/// `Err` for slices that do not fit the sizes (see [`Backend::try_matmul_tn`]).
+pub fn try_matmul_tn<E: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    b: &[E],
+    beta: E,
+    c: &mut [E],
+) -> Result<()> {
+    Backend::default().try_matmul_tn(m, k, n, a, b, beta, c)
 }
 
 /// The direct loop, in the order that keeps the inner loop contiguous: when

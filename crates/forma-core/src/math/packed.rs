@@ -65,7 +65,10 @@ const PARALLEL_MIN_BYTES: usize = 48 << 20;
 #[cfg(feature = "std")]
 const PARALLEL_MIN_ROWS: usize = 32;
 
-/// Runs the product (callers in [`gemm`](super::gemm) have checked the sizes).
+/// Runs the product. Callers in [`gemm`](super::gemm) have checked the sizes:
+/// `a`, `b` and `c` hold exactly `m·k`, `k·n` and `m·n` elements (products that
+/// fit in `usize`), laid out by the strides. The kernels index them with
+/// bounds checks, and the unsafe micro-kernels check their panels' lengths.
 /// Large products are split by rows of C over the thread pool
 /// ([`parallel`](super::parallel)); every element is computed by one thread,
 /// exactly as without the split, so results do not depend on the thread count.
@@ -75,7 +78,11 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa) {
         return;
     }
     #[cfg(feature = "std")]
-    if op.m * op.k * op.n * core::mem::size_of::<E>() >= PARALLEL_MIN_BYTES {
+    if (op.m.saturating_mul(op.k))
+        .saturating_mul(op.n)
+        .saturating_mul(core::mem::size_of::<E>())
+        >= PARALLEL_MIN_BYTES
+    {
         let parts = super::parallel::threads().min(op.m / PARALLEL_MIN_ROWS);
         if parts >= 2 {
             split_rows(op, isa, parts);

@@ -8,11 +8,21 @@
 //! A second caller arriving while the pool is busy (parallel tests, user
 //! threads) simply runs its parts itself.
 //!
+//! Panics: every part runs inside `catch_unwind`, so a panicking part does not
+//! stop the others; once all parts have finished, [`run`] raises one panic of
+//! its own. A caught payload is dropped inside `catch_unwind` too, and leaked
+//! if its `Drop` panics again, so neither a worker nor `run` can be unwound by
+//! it: workers never die, and `run` cannot leave while `f` is lent (a guard
+//! waits for the parts even if `run` itself were unwound).
+//!
 //! The number of threads is `std::thread::available_parallelism()`, at most
 //! [`MAX_THREADS`]; the environment variable `FORMA_THREADS` overrides it
-//! (`FORMA_THREADS=1` turns the pool off).
+//! (`FORMA_THREADS=1` turns the pool off). [`threads`] counts the workers
+//! actually running, plus the caller.
 
+use std::any::Any;
 use std::boxed::Box;
+use std::convert::Infallible;
 use std::format;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,7 +53,11 @@ struct SendPtr(*const (dyn Fn(usize) + Sync));
 unsafe impl Send for SendPtr {}
 
 struct Pool {
+    /// The threads asked for (`FORMA_THREADS` or the hardware), the caller included.
     threads: usize,
+    /// Workers running: spawned successfully and not ended (they do not end,
+    /// see [`worker`]); [`threads`] is this plus the caller.
+    workers: AtomicUsize,
     /// Bumped at every published job: idle workers spin on it for a while
     /// before sleeping, because waking a sleeping thread can take longer
     /// than a product (tens of microseconds on a virtual machine).
@@ -56,14 +70,15 @@ struct Pool {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic inside a part is caught and re-raised by `run`; the job's
-    // state stays consistent, so a poisoned lock is still usable.
+    // Parts run outside the lock and inside `catch_unwind`, so the job's state
+    // stays consistent; a poisoned lock is still usable.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// How many threads products are split over (1: the pool is off).
+/// How many threads products are split over (1: the pool is off): the
+/// workers running, plus the caller.
 pub fn threads() -> usize {
-    pool().map_or(1, |p| p.threads)
+    pool().map_or(1, |p| 1 + p.workers.load(Ordering::Acquire))
 }
 
 fn configured_threads() -> usize {
@@ -83,6 +98,7 @@ fn pool() -> Option<&'static Pool> {
         }
         let pool: &'static Pool = Box::leak(Box::new(Pool {
             threads,
+            workers: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
             job: Mutex::new(Job {
                 f: None,
@@ -95,12 +111,15 @@ fn pool() -> Option<&'static Pool> {
             done: Condvar::new(),
             caller: Mutex::new(()),
         }));
-        for i in 1..threads {
+        for i in 1..pool.threads {
+            // Counted before it starts, so that it can count itself out.
+            pool.workers.fetch_add(1, Ordering::AcqRel);
             let spawned = std::thread::Builder::new()
                 .name(format!("forma-worker-{i}"))
                 .spawn(move || worker(pool));
             if spawned.is_err() {
                 // Fewer workers: the caller takes the parts nobody takes.
+                pool.workers.fetch_sub(1, Ordering::AcqRel);
                 break;
             }
         }
@@ -108,7 +127,49 @@ fn pool() -> Option<&'static Pool> {
     })
 }
 
+/// Drops a caught panic payload without unwinding: a payload whose `Drop`
+/// panics has that second panic caught, and its payload leaked.
+fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        core::mem::forget(again);
+    }
+}
+
+/// Calls `f(part)`; whether it panicked. Never unwinds.
+fn call(f: &(dyn Fn(usize) + Sync), part: usize) -> bool {
+    match catch_unwind(AssertUnwindSafe(|| f(part))) {
+        Ok(()) => false,
+        Err(payload) => {
+            drop_payload(payload);
+            true
+        }
+    }
+}
+
+/// A worker thread: serves jobs for as long as the process runs.
 fn worker(pool: &'static Pool) {
+    /// Counts the worker out of [`Pool::workers`] if its thread ever ends.
+    struct Running(&'static Pool);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.workers.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let _running = Running(pool);
+    loop {
+        // `serve` does not unwind: parts and their payloads are caught in
+        // `call`, and locks ignore poisoning. Should it unwind all the same,
+        // the worker starts serving again instead of leaving the pool short
+        // of a thread (nothing between taking a part and counting it done
+        // can unwind, so no job is left waiting for it).
+        match catch_unwind(AssertUnwindSafe(|| serve(pool))) {
+            Ok(never) => match never {},
+            Err(payload) => drop_payload(payload),
+        }
+    }
+}
+
+fn serve(pool: &'static Pool) -> Infallible {
     let mut seen = pool.generation.load(Ordering::Acquire);
     let mut job = lock(&pool.job);
     loop {
@@ -117,12 +178,13 @@ fn worker(pool: &'static Pool) {
                 let part = job.next;
                 job.next += 1;
                 drop(job);
-                // SAFETY: `run` published `f` and waits, holding the borrow,
-                // until `remaining` reaches 0, which happens only after this
-                // call returns (or unwinds) and is counted below.
-                let result = catch_unwind(AssertUnwindSafe(|| unsafe { (*f.0)(part) }));
+                // SAFETY: `run` published `f` and, through its `Finish` guard,
+                // does not return or unwind before `remaining` reaches 0, which
+                // happens only after this call has returned (or unwound, caught
+                // by `call`) and is counted below.
+                let panicked = call(unsafe { &*f.0 }, part);
                 job = lock(&pool.job);
-                job.panicked |= result.is_err();
+                job.panicked |= panicked;
                 job.remaining -= 1;
                 if job.remaining == 0 {
                     pool.done.notify_all();
@@ -146,25 +208,59 @@ fn worker(pool: &'static Pool) {
     }
 }
 
+/// Ends a published job when dropped, however `run` leaves: parts not yet
+/// taken are withdrawn, the ones running are waited for, and the closure is
+/// unpublished. Only then may the borrow of `f` end.
+struct Finish<'p> {
+    pool: &'p Pool,
+}
+
+impl Finish<'_> {
+    /// Waits as described above; whether a part panicked. Idempotent.
+    fn wait(&self) -> bool {
+        let mut job = lock(&self.pool.job);
+        let untaken = job.parts - job.next;
+        job.next = job.parts;
+        job.remaining -= untaken;
+        while job.remaining > 0 {
+            job = self.pool.done.wait(job).unwrap_or_else(|p| p.into_inner());
+        }
+        job.f = None;
+        job.panicked
+    }
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
+/// The panic [`run`] raises when a part panicked.
+fn raise() -> ! {
+    resume_unwind(Box::new("a part of a parallel product panicked"))
+}
+
 /// Calls `f(0)`, ..., `f(parts - 1)`, spread over the pool's threads, and
 /// returns when all have returned. Without a pool, or while another caller
 /// uses it, the calls run here, in order.
+///
+/// # Panics
+/// If a part panics, the other parts still run; when all have finished, `run`
+/// panics (with its own payload: the part's is dropped where it was caught).
 pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let Some(pool) = pool().filter(|_| parts > 1) else {
-        (0..parts).for_each(f);
-        return;
+        return serially(parts, f);
     };
     let _caller = match pool.caller.try_lock() {
         Ok(guard) => guard,
         Err(TryLockError::Poisoned(p)) => p.into_inner(),
-        Err(TryLockError::WouldBlock) => {
-            (0..parts).for_each(f);
-            return;
-        }
+        Err(TryLockError::WouldBlock) => return serially(parts, f),
     };
-    // SAFETY (lifetime erasure): the pointer is cleared below, after
-    // `remaining` has reached 0, i.e. after every call of `f` by any thread
-    // has returned; `f` outlives this function call, so it outlives them all.
+    // SAFETY (lifetime erasure): the pointer is unpublished by `finish` (its
+    // `wait`, or its drop, however this function is left), after `remaining`
+    // has reached 0, i.e. after every call of `f` by any thread has returned;
+    // `f` outlives this function call, so it outlives them all.
     let erased: *const (dyn Fn(usize) + Sync + 'static) =
         unsafe { core::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), _>(f as *const _) };
     {
@@ -177,6 +273,9 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
             panicked: false,
         };
     }
+    // Declared after `_caller`, so dropped before it: the job ends while this
+    // caller still owns the pool.
+    let finish = Finish { pool };
     pool.generation.fetch_add(1, Ordering::Release);
     pool.work.notify_all();
     // Take parts too, until none is left to start.
@@ -189,19 +288,25 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
             job.next += 1;
             job.next - 1
         };
-        let result = catch_unwind(AssertUnwindSafe(|| f(part)));
+        let panicked = call(f, part);
         let mut job = lock(&pool.job);
-        job.panicked |= result.is_err();
+        job.panicked |= panicked;
         job.remaining -= 1;
     }
-    let mut job = lock(&pool.job);
-    while job.remaining > 0 {
-        job = pool.done.wait(job).unwrap_or_else(|p| p.into_inner());
-    }
-    job.f = None;
-    let panicked = job.panicked;
-    drop(job);
+    let panicked = finish.wait();
+    drop(finish);
     if panicked {
-        resume_unwind(Box::new("a part of a parallel product panicked"));
+        raise();
+    }
+}
+
+/// [`run`] on this thread alone, with the same panic behaviour.
+fn serially(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    let mut panicked = false;
+    for part in 0..parts {
+        panicked |= call(f, part);
+    }
+    if panicked {
+        raise();
     }
 }

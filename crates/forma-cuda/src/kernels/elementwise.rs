@@ -39,9 +39,13 @@ impl Kernels {
         act: Activation,
         y: &mut CudaBuffer,
     ) -> Result<()> {
-        let n = rows * cols;
         let (x_len, bias_len) = (x.map(CudaBuffer::len), bias.map(CudaBuffer::len));
         checks::bias_act((rows, cols), x_len, bias_len, kind, y.len())?;
+        let n = checks::elements(
+            "bias_act: y (rows·cols overflows usize)",
+            (rows, cols),
+            y.len(),
+        )?;
         if n == 0 {
             return Ok(());
         }

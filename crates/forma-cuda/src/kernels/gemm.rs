@@ -16,14 +16,17 @@ impl Kernels {
         sms: u32,
     ) -> Result<()> {
         checks::matmul((m, k, n), (a.len(), b.len(), c.len()))?;
-        if m == 0 || n == 0 {
+        // Fits (checked above), computed with checked_mul all the same.
+        let mn = checks::elements("sgemm: C (m·n overflows usize)", (m, n), c.len())?;
+        if mn == 0 {
             return Ok(());
         }
         let tiles = (m.div_ceil(128), n.div_ceil(128));
         let (gx, gy) = grid(tiles)?;
-        let splits = split_k(tiles.0 * tiles.1, k, sms);
+        // Saturating: a count beyond usize is "many tiles" to split_k.
+        let splits = split_k(tiles.0.saturating_mul(tiles.1), k, sms);
         if k == 0 || splits > 1 {
-            self.fill(m * n, 0.0, c)?;
+            self.fill(mn, 0.0, c)?;
         }
         if k == 0 {
             return Ok(());
@@ -68,7 +71,8 @@ impl Kernels {
         let bias_len = bias.map(CudaBuffer::len);
         checks::linear_forward((m, k, n), (a.len(), b.len(), c.len()), bias_len, kind)?;
         let tiles = (m.div_ceil(128), n.div_ceil(128));
-        if m == 0 || n == 0 || k == 0 || split_k(tiles.0 * tiles.1, k, sms) > 1 {
+        let many = tiles.0.saturating_mul(tiles.1);
+        if m == 0 || n == 0 || k == 0 || split_k(many, k, sms) > 1 {
             self.sgemm(Layout::Nt, (m, k, n), a, b, c, sms)?;
             return self.bias_act((m, n), None, bias, kind, act, c);
         }

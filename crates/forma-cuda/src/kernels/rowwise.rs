@@ -10,8 +10,12 @@ impl Kernels {
         x: &CudaBuffer,
         y: &mut CudaBuffer,
     ) -> Result<()> {
-        let n = rows * cols;
         checks::softmax(rows, cols, x.len(), y.len())?;
+        let n = checks::elements(
+            "softmax: x (rows·cols overflows usize)",
+            (rows, cols),
+            x.len(),
+        )?;
         if n == 0 {
             return Ok(());
         }
@@ -32,8 +36,12 @@ impl Kernels {
         dy: &CudaBuffer,
         dx: &mut CudaBuffer,
     ) -> Result<()> {
-        let n = rows * cols;
         checks::softmax_backward(rows, cols, y.len(), dy.len(), dx.len())?;
+        let n = checks::elements(
+            "softmax_backward: y (rows·cols overflows usize)",
+            (rows, cols),
+            y.len(),
+        )?;
         if n == 0 {
             return Ok(());
         }
@@ -67,8 +75,12 @@ impl Kernels {
         grad: &mut CudaBuffer,
         total: &mut CudaBuffer,
     ) -> Result<()> {
-        let n = rows * classes;
         checks::cross_entropy(rows, classes, logits.len(), labels.len(), grad.len())?;
+        let n = checks::elements(
+            "cross_entropy: logits (rows·classes overflows usize)",
+            (rows, classes),
+            logits.len(),
+        )?;
         checks::fits("cross_entropy: total", 1, total.len())?;
         self.fill(1, 0.0, total)?;
         if n == 0 {

@@ -1,0 +1,218 @@
+//! Sizes whose products overflow `usize` are errors, before anything is read
+//! or written, in debug and release builds alike (`cargo test --release
+//! --test sizes`): unchecked, `4 · (2^62 + 1)` wraps to 4, and a 4-element
+//! buffer would pass for a matrix of 2^62 + 1 rows. Also: error messages say
+//! `expected` (what is needed) and `got` (what was given) the right way round.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use forma_core::math::gemm::{self, Backend};
+use forma_core::{Batch, Const, Cpu, Device, DeviceTensor, Error, Layout, Tensor};
+
+/// 2^62 + 1: times 4 it wraps to 4.
+const HUGE: usize = (1 << 62) + 1;
+
+const BACKENDS: [Backend; 4] = [
+    Backend::Forma,
+    Backend::MatrixMultiply,
+    Backend::FormaAvx2,
+    Backend::FormaPortable,
+];
+
+/// The message `f` panicked with, or `None` if it returned.
+fn panic_message(f: impl FnOnce()) -> Option<String> {
+    let payload = catch_unwind(AssertUnwindSafe(f)).err()?;
+    Some(
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default(),
+    )
+}
+
+fn overflow(what: &'static str, got: usize) -> Error {
+    Error::Length {
+        what,
+        expected: usize::MAX,
+        got,
+    }
+}
+
+#[test]
+fn gemm_with_k_times_n_overflowing_is_an_error_not_a_wild_read() {
+    // Was a segfault: B of 4096 passed for 4096 x (2^62 + 1), and
+    // matrixmultiply read far past it.
+    let (m, k, n) = (4, 4096, HUGE);
+    let a = vec![1.0f32; m * k];
+    let b = vec![1.0f32; 4096];
+    let mut c = vec![7.0f32; 4];
+    for backend in BACKENDS {
+        let want = overflow("gemm: B (k·n overflows usize)", 4096);
+        assert_eq!(
+            backend.try_matmul_nt(m, k, n, &a, &b, 0.0, &mut c),
+            Err(want.clone()),
+            "{backend:?}"
+        );
+        assert_eq!(
+            backend.try_matmul_nn(m, k, n, &a, &b, 0.0, &mut c),
+            Err(want.clone()),
+            "{backend:?}"
+        );
+        assert_eq!(
+            backend.try_matmul_tn(m, k, n, &a, &b, 0.0, &mut c),
+            Err(want.clone()),
+            "{backend:?}"
+        );
+        // The panicking form panics with the same message, before any access.
+        let msg = panic_message(|| backend.matmul_nt(m, k, n, &a, &b, 0.0, &mut c));
+        assert_eq!(msg, Some(want.to_string()), "{backend:?}");
+        assert_eq!(c, [7.0; 4], "C was written");
+    }
+    let msg = panic_message(|| gemm::matmul_nt(m, k, n, &a, &b, 0.0, &mut c));
+    assert!(msg.is_some_and(|m| m.contains("k·n overflows usize")));
+}
+
+#[test]
+fn gemm_with_m_times_k_or_m_times_n_overflowing_is_an_error() {
+    let a = vec![1.0f64; 4];
+    let b = vec![1.0f64; 16];
+    let mut c = vec![0.0f64; 4];
+    for backend in BACKENDS {
+        // m·k = 4·(2^62 + 1) wraps to 4 = a.len().
+        assert_eq!(
+            backend.try_matmul_nt(HUGE, 4, 4, &a, &b, 0.0, &mut c),
+            Err(overflow("gemm: A (m·k overflows usize)", 4))
+        );
+        // k = 0: A and B are empty, m·n = (2^62 + 1)·4 wraps to 4 = c.len().
+        assert_eq!(
+            backend.try_matmul_nn(HUGE, 0, 4, &[], &[], 0.0, &mut c),
+            Err(overflow("gemm: C (m·n overflows usize)", 4))
+        );
+    }
+    assert!(gemm::try_matmul_tn(HUGE, 4, 4, &a, &b, 0.0, &mut c).is_err());
+}
+
+#[test]
+fn gemm_with_wrong_lengths_is_an_error_naming_the_operand() {
+    let mut c = vec![0.0f32; 6];
+    assert_eq!(
+        gemm::try_matmul_nn(2, 3, 3, &[1.0; 6], &[1.0; 8], 0.0, &mut c),
+        Err(Error::Length {
+            what: "gemm: B (k·n elements)",
+            expected: 9,
+            got: 8
+        })
+    );
+    assert_eq!(
+        gemm::try_matmul_nn(2, 3, 3, &[1.0; 6], &[1.0; 9], 0.0, &mut c),
+        Ok(())
+    );
+    assert_eq!(c, [3.0; 6]);
+}
+
+#[test]
+fn a_tensor_whose_rows_times_cols_overflow_is_an_error() {
+    // Was Ok, a tensor of 4611686018427387905 rows holding 4 elements.
+    let t = Tensor::from_vec(HUGE, 4usize, vec![1.0f32; 4]);
+    assert_eq!(
+        t,
+        Err(overflow(
+            "Tensor::from_vec (rows · cols overflows usize)",
+            4
+        ))
+    );
+    let t = Tensor::<f32, usize, Const<4>>::from_slice(HUGE, Const, &[1.0; 4]);
+    assert_eq!(
+        t,
+        Err(overflow(
+            "Tensor::from_slice (rows · cols overflows usize)",
+            4
+        ))
+    );
+    // Constructors without a Result panic with a message instead of wrapping.
+    let msg = panic_message(|| drop(Tensor::<f32, usize, usize>::zeros(HUGE, 4)));
+    assert!(msg.is_some_and(|m| m.contains("overflows usize")));
+    let msg = panic_message(|| {
+        let mut t = Batch::<f32, 4>::zeros(1, Const);
+        t.set_rows(HUGE);
+    });
+    assert!(msg.is_some_and(|m| m.contains("overflows usize")));
+}
+
+#[test]
+fn a_huge_row_index_panics_instead_of_wrapping_to_another_row() {
+    let t = Batch::<f32, 4>::from_rows(&[[1.0; 4], [2.0; 4]]);
+    // HUGE · 4 wraps to 4: unchecked, row HUGE was row 1.
+    let msg = panic_message(|| drop(t.row(HUGE).to_vec()));
+    assert!(msg.is_some_and(|m| m.contains("out of range")));
+    let msg = panic_message(|| {
+        let _ = t[(HUGE, 0)];
+    });
+    assert!(msg.is_some_and(|m| m.contains("out of range")));
+    assert_eq!(t[(1, 3)], 2.0);
+    assert_eq!(t.row(1), &[2.0; 4]);
+}
+
+#[test]
+fn a_cpu_matmul_whose_sizes_overflow_is_an_error() {
+    // Was Ok after computing one row of a (2^62 + 1)-row product.
+    let a = vec![1.0f32; 4];
+    let b = vec![1.0f32; 16];
+    let mut c = vec![0.0f32; 4];
+    let r = Cpu.matmul(Layout::Nt, HUGE, 4, 4, &a, &b, &mut c);
+    assert_eq!(r, Err(overflow("matmul: A (m·k overflows usize)", 4)));
+    let r = Cpu.matmul(Layout::Nn, 4, 4, HUGE, &b, &a, &mut c);
+    assert_eq!(r, Err(overflow("matmul: B (k·n overflows usize)", 4)));
+    assert_eq!(c, [0.0; 4], "C was written");
+}
+
+#[test]
+fn a_device_tensor_whose_rows_times_width_overflow_is_an_error() {
+    let r = DeviceTensor::<f32, Cpu, Const<4>>::zeros(&Cpu, HUGE);
+    assert_eq!(
+        r.err().map(|e| e.to_string()),
+        Some(
+            "DeviceTensor::zeros: rows, at most usize::MAX / width: \
+             expected length 4611686018427387903, got 4611686018427387905"
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn writing_64_rows_into_a_32_row_device_tensor_says_32_expected_64_got() {
+    let mut t = DeviceTensor::upload(&Cpu, &Batch::<f32, 2>::zeros(32, Const)).unwrap();
+    let e = t
+        .write(&Cpu, &Batch::<f32, 2>::zeros(64, Const))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "DeviceTensor::write: rows, at most the tensor's capacity: expected length 32, got 64"
+    );
+}
+
+#[test]
+fn a_width_0_batch_from_no_data_is_the_empty_batch() {
+    // Was "expected length 0, got 0".
+    let b = Batch::<f32, 0>::from_flat(&[]).unwrap();
+    assert_eq!((b.rows(), b.cols(), b.as_slice().len()), (0, 0, 0));
+    // Any data at all cannot be a width-0 batch.
+    assert_eq!(
+        Batch::<f32, 0>::from_flat(&[1.0, 2.0]),
+        Err(Error::Length {
+            what: "Tensor::from_flat (a width-0 batch holds no elements)",
+            expected: 0,
+            got: 2
+        })
+    );
+    // Width-0 batches of n rows exist all the same.
+    assert_eq!(Batch::<f32, 0>::zeros(5, Const).rows(), 5);
+    // A length that is not a multiple: expected is the next multiple.
+    assert_eq!(
+        Batch::<f32, 3>::from_flat(&[1.0; 7])
+            .unwrap_err()
+            .to_string(),
+        "Tensor::from_flat (a multiple of the width): expected length 9, got 7"
+    );
+}
