@@ -34,7 +34,8 @@ fn data(gpu: &Cuda, n: usize, seed: u64) -> forma::cuda::CudaBuffer {
         low: 0.1,
         high: 1.0,
     }
-    .fill(1, 1, &mut forma::rng(seed), &mut v);
+    .fill(1, 1, &mut forma::rng(seed), &mut v)
+    .expect("valid init");
     let mut b = gpu.alloc(n).expect("alloc");
     gpu.write(&v, &mut b).expect("upload");
     b
@@ -85,14 +86,16 @@ fn mlp(c: &mut Criterion) {
             low: -1.0,
             high: 1.0,
         }
-        .fill(1, 1, &mut forma::rng(3), &mut v);
+        .fill(1, 1, &mut forma::rng(3), &mut v)
+        .expect("valid init");
         let x =
             DeviceTensor::upload(&gpu, &Batch::<f32, 64>::from_flat(&v).expect("x")).expect("x");
         Init::Uniform {
             low: 0.0,
             high: 1.0,
         }
-        .fill(1, 1, &mut forma::rng(4), &mut v);
+        .fill(1, 1, &mut forma::rng(4), &mut v)
+        .expect("valid init");
         let y =
             DeviceTensor::upload(&gpu, &Batch::<f32, 64>::from_flat(&v).expect("y")).expect("y");
         let net = Mlp64::initialize(&mut forma::rng(5));

@@ -11,6 +11,10 @@ use forma::core::Float;
 use forma::layers::Initialize;
 use forma::prelude::*;
 
+
+/// The XOR tutorial's net, with its final Sigmoid (an `Mlp` ends in a Linear).
+type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
+
 fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     let mut g = c.benchmark_group(name);
     g.warm_up_time(Duration::from_millis(500))
@@ -25,15 +29,16 @@ fn random<E: Float, const C: usize>(rows: usize, seed: u64) -> Batch<E, C> {
         low: 0.0,
         high: 1.0,
     }
-    .fill(1, 1, &mut forma::rng(seed), &mut v);
+    .fill(1, 1, &mut forma::rng(seed), &mut v)
+    .expect("valid init");
     Batch::from_flat(&v).expect("rows * C values")
 }
 
 fn mazur(c: &mut Criterion) {
     let net = seq!(
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).expect("finite weights"),
         Sigmoid,
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).expect("finite weights"),
         Sigmoid
     );
     let x = Tensor::from_array([[0.2, 0.1]]);
@@ -88,9 +93,9 @@ fn mazur_expression_vs_layers(c: &mut Criterion) {
         b.iter(|| expression_step(black_box(&mut p)))
     });
     let net = seq!(
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).expect("finite weights"),
         Sigmoid,
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).expect("finite weights"),
         Sigmoid
     );
     let x = Tensor::from_array([[0.2, 0.1]]);
@@ -106,7 +111,7 @@ fn xor(c: &mut Criterion) {
     let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
     let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
     let mut trainer = Trainer::new(
-        Mlp::<2, 2, 1>::initialize(&mut forma::rng(1)),
+        Xor::initialize(&mut forma::rng(1)),
         Bce,
         Sgd::new(0.5).expect("lr"),
     );
@@ -179,7 +184,7 @@ type Mnist = Mlp3<784, 256, 128, 10>;
 
 fn mnist(c: &mut Criterion) {
     let x = random::<f32, 784>(128, 7);
-    let labels = Classes::from_labels((0..128).map(|i| (i * 7) % 10).collect(), 10)
+    let labels = Classes::<usize, 10>::from_labels((0..128).map(|i| (i * 7) % 10).collect())
         .expect("labels below 10");
     let mut trainer = Trainer::new(
         Mnist::initialize(&mut forma::rng(8)),
@@ -253,7 +258,7 @@ fn trainer_vs_cpu_device(c: &mut Criterion) {
     let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
     let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
     let yd = DeviceTensor::upload(&Cpu, &y).expect("upload");
-    let net = Mlp::<2, 2, 1>::initialize(&mut forma::rng(1));
+    let net = Xor::initialize(&mut forma::rng(1));
     pair(
         c,
         "xor_2-2-1_f32_b4",
@@ -299,7 +304,7 @@ fn trainer_vs_cpu_device(c: &mut Criterion) {
     );
 
     let x = random::<f32, 784>(128, 7);
-    let labels = Classes::from_labels((0..128).map(|i| (i * 7) % 10).collect(), 10)
+    let labels = Classes::<usize, 10>::from_labels((0..128).map(|i| (i * 7) % 10).collect())
         .expect("labels below 10");
     let ld = DeviceClasses::<f32, Cpu, 10>::upload(&Cpu, &labels).expect("upload");
     let net = Mnist::initialize(&mut forma::rng(8));

@@ -12,9 +12,9 @@ fn main() -> forma::Result<()> {
     // The tutorial writes h = x @ W1 with W1 = [[0.2, 0.4], [0.1, 0.15]] (in x out);
     // nn.Linear stores the transpose, [out][in].
     let net = seq!(
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3])?,
         Sigmoid,
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5])?,
         Sigmoid
     );
     let x = Tensor::from_array([[0.2, 0.1]]);

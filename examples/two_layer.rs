@@ -33,7 +33,7 @@ fn load(random: bool) -> Result<Data, Box<dyn std::error::Error>> {
             mean: 0.0,
             std: 1.0,
         }
-        .fill(1, 1, &mut forma::rng(0), &mut v);
+        .fill(1, 1, &mut forma::rng(0), &mut v)?;
         v
     } else {
         forma::data::f64s_from_le_bytes(&std::fs::read(common::data_path(

@@ -17,7 +17,11 @@ const SEED: u64 = 2;
 
 use forma::prelude::*;
 
-fn train(net: Mlp<2, 2, 1>) -> Result<(), Box<dyn std::error::Error>> {
+/// Linear(2->2), Sigmoid, Linear(2->1), Sigmoid: the tutorial's net (an `Mlp`
+/// ends in its last Linear; this one names its final Sigmoid for `Bce`).
+type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
+
+fn train(net: Xor) -> Result<(), Box<dyn std::error::Error>> {
     let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
     let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
     println!("parameters: {}", net.param_count());
@@ -56,5 +60,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .map_or(Ok(SEED), |s| s.parse())?;
     println!("== from forma's own initialisation, seed {seed}");
-    train(Mlp::<2, 2, 1>::initialize(&mut forma::rng(seed)))
+    train(Xor::initialize(&mut forma::rng(seed)))
 }

@@ -1,4 +1,4 @@
-//! Seed 003's XOR net trained on the GPU: the same `Mlp<2, 2, 1>`, loss and
+//! Seed 003's XOR net trained on the GPU: the same 2-2-1 sigmoid net, loss and
 //! optimizer as `examples/xor.rs`, moved to a device. The model code does not
 //! change; only the trainer does (`DeviceTrainer` with a `Cuda` device), and
 //! the data is uploaded once.
@@ -12,6 +12,9 @@ mod common;
 use forma::cuda::Cuda;
 use forma::prelude::*;
 
+/// The tutorial's 2-2-1 net with its final Sigmoid.
+type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
+
 /// Trains the net from PyTorch's seed-70 weights on `device`.
 fn train<D: Device<f32>>(device: D) -> Result<(), Box<dyn std::error::Error>> {
     let golden = common::json("xor.json")?;
@@ -19,7 +22,7 @@ fn train<D: Device<f32>>(device: D) -> Result<(), Box<dyn std::error::Error>> {
     let w = |k: &str| -> Result<Vec<f32>, Box<dyn std::error::Error>> {
         Ok(common::cast(&common::numbers(&init[k])?))
     };
-    let net: Mlp<2, 2, 1> = seq!(
+    let net: Xor = seq!(
         Linear::from_slices(&w("lin1.weight")?, &w("lin1.bias")?)?,
         Sigmoid,
         Linear::from_slices(&w("lin2.weight")?, &w("lin2.bias")?)?,
@@ -47,7 +50,7 @@ fn train<D: Device<f32>>(device: D) -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     println!("outputs: {:.6?}", outputs.as_slice());
     println!("predictions: {predictions:?}");
-    let trained: Mlp<2, 2, 1> = trainer.model()?; // back on the host
+    let trained: Xor = trainer.model()?; // back on the host
     println!("trained first-layer weight: {:?}", trained.0.weight());
     Ok(())
 }

@@ -13,7 +13,9 @@
 //! // XOR with a 2-2-1 sigmoid net, BCE and SGD, as in the tutorial.
 //! let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
 //! let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
-//! let net = Mlp::<2, 2, 1>::initialize(&mut forma::rng(70));
+//! // Every `Mlp` ends in a Linear; this net names its final Sigmoid for `Bce`.
+//! type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
+//! let net = Xor::initialize(&mut forma::rng(70));
 //! let mut trainer = Trainer::new(net, Bce, Sgd::new(0.5)?);
 //! let first = trainer.step(&x, &y)?;
 //! let second = trainer.step(&x, &y)?;

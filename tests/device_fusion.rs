@@ -223,7 +223,7 @@ fn linear_then_activation_is_one_fused_forward() {
 fn an_activation_that_needs_its_input_is_not_fused() {
     let net = seq!(
         Linear::<3, 4>::initialize(&mut rng(1)),
-        LeakyReLU { slope: -0.2 },
+        LeakyReLU::new(-0.2).unwrap(),
         Linear::<4, 1>::initialize(&mut rng(2))
     );
     let calls = step_calls(net);

@@ -422,7 +422,7 @@ proptest! {
         slope in 0.0..=0.9f64,
         (_, x, r) in layer_case(0, 5, 5, off_zero()),
     ) {
-        check_layer(LeakyReLU { slope }, &batch::<5>(&x), &batch::<5>(&r))?;
+        check_layer(LeakyReLU::new(slope).unwrap(), &batch::<5>(&x), &batch::<5>(&r))?;
     }
 
     /// Softmax with large logits (the max-subtraction path): softmax is
@@ -497,14 +497,14 @@ proptest! {
     fn loss_softmax_cross_entropy_runtime_batch(
         (x, labels) in (1usize..=8).prop_flat_map(|b| (vec(-8.0..=8.0f64, b * 5), vec(0usize..5, b))),
     ) {
-        let target = Classes::from_labels(labels, 5).unwrap();
+        let target = Classes::<usize, 5>::from_labels(labels).unwrap();
         let grad = Tensor::full(0, Const, SENTINEL);
         check_loss(&SoftmaxCrossEntropy, &batch::<5>(&x), &target, grad)?;
     }
 
     #[test]
     fn loss_softmax_cross_entropy_const_batch(x in vec(-8.0..=8.0f64, 6), labels in vec(0usize..2, 3)) {
-        let target = Classes::new(Const::<3>, labels, 2).unwrap();
+        let target = Classes::<_, 2>::new(Const::<3>, labels).unwrap();
         check_loss(&SoftmaxCrossEntropy, &fixed_rows::<3, 2>(&x), &target, Tensor::full(Const, Const, SENTINEL))?;
     }
 
@@ -515,7 +515,7 @@ proptest! {
     ) {
         // Shift-invariant: value and gradient at `x + shift` equal those at `x`,
         // which are checked against finite differences.
-        let target = Classes::from_labels(labels, 3).unwrap();
+        let target = Classes::<usize, 3>::from_labels(labels).unwrap();
         let xb = batch::<3>(&x);
         check_loss(&SoftmaxCrossEntropy, &xb, &target, Tensor::zeros(0, Const))?;
         let shifted = batch::<3>(&x.iter().map(|v| v + shift).collect::<Vec<_>>());
@@ -636,7 +636,7 @@ proptest! {
         let net = with_params::<Mlp3Relu>(&p);
         let x = batch::<4>(&x);
         prop_assume!(mlp3_relu_off_kinks(&net, &x));
-        let target = Classes::from_labels(labels, 3).unwrap();
+        let target = Classes::<usize, 3>::from_labels(labels).unwrap();
         check_net(net, &x, &SoftmaxCrossEntropy, &target)?;
     }
 
@@ -697,7 +697,7 @@ proptest! {
             (vec(unit(), count::<Wide>()), vec(-2.0..=2.0f64, b * 3), vec(0usize..3, b))
         }),
     ) {
-        let target = Classes::from_labels(labels, 3).unwrap();
+        let target = Classes::<usize, 3>::from_labels(labels).unwrap();
         check_net(with_params::<Wide>(&p), &batch::<3>(&x), &SoftmaxCrossEntropy, &target)?;
     }
 }
@@ -713,7 +713,7 @@ fn the_checker_rejects_broken_gradients() {
     let mut l = Linear::<3, 3, f64>::from_weights(
         [[0.3, -0.7, 0.2], [0.5, 0.1, -0.4], [-0.9, 0.6, 0.8]],
         [0.1, -0.2, 0.3],
-    );
+    ).expect("finite weights");
     let x = batch::<3>(&[0.5, -1.0, 0.25, 0.8, 0.3, -0.6]);
     let r = batch::<3>(&[1.0, -0.5, 0.25, 0.75, 0.6, -0.9]);
     let good = weighted_derivatives(&mut l, &x, &r);
@@ -747,7 +747,7 @@ fn the_checker_rejects_broken_gradients() {
 /// tolerance: `d/dw Σ r ⊙ (x·wᵀ)` for one weight is `Σ_rows r·x`.
 #[test]
 fn finite_differences_are_accurate() {
-    let mut l = Linear::<2, 1, f64, NoBias>::from_weights([[1.5, -2.5]], []);
+    let mut l = Linear::<2, 1, f64, NoBias>::from_weights([[1.5, -2.5]], []).expect("finite weights");
     let x = batch::<2>(&[0.3, 0.7, -1.1, 0.4]);
     let r = batch::<1>(&[2.0, -0.5]);
     let d = weighted_derivatives(&mut l, &x, &r);

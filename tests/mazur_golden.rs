@@ -13,9 +13,9 @@ type Net =
 /// forma stores `nn.Linear`'s `[out][in]`, the transpose.
 fn net() -> Net {
     seq!(
-        Linear::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+        Linear::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).expect("finite weights"),
         Sigmoid,
-        Linear::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+        Linear::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).expect("finite weights"),
         Sigmoid
     )
 }

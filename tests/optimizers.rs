@@ -7,7 +7,7 @@ type P = Linear<1, 1, f64, NoBias>;
 
 /// Runs `steps` updates of `opt` on f(p) = p²/2 and returns p after each.
 fn trajectory(mut opt: impl Optimizer<f64, P>, steps: usize) -> Vec<f64> {
-    let mut p = P::from_weights([[1.0]], []);
+    let mut p = P::from_weights([[1.0]], []).expect("finite weights");
     let mut g = p.zeros_like();
     (0..steps)
         .map(|_| {

@@ -6,7 +6,11 @@
 mod common;
 
 use common::{assert_abs, assert_rel, golden, num, nums};
+use forma::data::CsvOptions;
 use forma::prelude::*;
+
+/// iris.csv and iris2.csv start with one header line (the column names).
+const HEADER: CsvOptions = CsvOptions::with_header_lines(1);
 
 fn transpose(v: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     (0..rows * cols)
@@ -18,12 +22,16 @@ fn f32s(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
 
+
+/// The tutorial's 2-2-1 net with its final Sigmoid (an `Mlp` ends in a Linear).
+type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
+
 #[test]
 fn xor_from_pytorch_seed_70_weights() {
     let g = golden("xor.json");
     let init = &g["seed70"]["init"];
     let w = |k: &str| f32s(&nums(&init[k]));
-    let net: Mlp<2, 2, 1> = seq!(
+    let net: Xor = seq!(
         Linear::from_slices(&w("lin1.weight"), &w("lin1.bias")).unwrap(),
         Sigmoid,
         Linear::from_slices(&w("lin2.weight"), &w("lin2.bias")).unwrap(),
@@ -62,7 +70,7 @@ fn xor_from_forma_init_with_a_fixed_seed_solves_xor() {
     let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
     let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
     let mut trainer = Trainer::new(
-        Mlp::<2, 2, 1>::initialize(&mut forma::rng(2)),
+        Xor::initialize(&mut forma::rng(2)),
         Bce,
         Sgd::new(0.5).unwrap(),
     );
@@ -91,7 +99,7 @@ fn iris_run<E: forma::core::Float>(g: &serde_json::Value) -> Vec<f64> {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let rows = forma::data::parse_csv(&text).unwrap();
+    let rows = forma::data::parse_csv(&text, &HEADER).unwrap();
     assert_eq!(rows.len(), 100);
     let e = |v: f64| E::from_f64(v);
     let x = Batch::<E, 2>::from_flat(
@@ -144,10 +152,12 @@ fn iris_data_is_the_normalised_first_100_rows_of_iris_csv() {
     let dir = env!("CARGO_MANIFEST_DIR");
     let iris = forma::data::parse_csv(
         &std::fs::read_to_string(format!("{dir}/examples/data/iris.csv")).unwrap(),
+        &HEADER,
     )
     .unwrap();
     let iris2 = forma::data::parse_csv(
         &std::fs::read_to_string(format!("{dir}/examples/data/iris2.csv")).unwrap(),
+        &HEADER,
     )
     .unwrap();
     for (a, b) in iris.iter().take(100).zip(&iris2) {

@@ -98,12 +98,12 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64, max_steps:
         Linear::<2, 2, E, SharedBias>::from_weights(
             [[e(0.2), e(0.1)], [e(0.4), e(0.15)]],
             [e(0.3)]
-        ),
+        ).expect("finite weights"),
         Sigmoid,
         Linear::<2, 2, E, SharedBias>::from_weights(
             [[e(0.65), e(0.7)], [e(0.45), e(0.3)]],
             [e(0.5)]
-        ),
+        ).expect("finite weights"),
         Sigmoid
     );
     let x = Batch::<E, 2>::from_rows(&[[e(0.2), e(0.1)]]);
@@ -121,7 +121,7 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64, max_steps:
     );
 
     // XOR.
-    let xor = Mlp::<2, 2, 1, E>::initialize(&mut forma::rng(70));
+    let xor = <seq!(@type Linear<2, 2, E>, Sigmoid, Linear<2, 1, E>, Sigmoid)>::initialize(&mut forma::rng(70));
     let x = Batch::<E, 2>::from_rows(&[
         [e(0.), e(0.)],
         [e(0.), e(1.)],
@@ -180,7 +180,7 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64, max_steps:
     // Regression-style net with the other activations and AdamW, 37 rows.
     type Reg<E> = seq!(@type Linear<3, 16, E>, Tanh, Linear<16, 8, E>, LeakyReLU, Linear<8, 1, E>);
     let mut reg = Reg::<E>::initialize(&mut forma::rng(5));
-    reg.1.1.1.0 = LeakyReLU { slope: 0.1 };
+    reg.1.1.1.0 = LeakyReLU::new(0.1).unwrap();
     let x = uniform::<E, 3>(37, 14);
     let y = uniform::<E, 1>(37, 15);
     same_training(
@@ -224,7 +224,7 @@ pub fn classification_networks<E: Float, D: Device<E>>(device: D, tol: f64, max_
     let net = Net::<E>::initialize(&mut forma::rng(8));
     let x = uniform::<E, 4>(50, 16);
     let labels: Vec<usize> = (0..50).map(|r| (r * 7) % 3).collect();
-    let classes = Classes::from_labels(labels, 3).unwrap();
+    let classes = Classes::<usize, 3>::from_labels(labels).unwrap();
     let adam = Adam::new(0.01).unwrap();
     let mut host = Trainer::new(net.clone(), SoftmaxCrossEntropy, adam.clone());
     let mut dev = DeviceTrainer::new(device.clone(), net, SoftmaxCrossEntropy, adam).unwrap();

@@ -50,8 +50,48 @@ pub enum Init {
 }
 
 impl Init {
-    /// Fills `out`, drawing in order from `rng`.
-    pub fn fill<E: Float>(&self, fan_in: usize, fan_out: usize, rng: &mut Rng, out: &mut [E]) {
+    /// Fills `out`, drawing in order from `rng`. `Err(Error::Config)` if a
+    /// setting is not finite, a standard deviation is negative, `low > high`,
+    /// or the values would not be finite in `E` (`Constant(1e39)` in `f32`);
+    /// then `out` is unchanged.
+    pub fn fill<E: Float>(
+        &self,
+        fan_in: usize,
+        fan_out: usize,
+        rng: &mut Rng,
+        out: &mut [E],
+    ) -> crate::Result<()> {
+        let bad = |what: &'static str, got: f64| Err(crate::Error::Config { what, got });
+        let in_e = |v: f64| E::from_f64(v).is_finite();
+        match *self {
+            Init::Normal { mean, std } => {
+                if !in_e(mean) {
+                    return bad("Init::Normal mean must be finite in the element type", mean);
+                }
+                if !(std >= 0.0 && in_e(std)) {
+                    return bad("Init::Normal std must be finite and >= 0", std);
+                }
+            }
+            Init::Uniform { low, high } => {
+                if !in_e(low) {
+                    return bad("Init::Uniform low must be finite in the element type", low);
+                }
+                if !(in_e(high) && high >= low) {
+                    return bad("Init::Uniform high must be finite and >= low", high);
+                }
+            }
+            Init::Constant(c) if !in_e(c) => {
+                return bad("Init::Constant must be finite in the element type", c);
+            }
+            _ => {}
+        }
+        self.draw(fan_in, fan_out, rng, out);
+        Ok(())
+    }
+
+    /// [`Init::fill`] for settings already known to be valid (the fan-based
+    /// schemes are always finite).
+    pub(crate) fn draw<E: Float>(&self, fan_in: usize, fan_out: usize, rng: &mut Rng, out: &mut [E]) {
         let fan_in = fan_in.max(1) as f64;
         let fan_sum = fan_in + fan_out.max(1) as f64;
         let (uniform, normal) = match *self {
@@ -90,7 +130,7 @@ mod tests {
 
     fn moments(init: Init, fan_in: usize, fan_out: usize) -> (f64, f64, f64) {
         let mut v = [0f64; 20000];
-        init.fill(fan_in, fan_out, &mut rng(7), &mut v);
+        init.fill(fan_in, fan_out, &mut rng(7), &mut v).unwrap();
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / v.len() as f64;
         let max = v.iter().fold(0f64, |m, x| m.max(x.abs()));
@@ -120,10 +160,30 @@ mod tests {
     }
 
     #[test]
+    fn settings_that_are_not_finite_are_errors() {
+        let mut v = [0f32; 4];
+        for init in [
+            Init::Normal { mean: f64::NAN, std: 1.0 },
+            Init::Normal { mean: 0.0, std: -1.0 },
+            Init::Normal { mean: 0.0, std: f64::INFINITY },
+            Init::Uniform { low: 1.0, high: 0.0 },
+            Init::Uniform { low: 0.0, high: f64::NAN },
+            Init::Constant(1e39), // finite in f64, infinite in f32
+        ] {
+            let err = init.fill(2, 2, &mut rng(1), &mut v).unwrap_err();
+            assert!(matches!(err, crate::Error::Config { .. }), "{init:?}: {err}");
+            assert_eq!(v, [0.0; 4], "{init:?} wrote values");
+        }
+        let mut d = [0f64; 2];
+        Init::Constant(1e39).fill(1, 1, &mut rng(1), &mut d).unwrap();
+        assert_eq!(d, [1e39; 2]);
+    }
+
+    #[test]
     fn same_seed_same_values() {
         let (mut a, mut b) = ([0f32; 8], [0f32; 8]);
-        Init::XavierUniform.fill(3, 2, &mut rng(1), &mut a);
-        Init::XavierUniform.fill(3, 2, &mut rng(1), &mut b);
+        Init::XavierUniform.fill(3, 2, &mut rng(1), &mut a).unwrap();
+        Init::XavierUniform.fill(3, 2, &mut rng(1), &mut b).unwrap();
         assert_eq!(a, b);
     }
 }

@@ -20,12 +20,13 @@ use crate::kernels::Kernels;
 /// (an `Arc`) and clones share the stream, so work stays in order.
 ///
 /// ```no_run
-/// use forma::prelude::*;
-/// use forma::cuda::Cuda;
+/// use forma_core::Device;
+/// use forma_cuda::Cuda;
 /// let gpu = Cuda::new(0)?; // Err(Error::NoDevice { .. }) without a GPU
-/// let net = Mlp::<2, 2, 1>::initialize(&mut rng(70));
-/// let mut trainer = DeviceTrainer::new(gpu.clone(), net, Bce, Sgd::new(0.5)?)?;
-/// # Ok::<(), forma::Error>(())
+/// let mut buffer = gpu.alloc(4)?;
+/// gpu.write(&[1.0, 2.0, 3.0, 4.0], &mut buffer)?;
+/// // With the `forma` crate: `DeviceTrainer::new(gpu.clone(), net, loss, optimizer)?`.
+/// # Ok::<(), forma_core::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Cuda {

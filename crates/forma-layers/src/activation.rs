@@ -42,8 +42,26 @@ pub struct Tanh;
 /// `x` for `x > 0`, else `slope * x` (PyTorch's default slope is 0.01).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LeakyReLU {
+    slope: f64,
+}
+
+impl LeakyReLU {
+    /// A leaky ReLU with this slope for negative inputs; `Err` unless the
+    /// slope is finite.
+    pub fn new(slope: f64) -> forma_core::Result<Self> {
+        if !slope.is_finite() {
+            return Err(forma_core::Error::Config {
+                what: "LeakyReLU slope must be finite",
+                got: slope,
+            });
+        }
+        Ok(LeakyReLU { slope })
+    }
+
     /// The slope for negative inputs.
-    pub slope: f64,
+    pub fn slope(&self) -> f64 {
+        self.slope
+    }
 }
 
 impl Default for LeakyReLU {

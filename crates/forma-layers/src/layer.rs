@@ -42,9 +42,9 @@ pub trait Network<E: Float>: FixedInput + Layer<E, <Self as FixedInput>::Input> 
     /// use forma_layers::{Inline, Linear, Network, SharedBias, Sigmoid, seq};
     /// // Seed 000's 2-2-2 net with its weights inline: usable on `no_std` without `alloc`.
     /// let net = seq!(
-    ///     Linear::<2, 2, f64, SharedBias, Inline>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]),
+    ///     Linear::<2, 2, f64, SharedBias, Inline>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).unwrap(),
     ///     Sigmoid,
-    ///     Linear::<2, 2, f64, SharedBias, Inline>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]),
+    ///     Linear::<2, 2, f64, SharedBias, Inline>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).unwrap(),
     ///     Sigmoid
     /// );
     /// let y = net.predict([0.2, 0.1]);

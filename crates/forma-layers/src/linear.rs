@@ -23,7 +23,7 @@ use crate::storage::{DefaultStorage, Storage};
 /// ```
 /// use forma_layers::{Linear, Network, SharedBias};
 /// // Seed 000's first layer: W1 as PyTorch would store it, one shared bias 0.3.
-/// let l = Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]);
+/// let l = Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).unwrap();
 /// let y = l.predict([0.2, 0.1]);
 /// assert!((y[0] - 0.35).abs() < 1e-15 && (y[1] - 0.395).abs() < 1e-15);
 /// ```
@@ -49,25 +49,32 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Linear<I, O,
     }
 
     /// Weight drawn by `weight` and bias by `bias` (in that order), with fan-in `I`
-    /// and fan-out `O`.
-    pub fn init(weight: Init, bias: Init, rng: &mut Rng) -> Self {
+    /// and fan-out `O`. `Err` if a setting of either is not finite (or gives
+    /// values that are not finite in `E`).
+    pub fn init(weight: Init, bias: Init, rng: &mut Rng) -> Result<Self> {
         let mut l = Self::zeros();
-        weight.fill(I, O, rng, l.weight.borrow_mut().as_flattened_mut());
-        bias.fill(I, O, rng, l.bias.as_mut());
-        l
+        weight.fill(I, O, rng, l.weight.borrow_mut().as_flattened_mut())?;
+        bias.fill(I, O, rng, l.bias.as_mut())?;
+        Ok(l)
     }
 
     /// PyTorch's `nn.Linear` default: weight and bias ~ U(-1/√I, 1/√I).
     pub fn pytorch_default(rng: &mut Rng) -> Self {
-        Self::init(Init::PyTorchLinear, Init::PyTorchLinear, rng)
+        match Self::init(Init::PyTorchLinear, Init::PyTorchLinear, rng) {
+            Ok(l) => l,
+            Err(_) => unreachable!("PyTorchLinear has no settings to get wrong"),
+        }
     }
 
-    /// Exact values: the weight as `[out][in]` and the bias.
-    pub fn from_weights(weight: [[E; I]; O], bias: B::Param<E, O>) -> Self {
+    /// Exact values: the weight as `[out][in]` and the bias; `Err` naming
+    /// the element if one is NaN or infinite.
+    pub fn from_weights(weight: [[E; I]; O], bias: B::Param<E, O>) -> Result<Self> {
+        forma_core::check_finite("Linear::from_weights weight", weight.as_flattened())?;
+        forma_core::check_finite("Linear::from_weights bias", bias.as_ref())?;
         let mut l = Self::zeros();
         *l.weight.borrow_mut() = weight;
         l.bias = bias;
-        l
+        Ok(l)
     }
 
     /// Exact values from slices: `weight` row-major `[out][in]` (length `O*I`) and

@@ -5,19 +5,27 @@ use forma_core::{Float, Rng};
 use crate::seq::Initialize;
 use crate::{Bias, Linear, Storage};
 
-/// `I -> H -> O`: Linear, activation, Linear, activation (Sigmoid by default),
-/// the net of the XOR and iris tutorials.
+/// `I -> H -> O`: Linear, activation `A` (Sigmoid by default), Linear.
+///
+/// **Every `Mlp` ends in its last `Linear`**, with no activation after it:
+/// its outputs are raw values (logits for [`BceWithLogits`] or
+/// `SoftmaxCrossEntropy`, values for `Mse`). A network that must output
+/// probabilities names its last activation, as the XOR tutorial does:
+/// `seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid)` (with `Bce`,
+/// which refuses a prediction outside [0, 1]).
+///
+/// [`BceWithLogits`]: https://docs.rs/forma-losses
 ///
 /// ```
 /// use forma_layers::{Mlp, Params};
-/// // The XOR tutorial prints 9 parameters for its 2-2-1 net.
+/// // The XOR tutorial's 2-2-1 net has 9 parameters.
 /// assert_eq!(<Mlp<2, 2, 1> as Params<f32>>::COUNT, 9);
 /// ```
 pub type Mlp<const I: usize, const H: usize, const O: usize, E = f32, A = crate::Sigmoid> =
-    crate::seq!(@type Linear<I, H, E>, A, Linear<H, O, E>, A);
+    crate::seq!(@type Linear<I, H, E>, A, Linear<H, O, E>);
 
-/// `I -> H1 -> H2 -> O` with activation `A` after the hidden layers and none
-/// after the last (logits for a classifier loss).
+/// `I -> H1 -> H2 -> O` with activation `A` (ReLU by default) after the
+/// hidden layers; like [`Mlp`], it ends in its last `Linear` (raw outputs).
 pub type Mlp3<
     const I: usize,
     const H1: usize,

@@ -13,12 +13,12 @@ use crate::{Classes, DeviceLoss, Loss};
 pub struct SoftmaxCrossEntropy;
 
 impl<E: Float, const C: usize> Loss<E, Const<C>> for SoftmaxCrossEntropy {
-    type Target<B: Dim> = Classes<B>;
+    type Target<B: Dim> = Classes<B, C>;
 
     fn value_and_grad<B: Dim>(
         &self,
         pred: &Tensor<E, B, Const<C>>,
-        target: &Classes<B>,
+        target: &Classes<B, C>,
         grad: &mut Tensor<E, B, Const<C>>,
     ) -> Result<E> {
         same_batch(
@@ -61,7 +61,7 @@ pub struct DeviceClasses<E: Float, D: Device<E>, const C: usize> {
 impl<E: Float, D: Device<E>, const C: usize> DeviceClasses<E, D, C> {
     /// Copies the labels to the device. `Err(ClassOutOfRange)` for a label of
     /// `C` or more, or one that `E` cannot hold exactly.
-    pub fn upload<B: Dim>(device: &D, classes: &Classes<B>) -> Result<Self> {
+    pub fn upload<B: Dim>(device: &D, classes: &Classes<B, C>) -> Result<Self> {
         let mut coded = Vec::with_capacity(classes.rows());
         for (row, &label) in classes.labels().iter().enumerate() {
             let v = E::from_f64(label as f64);

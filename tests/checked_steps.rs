@@ -1,0 +1,418 @@
+//! Issue 11's repros: what a user's data or settings can get wrong during
+//! training is an `Err` that names the step, the cause and the place, and a
+//! refused step leaves the model and the optimizer state bit for bit as they
+//! were. Each test runs on `Trainer` and, where it applies, on
+//! `DeviceTrainer<Cpu>` (the CUDA device runs the same code; tests/cuda.rs).
+
+use forma::core::StepCause;
+use forma::prelude::*;
+
+type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
+
+/// Every parameter's bits, in visiting order.
+fn bits<P: Params<f32>>(p: &P) -> Vec<u32> {
+    p.to_vec().iter().map(|v| v.to_bits()).collect()
+}
+
+/// The step error's parts, or a panic naming what came instead.
+fn step_error(e: Error) -> (u64, StepCause, Error) {
+    match e {
+        Error::Step {
+            step,
+            cause,
+            source,
+        } => (step, cause, *source),
+        other => panic!("expected Error::Step, got {other:?}"),
+    }
+}
+
+fn xor_data() -> (Batch<f32, 2>, Batch<f32, 1>) {
+    (
+        Batch::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]),
+        Batch::from_rows(&[[0.], [1.], [1.], [0.]]),
+    )
+}
+
+#[test]
+fn a_nan_input_is_refused_with_its_row_and_column_and_changes_nothing() {
+    // The issue's repro: one NaN in a ReLU classifier's batch used to leave
+    // 8 NaN parameters behind an Ok(1.0878).
+    let net = Mlp3::<2, 8, 8, 3>::initialize(&mut rng(0));
+    let mut trainer = Trainer::new(net, SoftmaxCrossEntropy, Sgd::new(0.1).unwrap());
+    let labels = Classes::from_labels(vec![0, 1, 2, 1]).unwrap();
+    let clean = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
+    let bad = Batch::<f32, 2>::from_rows(&[[0., 0.], [f32::NAN, 1.], [1., 0.], [1., 1.]]);
+    trainer.step(&clean, &labels).unwrap();
+    let before = bits(trainer.model());
+    let (step, cause, source) = step_error(trainer.step(&bad, &labels).unwrap_err());
+    assert_eq!((step, cause), (2, StepCause::Input));
+    assert!(
+        matches!(source, Error::Value { what: "input", row: 1, column: 0, value, .. } if value.is_nan()),
+        "{source:?}"
+    );
+    assert_eq!(bits(trainer.model()), before, "a refused step changed the model");
+    // Training goes on from where it was.
+    trainer.step(&clean, &labels).unwrap();
+    assert!(trainer.model().to_vec().iter().all(|v| v.is_finite()));
+    assert_eq!(trainer.steps(), 3);
+}
+
+#[test]
+fn relu_propagates_nan_so_unchecked_training_still_reports_it() {
+    // Checks off: the NaN reaches the loss (relu(NaN) is NaN, as in
+    // PyTorch) instead of vanishing into the weights.
+    assert!(ReLU.infer([f32::NAN])[0].is_nan());
+    let net = Mlp3::<2, 8, 8, 3>::initialize(&mut rng(0));
+    let mut trainer =
+        Trainer::new(net, SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).with_checks(false);
+    let labels = Classes::from_labels(vec![0, 1]).unwrap();
+    let bad = Batch::<f32, 2>::from_rows(&[[0., 0.], [f32::NAN, 1.]]);
+    let before = bits(trainer.model());
+    let (_, cause, _) = step_error(trainer.step(&bad, &labels).unwrap_err());
+    assert_eq!(cause, StepCause::Loss);
+    assert_eq!(bits(trainer.model()), before);
+}
+
+#[test]
+fn infinity_into_a_sigmoid_net_is_refused() {
+    // sigmoid(inf) is finite, but dW = dYᵀ·X takes 0 · inf = NaN.
+    let (mut x, y) = xor_data();
+    x.as_mut_slice()[5] = f32::INFINITY;
+    let mut trainer = Trainer::new(Xor::initialize(&mut rng(1)), Bce, Sgd::new(0.5).unwrap());
+    let before = bits(trainer.model());
+    let (step, cause, source) = step_error(trainer.step(&x, &y).unwrap_err());
+    assert_eq!((step, cause), (1, StepCause::Input));
+    assert!(matches!(
+        source,
+        Error::Value {
+            row: 2,
+            column: 1,
+            ..
+        }
+    ));
+    assert_eq!(bits(trainer.model()), before);
+}
+
+#[test]
+fn a_nan_target_is_refused() {
+    let (x, mut y) = xor_data();
+    y.as_mut_slice()[3] = f32::NAN;
+    let mut trainer = Trainer::new(Xor::initialize(&mut rng(1)), Mse, Sgd::new(0.5).unwrap());
+    let (_, cause, source) = step_error(trainer.step(&x, &y).unwrap_err());
+    assert_eq!(cause, StepCause::Target);
+    assert!(matches!(
+        source,
+        Error::Value {
+            what: "target",
+            row: 3,
+            column: 0,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_nan_weight_set_by_hand_is_refused_at_the_loss() {
+    let (x, y) = xor_data();
+    let mut net = Xor::initialize(&mut rng(1));
+    net.0.visit_mut(&mut |p| p[0] = f32::NAN);
+    let mut trainer = Trainer::new(net, Bce, Sgd::new(0.5).unwrap());
+    let (_, cause, _) = step_error(trainer.step(&x, &y).unwrap_err());
+    // The NaN weight makes every output NaN, which Bce refuses as a
+    // prediction outside [0, 1].
+    assert_eq!(cause, StepCause::Loss);
+}
+
+#[test]
+fn an_update_that_overflows_is_refused_and_the_optimizer_state_is_untouched() {
+    // lr = 1e30 is finite in f32, and so are the gradients; the new weights
+    // are not. SGD with momentum: the velocity must not move either, which
+    // the next step shows bitwise against a trainer that never saw the step.
+    let (x, y) = xor_data();
+    let net = Xor::initialize(&mut rng(3));
+    let sgd = || Sgd::new(0.5).unwrap().with_momentum(0.9).unwrap();
+    let mut trainer = Trainer::new(net.clone(), Mse, sgd());
+    let mut reference = Trainer::new(net, Mse, sgd());
+    trainer.step(&x, &y).unwrap();
+    reference.step(&x, &y).unwrap();
+    let mut huge = y.clone();
+    huge.as_mut_slice().iter_mut().for_each(|v| *v = 3e38);
+    let before = bits(trainer.model());
+    let err = trainer.step(&x, &huge).unwrap_err();
+    let (step, cause, source) = step_error(err.clone());
+    assert_eq!(step, 2);
+    // Either the loss (3e38² overflows) or the update refuses it: both
+    // before anything is written.
+    assert!(matches!(cause, StepCause::Loss | StepCause::Update), "{err}");
+    assert_eq!(bits(trainer.model()), before);
+    let _ = source;
+    // Same step count for the optimizer: the next steps agree bit for bit.
+    for _ in 0..3 {
+        trainer.step(&x, &y).unwrap();
+        reference.step(&x, &y).unwrap();
+    }
+    assert_eq!(bits(trainer.model()), bits(reference.model()));
+}
+
+#[test]
+fn an_update_past_the_float_range_names_the_parameter_tensor() {
+    // Gradients near 2e10 (finite), learning rate 1e30 (finite): the new
+    // weights would be near 2e40, past f32's range.
+    let (x, mut y) = xor_data();
+    y.as_mut_slice().iter_mut().for_each(|v| *v = 1e10);
+    let net = Linear::<2, 1>::from_weights([[0.5, -0.5]], [0.1]).unwrap();
+    let mut trainer = Trainer::new(net, Mse, Sgd::new(1e30).unwrap());
+    let before = bits(trainer.model());
+    let (_, cause, source) = step_error(trainer.step(&x, &y).unwrap_err());
+    assert_eq!(cause, StepCause::Update);
+    match source {
+        Error::Parameter {
+            tensor,
+            index,
+            value,
+            ..
+        } => {
+            assert!(tensor < 2 && !value.is_finite(), "{tensor} {index} {value}");
+        }
+        other => panic!("expected Error::Parameter, got {other:?}"),
+    }
+    assert_eq!(bits(trainer.model()), before);
+}
+
+#[test]
+fn adam_keeps_its_moments_when_a_step_is_refused() {
+    let (x, y) = xor_data();
+    let net = Xor::initialize(&mut rng(4));
+    let mut trainer = Trainer::new(net.clone(), Bce, Adam::new(0.01).unwrap());
+    let mut reference = Trainer::new(net, Bce, Adam::new(0.01).unwrap());
+    for _ in 0..2 {
+        trainer.step(&x, &y).unwrap();
+        reference.step(&x, &y).unwrap();
+    }
+    let mut bad = x.clone();
+    bad.as_mut_slice()[0] = f32::NEG_INFINITY;
+    assert!(trainer.step(&bad, &y).is_err());
+    for _ in 0..3 {
+        trainer.step(&x, &y).unwrap();
+        reference.step(&x, &y).unwrap();
+    }
+    assert_eq!(bits(trainer.model()), bits(reference.model()));
+}
+
+#[test]
+fn settings_are_checked_in_the_element_type() {
+    // Finite in f64, infinite in f32.
+    let err = Sgd::<f32, Xor>::new(1e39).unwrap_err();
+    assert!(
+        matches!(err, Error::Config { got, .. } if got.is_infinite()),
+        "{err}"
+    );
+    assert!(Sgd::<f64, Mlp<2, 2, 1, f64>>::new(1e39).is_ok());
+    // Adam eps = 0 would divide 0 by 0 on a zero gradient.
+    assert!(Adam::<f32, Xor>::new(0.01).unwrap().with_eps(0.0).is_err());
+    assert!(Adam::<f32, Xor>::new(0.01).unwrap().with_eps(1e-50).is_err()); // 0 in f32
+    assert!(
+        Sgd::<f32, Xor>::new(0.1)
+            .unwrap()
+            .with_momentum(0.999_999_99)
+            .is_err()
+    ); // 1.0 in f32
+    assert!(LeakyReLU::new(f64::NAN).is_err());
+    assert!(LeakyReLU::new(-0.2).is_ok());
+    assert!(Linear::<2, 1>::from_weights([[1.0, f32::INFINITY]], [0.0]).is_err());
+    assert!(Linear::<2, 1>::from_slices(&[1.0, 2.0], &[f32::NAN]).is_err());
+    let nan = Init::Normal {
+        mean: 0.0,
+        std: f64::NAN,
+    };
+    assert!(Linear::<2, 1>::init(nan, Init::Constant(0.0), &mut rng(0)).is_err());
+}
+
+#[test]
+fn bce_on_a_value_outside_0_1_is_an_error_naming_the_row() {
+    // An Mlp ends in a Linear: its outputs are logits, not probabilities.
+    let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [3., -2.], [1., 0.]]);
+    let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.]]);
+    let net = Linear::<2, 1>::from_weights([[1.0, -1.0]], [0.25]).unwrap();
+    let mut trainer = Trainer::new(net.clone(), Bce, Sgd::new(0.5).unwrap());
+    let (_, cause, source) = step_error(trainer.step(&x, &y).unwrap_err());
+    assert_eq!(cause, StepCause::Loss);
+    assert!(
+        matches!(source, Error::Value { what: "Bce prediction", row: 1, column: 0, value, .. } if value == 5.25),
+        "{source:?}"
+    );
+    // The loss alone says so too, and never returns a negative "loss".
+    let pred = Batch::<f32, 1>::from_rows(&[[0.5], [-0.5]]);
+    assert!(matches!(
+        Loss::<f32, Const<1>>::value(&Bce, &pred, &Batch::from_rows(&[[1.], [0.]])),
+        Err(Error::Value { row: 1, .. })
+    ));
+    // On a device: the same row.
+    let mut dev = DeviceTrainer::new(Cpu, net, Bce, Sgd::new(0.5).unwrap()).unwrap();
+    let (dx, dy) = (
+        DeviceTensor::upload(&Cpu, &x).unwrap(),
+        DeviceTensor::upload(&Cpu, &y).unwrap(),
+    );
+    let (_, cause, source) = step_error(dev.step(&dx, &dy).unwrap_err());
+    assert_eq!(cause, StepCause::Loss);
+    assert!(matches!(source, Error::Value { row: 1, .. }), "{source:?}");
+}
+
+#[test]
+fn an_empty_batch_is_the_same_error_on_every_path() {
+    let x = Batch::<f32, 2>::from_flat(&[]).unwrap();
+    let y = Batch::<f32, 1>::from_flat(&[]).unwrap();
+    for loss_is_sum in [false, true] {
+        let net = Xor::initialize(&mut rng(1));
+        let (host, device) = if loss_is_sum {
+            let mut t = Trainer::new(net.clone(), HalfSumSquares, Sgd::new(0.5).unwrap());
+            let mut d = DeviceTrainer::new(Cpu, net, HalfSumSquares, Sgd::new(0.5).unwrap()).unwrap();
+            let (dx, dy) = (
+                DeviceTensor::upload(&Cpu, &x).unwrap(),
+                DeviceTensor::upload(&Cpu, &y).unwrap(),
+            );
+            (t.step(&x, &y), d.step(&dx, &dy))
+        } else {
+            let mut t = Trainer::new(net.clone(), Bce, Sgd::new(0.5).unwrap());
+            let mut d = DeviceTrainer::new(Cpu, net, Bce, Sgd::new(0.5).unwrap()).unwrap();
+            let (dx, dy) = (
+                DeviceTensor::upload(&Cpu, &x).unwrap(),
+                DeviceTensor::upload(&Cpu, &y).unwrap(),
+            );
+            (t.step(&x, &y), d.step(&dx, &dy))
+        };
+        for r in [host, device] {
+            let (step, cause, source) = step_error(r.unwrap_err());
+            assert_eq!((step, cause), (1, StepCause::EmptyBatch));
+            assert!(matches!(source, Error::EmptyBatch { .. }));
+        }
+    }
+    let mut t = Trainer::new(Xor::initialize(&mut rng(1)), Bce, Sgd::new(0.5).unwrap());
+    assert!(matches!(
+        t.evaluate(&x, &y),
+        Err(Error::EmptyBatch { .. })
+    ));
+}
+
+#[test]
+fn evaluate_never_returns_a_non_finite_loss() {
+    let (mut x, y) = xor_data();
+    let mut t = Trainer::new(Mlp::<2, 2, 1>::initialize(&mut rng(1)), Mse, Sgd::new(0.5).unwrap());
+    x.as_mut_slice()[0] = f32::NAN;
+    let err = t.evaluate(&x, &y).unwrap_err();
+    assert!(matches!(err, Error::Invalid { what: "evaluation loss", .. }), "{err}");
+}
+
+#[test]
+fn the_device_trainer_refuses_the_same_steps_and_restores_its_state() {
+    let (x, y) = xor_data();
+    let net = Xor::initialize(&mut rng(5));
+    let adam = || Adam::new(0.05).unwrap();
+    let mut dev = DeviceTrainer::new(Cpu, net.clone(), Mse, adam()).unwrap();
+    let mut reference = DeviceTrainer::new(Cpu, net, Mse, adam()).unwrap();
+    let up = |b: &Batch<f32, 2>| DeviceTensor::upload(&Cpu, b).unwrap();
+    let upy = |b: &Batch<f32, 1>| DeviceTensor::upload(&Cpu, b).unwrap();
+    dev.step(&up(&x), &upy(&y)).unwrap();
+    reference.step(&up(&x), &upy(&y)).unwrap();
+
+    // A NaN input: refused, with its place.
+    let mut bad = x.clone();
+    bad.as_mut_slice()[3] = f32::NAN;
+    let (step, cause, source) = step_error(dev.step(&up(&bad), &upy(&y)).unwrap_err());
+    assert_eq!((step, cause), (2, StepCause::Input));
+    assert!(matches!(source, Error::Value { row: 1, column: 1, .. }), "{source:?}");
+    // An infinite target.
+    let mut bad_y = y.clone();
+    bad_y.as_mut_slice()[2] = f32::INFINITY;
+    let (_, cause, source) = step_error(dev.step(&up(&x), &upy(&bad_y)).unwrap_err());
+    assert_eq!(cause, StepCause::Target);
+    assert!(matches!(source, Error::Value { row: 2, .. }), "{source:?}");
+    // A target so large that the gradient overflows: refused at the loss,
+    // the gradient or the update, and everything restored.
+    let mut huge = y.clone();
+    huge.as_mut_slice().iter_mut().for_each(|v| *v = 1e30);
+    let (_, cause, _) = step_error(dev.step(&up(&x), &upy(&huge)).unwrap_err());
+    assert!(
+        matches!(cause, StepCause::Loss | StepCause::Gradient | StepCause::Update),
+        "{cause:?}"
+    );
+    assert_eq!(dev.steps(), 4);
+    for _ in 0..3 {
+        dev.step(&up(&x), &upy(&y)).unwrap();
+        reference.step(&up(&x), &upy(&y)).unwrap();
+    }
+    assert_eq!(
+        bits(&dev.model().unwrap()),
+        bits(&reference.model().unwrap()),
+        "the refused steps moved the parameters or Adam's moments or step count"
+    );
+}
+
+#[test]
+fn the_device_trainer_restores_parameters_after_an_overflowing_update() {
+    let (x, mut y) = xor_data();
+    y.as_mut_slice().iter_mut().for_each(|v| *v = 1e10);
+    let net = Linear::<2, 1>::from_weights([[0.5, -0.5]], [0.1]).unwrap();
+    let mut dev = DeviceTrainer::new(Cpu, net.clone(), Mse, Sgd::new(1e30).unwrap()).unwrap();
+    let (dx, dy) = (
+        DeviceTensor::upload(&Cpu, &x).unwrap(),
+        DeviceTensor::upload(&Cpu, &y).unwrap(),
+    );
+    let (_, cause, source) = step_error(dev.step(&dx, &dy).unwrap_err());
+    assert_eq!(cause, StepCause::Update);
+    assert!(matches!(source, Error::Parameter { .. }), "{source:?}");
+    assert_eq!(bits(&dev.model().unwrap()), bits(&net));
+}
+
+#[test]
+fn labels_that_are_not_classes_are_reported_as_given() {
+    // The Cpu device reads labels as values: -1, NaN and 2.5 are named as
+    // they came, not as "0" or "2".
+    let logits = vec![0.5f32; 3 * 4];
+    for bad in [-1.0f32, f32::NAN, 2.5] {
+        let labels = vec![0.0, bad, 3.0];
+        let mut grad = vec![0.0f32; 12];
+        let err = Cpu
+            .cross_entropy(3, 4, &logits, &labels, &mut grad)
+            .unwrap_err();
+        match err {
+            Error::ClassOutOfRange {
+                row: 1,
+                label,
+                classes: 4,
+            } => assert!(label.to_bits() == (bad as f64).to_bits(), "{label} vs {bad}"),
+            other => panic!("{other:?}"),
+        }
+        let text = err_text(bad);
+        assert!(text.contains(&format!("got {}", bad as f64)), "{text}");
+    }
+}
+
+fn err_text(bad: f32) -> String {
+    Error::ClassOutOfRange {
+        row: 1,
+        label: bad as f64,
+        classes: 4,
+    }
+    .to_string()
+}
+
+#[test]
+fn step_errors_read_as_sentences() {
+    let e = forma::core::Error::Step {
+        step: 12,
+        cause: StepCause::Input,
+        source: Box::new(Error::Value {
+            what: "input",
+            row: 3,
+            column: 7,
+            value: f64::NAN,
+            expected: "a finite value",
+        }),
+    };
+    assert_eq!(
+        e.to_string(),
+        "training step 12 refused (input): input, row 3, column 7: expected a finite value, \
+         got NaN; the model and optimizer state are unchanged"
+    );
+}
