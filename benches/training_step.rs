@@ -11,7 +11,6 @@ use forma::core::Float;
 use forma::layers::Initialize;
 use forma::prelude::*;
 
-
 /// The XOR tutorial's net, with its final Sigmoid (an `Mlp` ends in a Linear).
 type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
 
@@ -320,8 +319,57 @@ fn trainer_vs_cpu_device(c: &mut Criterion) {
     );
 }
 
+/// The price of the per-step checks (issue 11): the same step with
+/// `with_checks(true)` (the default, "checked") and `with_checks(false)`
+/// ("unchecked"), side by side in one group per network, in one run.
+fn checks(c: &mut Criterion) {
+    macro_rules! checked_vs_unchecked {
+        ($name:expr, $rows:expr, $make:expr, $x:expr, $t:expr) => {{
+            let (x, t) = ($x, $t);
+            let mut g = group(c, &format!("checks/{}", $name));
+            g.throughput(Throughput::Elements($rows));
+            for on in [true, false] {
+                let mut trainer = $make.with_checks(on);
+                let label = if on { "checked" } else { "unchecked" };
+                g.bench_function(label, |b| {
+                    b.iter(|| trainer.step(black_box(&x), black_box(&t)).expect("finite"))
+                });
+            }
+            g.finish();
+        }};
+    }
+    checked_vs_unchecked!(
+        "xor_2-2-1_f32_b4",
+        4,
+        Trainer::new(Xor::initialize(&mut forma::rng(1)), Bce, Sgd::new(0.5).expect("lr")),
+        Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]),
+        Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]])
+    );
+    type Iris = seq!(@type Linear<2, 32, f32, NoBias>, Sigmoid, Linear<32, 1, f32, NoBias>, Sigmoid);
+    checked_vs_unchecked!(
+        "iris_2-32-1_f32_b100",
+        100,
+        Trainer::new(Iris::initialize(&mut forma::rng(3)), Bce, Sgd::new(0.001).expect("lr")),
+        random::<f32, 2>(100, 1),
+        random::<f32, 1>(100, 2).map(|v| if v > 0.5 { 1.0 } else { 0.0 })
+    );
+    checked_vs_unchecked!(
+        "mnist_784-256-128-10_f32_b128",
+        128,
+        Trainer::new(
+            Mnist::initialize(&mut forma::rng(8)),
+            SoftmaxCrossEntropy,
+            Sgd::new(0.01).expect("lr")
+        ),
+        random::<f32, 784>(128, 7),
+        Classes::<usize, 10>::from_labels((0..128).map(|i| (i * 7) % 10).collect())
+            .expect("labels below 10")
+    );
+}
+
 criterion_group!(
     benches,
+    checks,
     trainer_vs_cpu_device,
     mazur,
     mazur_expression_vs_layers,

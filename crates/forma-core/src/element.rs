@@ -85,14 +85,17 @@ pub trait Float:
     );
 }
 
-/// Largest flat index reached by an `rows x cols` operand with these strides, plus one.
+/// Largest flat index reached by an `rows x cols` operand with these strides,
+/// plus one; `None` if that overflows `usize` (then no slice can hold it).
 #[cfg(feature = "alloc")]
-fn extent(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> usize {
+fn extent(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> Option<usize> {
     if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * rs + (cols - 1) * cs + 1
+        return Some(0);
     }
+    (rows - 1)
+        .checked_mul(rs)?
+        .checked_add((cols - 1).checked_mul(cs)?)?
+        .checked_add(1)
 }
 
 macro_rules! impl_float {
@@ -187,8 +190,13 @@ macro_rules! impl_float {
                 beta: Self,
                 c: &mut [Self],
             ) {
+                // Checked arithmetic: in release builds a wrapped product
+                // could pass a plain comparison and let the kernel read
+                // outside `a` or `b` (issue 11).
                 assert!(
-                    extent(m, k, sa) <= a.len() && extent(k, n, sb) <= b.len() && m * n <= c.len(),
+                    extent(m, k, sa).is_some_and(|e| e <= a.len())
+                        && extent(k, n, sb).is_some_and(|e| e <= b.len())
+                        && m.checked_mul(n).is_some_and(|e| e <= c.len()),
                     "packed_gemm: operand out of bounds"
                 );
                 // SAFETY: the assert above guarantees every index matrixmultiply

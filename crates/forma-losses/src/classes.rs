@@ -7,16 +7,18 @@ use forma_core::{Dim, Error, Result};
 ///
 /// The class count is a type parameter, and the loss takes `Classes<_, C>`
 /// only for a network whose output is `C` wide: it comes from the network,
-/// so it cannot disagree with it. Usually it is inferred from the trainer:
+/// so it cannot disagree with it. Usually it is inferred from the loss or
+/// the trainer it is given to:
 ///
 /// ```
-/// use forma::prelude::*;
-/// # fn main() -> forma::Result<()> {
-/// let net = Mlp3::<2, 8, 8, 3>::initialize(&mut rng(0));
-/// let mut trainer = Trainer::new(net, SoftmaxCrossEntropy, Sgd::new(0.1)?);
-/// let x = Batch::<f32, 2>::from_rows(&[[0.0, 1.0], [1.0, 0.0]]);
-/// let labels = Classes::from_labels(vec![2, 0])?; // C = 3, from the net
-/// trainer.step(&x, &labels)?;
+/// use forma_core::{Batch, Const, Tensor};
+/// use forma_losses::{Classes, Loss, SoftmaxCrossEntropy};
+/// # fn main() -> forma_core::Result<()> {
+/// // A 3-class prediction takes `Classes<_, 3>`; the count comes from it.
+/// let logits: Batch<f32, 3> = Tensor::from_rows(&[[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]);
+/// let labels = Classes::from_labels(vec![0, 2])?; // C = 3, inferred
+/// let loss = Loss::<f32, Const<3>>::value(&SoftmaxCrossEntropy, &logits, &labels)?;
+/// assert!(loss > 0.0);
 /// assert!(Classes::<usize, 3>::from_labels(vec![3]).is_err()); // not a class of 3
 /// # Ok(()) }
 /// ```

@@ -85,7 +85,6 @@ impl<E: Float> Device<E> for Cpu {
         act: Activation,
         y: &mut Vec<E>,
     ) -> Result<()> {
-        let len = rows * cols;
         checks::bias_act(
             (rows, cols),
             x.map(Vec::len),
@@ -93,6 +92,8 @@ impl<E: Float> Device<E> for Cpu {
             kind,
             y.len(),
         )?;
+        // After the check, which multiplies with overflow checks: this fits.
+        let len = rows * cols;
         let bias = bias.map_or(&[][..], |b| &b[..]);
         if let Some(x) = x {
             y[..len].copy_from_slice(&x[..len]);
@@ -158,8 +159,8 @@ impl<E: Float> Device<E> for Cpu {
     }
 
     fn softmax(&self, rows: usize, cols: usize, x: &Vec<E>, y: &mut Vec<E>) -> Result<()> {
-        let n = rows * cols;
         checks::softmax(rows, cols, x.len(), y.len())?;
+        let n = rows * cols; // fits: checked above
         let c = cols.max(1);
         for (xr, yr) in x[..n].chunks_exact(c).zip(y[..n].chunks_exact_mut(c)) {
             rowwise::softmax(xr, yr);
@@ -175,8 +176,8 @@ impl<E: Float> Device<E> for Cpu {
         dy: &Vec<E>,
         dx: &mut Vec<E>,
     ) -> Result<()> {
-        let n = rows * cols;
         checks::softmax_backward(rows, cols, y.len(), dy.len(), dx.len())?;
+        let n = rows * cols; // fits: checked above
         let c = cols.max(1);
         let (ys, dys) = (y[..n].chunks_exact(c), dy[..n].chunks_exact(c));
         for ((yr, gr), dr) in ys.zip(dys).zip(dx[..n].chunks_exact_mut(c)) {
@@ -193,8 +194,8 @@ impl<E: Float> Device<E> for Cpu {
         labels: &Vec<E>,
         grad: &mut Vec<E>,
     ) -> Result<E> {
-        let n = rows * classes;
         checks::cross_entropy(rows, classes, logits.len(), labels.len(), grad.len())?;
+        let n = rows * classes; // fits: checked above
         if n == 0 {
             return Ok(E::ZERO);
         }
