@@ -7,7 +7,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use forma_core::math::gemm::{self, Backend};
-use forma_core::{Batch, Const, Cpu, Device, DeviceTensor, Error, Layout, Tensor};
+use forma_core::{Batch, Const, Cpu, Device, DeviceTensor, Error, Float, Layout, Tensor};
 
 /// 2^62 + 1: times 4 it wraps to 4.
 const HUGE: usize = (1 << 62) + 1;
@@ -215,4 +215,18 @@ fn a_width_0_batch_from_no_data_is_the_empty_batch() {
             .to_string(),
         "Tensor::from_flat (a multiple of the width): expected length 9, got 7"
     );
+}
+
+/// The doc-hidden `Float::packed_gemm` is reachable from safe code: sizes
+/// whose extent wraps in release builds (a huge row stride here) must stop
+/// at its bounds check, never reach the kernel.
+#[test]
+#[should_panic(expected = "packed_gemm: operand out of bounds")]
+fn packed_gemm_with_a_wrapping_extent_stops_at_its_check() {
+    let a = [1.0f32; 4];
+    let b = [1.0f32; 4];
+    let mut c = [0.0f32; 4];
+    // (m-1)·rs wraps around usize to a small number without checked maths.
+    let rs = usize::MAX / 2 + 2;
+    <f32 as Float>::packed_gemm((3, 1, 1), &a, (rs, 1), &b, (1, 1), 0.0, &mut c);
 }
