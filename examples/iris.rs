@@ -16,9 +16,10 @@ use forma::prelude::*;
 type Net = seq!(@type Linear<2, 32, f32, NoBias>, Sigmoid, Linear<32, 1, f32, NoBias>, Sigmoid);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // iris.csv: sepal_length, sepal_width, petal_length, petal_width, species.
+    // iris.csv: one header line (sepal_length, sepal_width, petal_length,
+    // petal_width, species), then the rows.
     let text = std::fs::read_to_string(common::data_path("iris.csv"))?;
-    let rows = forma::data::parse_csv(&text)?;
+    let rows = forma::data::parse_csv(&text, &forma::data::CsvOptions::with_header_lines(1))?;
     let mut features = Vec::new();
     let mut labels = Vec::new();
     for row in rows.iter().filter(|r| r[4] < 2.0).take(100) {

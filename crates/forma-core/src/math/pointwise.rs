@@ -231,10 +231,10 @@ impl<E: Float> SgdStep<E> {
             Some(v) if self.momentum != E::ZERO => {
                 let new = |i: usize| self.with_momentum(p[i], g[i], v[i]);
                 let n = p.len().min(g.len()).min(v.len());
-                let all = finite_sum(p.iter().zip(g).zip(v).map(|((&p, &g), &v)| {
+                let all = finite3(p, g, v, |p, g, v| {
                     let (p, v) = self.with_momentum(p, g, v);
                     p * E::ZERO + v * E::ZERO
-                }));
+                });
                 if all {
                     return None;
                 }
@@ -246,7 +246,7 @@ impl<E: Float> SgdStep<E> {
                 })
             }
             _ => {
-                let all = finite_sum(p.iter().zip(g).map(|(&p, &g)| self.plain(p, g) * E::ZERO));
+                let all = finite2(p, g, |p, g| self.plain(p, g) * E::ZERO);
                 if all {
                     return None;
                 }
@@ -260,16 +260,74 @@ impl<E: Float> SgdStep<E> {
     }
 }
 
-/// Whether every term of `zeros` (each `x · 0` for a value `x`) is zero,
-/// i.e. every `x` was finite: `inf · 0` and `NaN · 0` are NaN, and so is any
-/// sum holding one. Eight running sums let the compiler vectorise it.
+// Whether `f` gives zero for every element (each term is `x · 0` for the
+// values `x` it computes): `inf · 0` and `NaN · 0` are NaN, and so is any
+// sum holding one, so a zero sum means every value was finite. Eight
+// running sums over chunks of exactly eight let the compiler vectorise it
+// (no bounds checks, independent lanes).
+
+/// Eight lanes' sum, zero iff all were zero.
 #[inline(always)]
-fn finite_sum<E: Float>(zeros: impl Iterator<Item = E>) -> bool {
+fn lanes_zero<E: Float>(lanes: [E; 8], tail: E) -> bool {
+    lanes.iter().fold(tail, |a, &b| a + b) == E::ZERO
+}
+
+#[inline(always)]
+fn finite2<E: Float>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> bool {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut lanes = [E::ZERO; 8];
-    for (i, z) in zeros.enumerate() {
-        lanes[i & 7] += z;
+    for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for l in 0..8 {
+            lanes[l] += f(a[l], b[l]);
+        }
     }
-    lanes.iter().fold(E::ZERO, |a, &b| a + b) == E::ZERO
+    let tail = n - n % 8;
+    let rest = a[tail..].iter().zip(&b[tail..]);
+    lanes_zero(lanes, rest.fold(E::ZERO, |t, (&a, &b)| t + f(a, b)))
+}
+
+#[inline(always)]
+fn finite3<E: Float>(a: &[E], b: &[E], c: &[E], f: impl Fn(E, E, E) -> E) -> bool {
+    let n = a.len().min(b.len()).min(c.len());
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    let mut lanes = [E::ZERO; 8];
+    let chunks = a.chunks_exact(8).zip(b.chunks_exact(8)).zip(c.chunks_exact(8));
+    for ((a, b), c) in chunks {
+        for l in 0..8 {
+            lanes[l] += f(a[l], b[l], c[l]);
+        }
+    }
+    let tail = n - n % 8;
+    let rest = a[tail..].iter().zip(&b[tail..]).zip(&c[tail..]);
+    lanes_zero(lanes, rest.fold(E::ZERO, |t, ((&a, &b), &c)| t + f(a, b, c)))
+}
+
+#[inline(always)]
+fn finite4<E: Float>(a: &[E], b: &[E], c: &[E], d: &[E], f: impl Fn(E, E, E, E) -> E) -> bool {
+    let n = a.len().min(b.len()).min(c.len()).min(d.len());
+    let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
+    let mut lanes = [E::ZERO; 8];
+    let chunks = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .zip(c.chunks_exact(8))
+        .zip(d.chunks_exact(8));
+    for (((a, b), c), d) in chunks {
+        for l in 0..8 {
+            lanes[l] += f(a[l], b[l], c[l], d[l]);
+        }
+    }
+    let tail = n - n % 8;
+    let rest = a[tail..]
+        .iter()
+        .zip(&b[tail..])
+        .zip(&c[tail..])
+        .zip(&d[tail..]);
+    lanes_zero(
+        lanes,
+        rest.fold(E::ZERO, |t, (((&a, &b), &c), &d)| t + f(a, b, c, d)),
+    )
 }
 
 /// One Adam/AdamW update's settings (`torch.optim.Adam`, `AdamW`), with the
@@ -343,10 +401,10 @@ impl<E: Float> AdamStep<E> {
                 .zip(v)
                 .map(|(((&p, &g), &m), &v)| (p, g, m, v))
         };
-        let all = finite_sum(zip().map(|(p, g, m, v)| {
+        let all = finite4(p, g, m, v, |p, g, m, v| {
             let (p, m, v) = self.element(p, g, m, v);
             p * E::ZERO + m * E::ZERO + v * E::ZERO
-        }));
+        });
         if all {
             return None;
         }
