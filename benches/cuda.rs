@@ -98,22 +98,29 @@ fn mlp(c: &mut Criterion) {
         .expect("valid init");
         let y =
             DeviceTensor::upload(&gpu, &Batch::<f32, 64>::from_flat(&v).expect("y")).expect("y");
-        let net = Mlp64::initialize(&mut forma::rng(5));
-        let mut trainer = DeviceTrainer::new(gpu.clone(), net, Mse, Sgd::new(0.01).expect("lr"))
-            .expect("trainer");
-        g.bench_function("forma", |b| {
-            b.iter_custom(|iters| {
-                let ((), elapsed) = gpu
-                    .time(|| {
-                        for _ in 0..iters {
-                            black_box(trainer.step(&x, &y)?);
-                        }
-                        Ok(())
-                    })
-                    .expect("step");
-                elapsed
-            })
-        });
+        // "forma": the default, checked steps (input, target, gradients and
+        // update counted on the GPU, a snapshot for rollback); "unchecked":
+        // `with_checks(false)`, the same work PyTorch does.
+        for (label, checks) in [("forma", true), ("forma_unchecked", false)] {
+            let net = Mlp64::initialize(&mut forma::rng(5));
+            let mut trainer =
+                DeviceTrainer::new(gpu.clone(), net, Mse, Sgd::new(0.01).expect("lr"))
+                    .and_then(|t| t.with_checks(checks))
+                    .expect("trainer");
+            g.bench_function(label, |b| {
+                b.iter_custom(|iters| {
+                    let ((), elapsed) = gpu
+                        .time(|| {
+                            for _ in 0..iters {
+                                black_box(trainer.step(&x, &y)?);
+                            }
+                            Ok(())
+                        })
+                        .expect("step");
+                    elapsed
+                })
+            });
+        }
         g.finish();
     }
 }

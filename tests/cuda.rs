@@ -457,3 +457,61 @@ fn device_side_timing_measures_queued_work() {
         .unwrap_err();
     assert!(matches!(err, Error::Length { .. }), "{err}");
 }
+
+#[test]
+fn nonfinite_values_are_counted_into_their_slot() {
+    let Some(gpu) = gpu("count_nonfinite") else {
+        return;
+    };
+    let mut x = nonzero(100_003, 80);
+    x[0] = f32::NAN;
+    x[50_000] = f32::INFINITY;
+    x[100_002] = f32::NEG_INFINITY;
+    let dx = upload(&gpu, &x);
+    let mut counts = upload(&gpu, &[0.0; 4]);
+    gpu.count_nonfinite(100_003, &dx, &mut counts, 2).unwrap();
+    gpu.count_nonfinite(100_002, &dx, &mut counts, 3).unwrap(); // the last one left out
+    assert_eq!(download(&gpu, &counts), [0.0, 0.0, 3.0, 2.0]);
+    let err = gpu.count_nonfinite(10, &dx, &mut counts, 4).unwrap_err();
+    assert!(matches!(err, Error::Length { .. }), "{err}");
+}
+
+#[test]
+fn relu_keeps_nan_and_bce_refuses_what_is_not_a_probability() {
+    let Some(gpu) = gpu("NaN semantics") else {
+        return;
+    };
+    let x = upload(&gpu, &[f32::NAN, -1.0, 2.0]);
+    let mut y = gpu.alloc(3).unwrap();
+    gpu.bias_act(1, 3, Some(&x), None, BiasKind::None, Activation::ReLU, &mut y)
+        .unwrap();
+    let got = download(&gpu, &y);
+    assert!(got[0].is_nan() && got[1] == 0.0 && got[2] == 2.0, "{got:?}");
+    let (p, t) = (upload(&gpu, &[0.5, -0.25]), upload(&gpu, &[1.0, 0.0]));
+    let mut g = gpu.alloc(2).unwrap();
+    let loss = gpu.loss(LossKind::Bce, 2, &p, &t, &mut g).unwrap();
+    assert!(loss.is_nan(), "Bce of -0.25 gave {loss}");
+}
+
+/// The checked DeviceTrainer on the GPU: a NaN input is refused with its
+/// row and column, and the parameters stay as they were.
+#[test]
+fn a_checked_step_on_the_gpu_refuses_a_nan_input() {
+    let Some(gpu) = gpu("checked step") else {
+        return;
+    };
+    type Net = seq!(@type Linear<3, 8>, ReLU, Linear<8, 2>);
+    let net = Net::initialize(&mut forma::rng(9));
+    let mut trainer = DeviceTrainer::new(gpu.clone(), net.clone(), Mse, Sgd::new(0.1).unwrap()).unwrap();
+    let mut xs = nonzero(4 * 3, 81);
+    xs[7] = f32::NAN;
+    let x = DeviceTensor::upload(&gpu, &Batch::<f32, 3>::from_flat(&xs).unwrap()).unwrap();
+    let y = DeviceTensor::upload(&gpu, &Batch::<f32, 2>::from_flat(&nonzero(8, 82)).unwrap()).unwrap();
+    match trainer.step(&x, &y).unwrap_err() {
+        Error::Step { step: 1, cause: forma::core::StepCause::Input, source } => {
+            assert!(matches!(*source, Error::Value { row: 2, column: 1, .. }), "{source:?}");
+        }
+        other => panic!("expected a refused input, got {other:?}"),
+    }
+    assert_eq!(trainer.model().unwrap().to_vec(), net.to_vec());
+}
