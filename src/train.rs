@@ -41,6 +41,10 @@ pub struct Trainer<E: Float, In: ConstDim, B: Dim, M: Module<E, In>, L, O> {
     optimizer: O,
     steps: u64,
     checks: bool,
+    /// Whether the model may differ from what the optimizer's last step left
+    /// (before the first step, and after `model_mut`): then the update check
+    /// reads every parameter.
+    touched: bool,
     _input: PhantomData<In>,
 }
 
@@ -91,6 +95,7 @@ where
             optimizer,
             steps: 0,
             checks: true,
+            touched: true,
             _input: PhantomData,
         }
     }
@@ -164,11 +169,15 @@ where
         let step = self.steps;
         let loss = self.gradients(x, target, step)?;
         if self.checks {
-            self.optimizer
-                .check(&self.model, &self.grads)
-                .map_err(|e| refuse(step, update_cause(&e), e))?;
+            let checked = if self.touched {
+                self.optimizer.check(&self.model, &self.grads)
+            } else {
+                self.optimizer.check_after_step(&self.model, &self.grads)
+            };
+            checked.map_err(|e| refuse(step, update_cause(&e), e))?;
         }
         self.optimizer.step(&mut self.model, &self.grads);
+        self.touched = false;
         Ok(loss)
     }
 
@@ -208,8 +217,10 @@ where
         &self.model
     }
 
-    /// The model, mutable (to set exact weights between steps).
+    /// The model, mutable (to set exact weights between steps). The next
+    /// step's update check then reads every parameter again.
     pub fn model_mut(&mut self) -> &mut M {
+        self.touched = true;
         &mut self.model
     }
 

@@ -50,7 +50,11 @@ fn a_nan_input_is_refused_with_its_row_and_column_and_changes_nothing() {
         matches!(source, Error::Value { what: "input", row: 1, column: 0, value, .. } if value.is_nan()),
         "{source:?}"
     );
-    assert_eq!(bits(trainer.model()), before, "a refused step changed the model");
+    assert_eq!(
+        bits(trainer.model()),
+        before,
+        "a refused step changed the model"
+    );
     // Training goes on from where it was.
     trainer.step(&clean, &labels).unwrap();
     assert!(trainer.model().to_vec().iter().all(|v| v.is_finite()));
@@ -143,7 +147,10 @@ fn an_update_that_overflows_is_refused_and_the_optimizer_state_is_untouched() {
     assert_eq!(step, 2);
     // Either the loss (3e38² overflows) or the update refuses it: both
     // before anything is written.
-    assert!(matches!(cause, StepCause::Loss | StepCause::Update), "{err}");
+    assert!(
+        matches!(cause, StepCause::Loss | StepCause::Update),
+        "{err}"
+    );
     assert_eq!(bits(trainer.model()), before);
     let _ = source;
     // Same step count for the optimizer: the next steps agree bit for bit.
@@ -210,7 +217,12 @@ fn settings_are_checked_in_the_element_type() {
     assert!(Sgd::<f64, Mlp<2, 2, 1, f64>>::new(1e39).is_ok());
     // Adam eps = 0 would divide 0 by 0 on a zero gradient.
     assert!(Adam::<f32, Xor>::new(0.01).unwrap().with_eps(0.0).is_err());
-    assert!(Adam::<f32, Xor>::new(0.01).unwrap().with_eps(1e-50).is_err()); // 0 in f32
+    assert!(
+        Adam::<f32, Xor>::new(0.01)
+            .unwrap()
+            .with_eps(1e-50)
+            .is_err()
+    ); // 0 in f32
     assert!(
         Sgd::<f32, Xor>::new(0.1)
             .unwrap()
@@ -266,7 +278,8 @@ fn an_empty_batch_is_the_same_error_on_every_path() {
         let net = Xor::initialize(&mut rng(1));
         let (host, device) = if loss_is_sum {
             let mut t = Trainer::new(net.clone(), HalfSumSquares, Sgd::new(0.5).unwrap());
-            let mut d = DeviceTrainer::new(Cpu, net, HalfSumSquares, Sgd::new(0.5).unwrap()).unwrap();
+            let mut d =
+                DeviceTrainer::new(Cpu, net, HalfSumSquares, Sgd::new(0.5).unwrap()).unwrap();
             let (dx, dy) = (
                 DeviceTensor::upload(&Cpu, &x).unwrap(),
                 DeviceTensor::upload(&Cpu, &y).unwrap(),
@@ -288,19 +301,29 @@ fn an_empty_batch_is_the_same_error_on_every_path() {
         }
     }
     let mut t = Trainer::new(Xor::initialize(&mut rng(1)), Bce, Sgd::new(0.5).unwrap());
-    assert!(matches!(
-        t.evaluate(&x, &y),
-        Err(Error::EmptyBatch { .. })
-    ));
+    assert!(matches!(t.evaluate(&x, &y), Err(Error::EmptyBatch { .. })));
 }
 
 #[test]
 fn evaluate_never_returns_a_non_finite_loss() {
     let (mut x, y) = xor_data();
-    let mut t = Trainer::new(Mlp::<2, 2, 1>::initialize(&mut rng(1)), Mse, Sgd::new(0.5).unwrap());
+    let mut t = Trainer::new(
+        Mlp::<2, 2, 1>::initialize(&mut rng(1)),
+        Mse,
+        Sgd::new(0.5).unwrap(),
+    );
     x.as_mut_slice()[0] = f32::NAN;
     let err = t.evaluate(&x, &y).unwrap_err();
-    assert!(matches!(err, Error::Invalid { what: "evaluation loss", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Invalid {
+                what: "evaluation loss",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -320,7 +343,17 @@ fn the_device_trainer_refuses_the_same_steps_and_restores_its_state() {
     bad.as_mut_slice()[3] = f32::NAN;
     let (step, cause, source) = step_error(dev.step(&up(&bad), &upy(&y)).unwrap_err());
     assert_eq!((step, cause), (2, StepCause::Input));
-    assert!(matches!(source, Error::Value { row: 1, column: 1, .. }), "{source:?}");
+    assert!(
+        matches!(
+            source,
+            Error::Value {
+                row: 1,
+                column: 1,
+                ..
+            }
+        ),
+        "{source:?}"
+    );
     // An infinite target.
     let mut bad_y = y.clone();
     bad_y.as_mut_slice()[2] = f32::INFINITY;
@@ -333,7 +366,10 @@ fn the_device_trainer_refuses_the_same_steps_and_restores_its_state() {
     huge.as_mut_slice().iter_mut().for_each(|v| *v = 1e30);
     let (_, cause, _) = step_error(dev.step(&up(&x), &upy(&huge)).unwrap_err());
     assert!(
-        matches!(cause, StepCause::Loss | StepCause::Gradient | StepCause::Update),
+        matches!(
+            cause,
+            StepCause::Loss | StepCause::Gradient | StepCause::Update
+        ),
         "{cause:?}"
     );
     assert_eq!(dev.steps(), 4);
@@ -380,7 +416,10 @@ fn labels_that_are_not_classes_are_reported_as_given() {
                 row: 1,
                 label,
                 classes: 4,
-            } => assert!(label.to_bits() == (bad as f64).to_bits(), "{label} vs {bad}"),
+            } => assert!(
+                label.to_bits() == (bad as f64).to_bits(),
+                "{label} vs {bad}"
+            ),
             other => panic!("{other:?}"),
         }
         let text = err_text(bad);
@@ -414,5 +453,82 @@ fn step_errors_read_as_sentences() {
         e.to_string(),
         "training step 12 refused (input): input, row 3, column 7: expected a finite value, \
          got NaN; the model and optimizer state are unchanged"
+    );
+}
+
+#[test]
+fn a_weight_set_between_steps_is_checked_in_full() {
+    // The update check may decide from bounds its last step kept; a weight
+    // changed by hand since (3e38, times -2 by weight decay) must still be
+    // caught, so `model_mut` makes the next check read every parameter.
+    let x = Batch::<f32, 2>::from_rows(&[[0.0, 1.0], [0.0, 0.5]]);
+    let y = Batch::<f32, 1>::from_rows(&[[1.0], [0.5]]);
+    let net = Linear::<2, 1>::from_weights([[0.5, 0.5]], [0.0]).unwrap();
+    let sgd = Sgd::new(1.0).unwrap().with_weight_decay(3.0).unwrap();
+    let mut trainer = Trainer::new(net, Mse, sgd);
+    trainer.step(&x, &y).unwrap();
+    trainer.model_mut().visit_mut(&mut |p| {
+        if p.len() == 2 {
+            p[0] = 3e38; // meets only zero inputs: the loss stays finite
+        }
+    });
+    let before = bits(trainer.model());
+    let (_, cause, source) = step_error(trainer.step(&x, &y).unwrap_err());
+    assert_eq!(cause, StepCause::Update, "{source:?}");
+    assert!(
+        matches!(
+            source,
+            Error::Parameter {
+                tensor: 0,
+                index: 0,
+                ..
+            }
+        ),
+        "{source:?}"
+    );
+    assert_eq!(bits(trainer.model()), before);
+}
+
+#[test]
+fn the_fast_update_check_still_names_a_bad_gradient_and_an_overflow() {
+    // After a step, `check_after_step` decides from the bounds that step kept
+    // and one pass over the gradient; a gradient that is not finite, or one
+    // large enough to overflow the update, falls through to the full check.
+    use forma::optim::Optimizer;
+    type One = Linear<2, 1>;
+    let mut params = One::from_weights([[0.5, -0.5]], [0.25]).unwrap();
+    let grad = |w0: f32| One::from_weights([[w0, 0.1]], [0.1]).unwrap();
+    let mut sgd = Sgd::<f32, One>::new(10.0).unwrap();
+    sgd.step(&mut params, &grad(0.1));
+    assert!(sgd.check_after_step(&params, &grad(0.2)).is_ok());
+    let mut nan = grad(0.1);
+    nan.visit_mut(&mut |p| {
+        if p.len() == 1 {
+            p[0] = f32::NAN; // the bias: tensor 1
+        }
+    });
+    assert!(
+        matches!(
+            sgd.check_after_step(&params, &nan),
+            Err(Error::Parameter {
+                what: "gradient",
+                tensor: 1,
+                index: 0,
+                ..
+            })
+        ),
+        "a NaN gradient passed the fast check"
+    );
+    // 1e38 · lr 10 overflows: the bound says "maybe", the full check "yes".
+    assert!(
+        matches!(
+            sgd.check_after_step(&params, &grad(1e38)),
+            Err(Error::Parameter {
+                tensor: 0,
+                index: 0,
+                ..
+            })
+        ),
+        "an overflowing update passed the fast check"
     );
 }

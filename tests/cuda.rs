@@ -483,8 +483,16 @@ fn relu_keeps_nan_and_bce_refuses_what_is_not_a_probability() {
     };
     let x = upload(&gpu, &[f32::NAN, -1.0, 2.0]);
     let mut y = gpu.alloc(3).unwrap();
-    gpu.bias_act(1, 3, Some(&x), None, BiasKind::None, Activation::ReLU, &mut y)
-        .unwrap();
+    gpu.bias_act(
+        1,
+        3,
+        Some(&x),
+        None,
+        BiasKind::None,
+        Activation::ReLU,
+        &mut y,
+    )
+    .unwrap();
     let got = download(&gpu, &y);
     assert!(got[0].is_nan() && got[1] == 0.0 && got[2] == 2.0, "{got:?}");
     let (p, t) = (upload(&gpu, &[0.5, -0.25]), upload(&gpu, &[1.0, 0.0]));
@@ -502,16 +510,76 @@ fn a_checked_step_on_the_gpu_refuses_a_nan_input() {
     };
     type Net = seq!(@type Linear<3, 8>, ReLU, Linear<8, 2>);
     let net = Net::initialize(&mut forma::rng(9));
-    let mut trainer = DeviceTrainer::new(gpu.clone(), net.clone(), Mse, Sgd::new(0.1).unwrap()).unwrap();
+    let mut trainer =
+        DeviceTrainer::new(gpu.clone(), net.clone(), Mse, Sgd::new(0.1).unwrap()).unwrap();
     let mut xs = nonzero(4 * 3, 81);
     xs[7] = f32::NAN;
     let x = DeviceTensor::upload(&gpu, &Batch::<f32, 3>::from_flat(&xs).unwrap()).unwrap();
-    let y = DeviceTensor::upload(&gpu, &Batch::<f32, 2>::from_flat(&nonzero(8, 82)).unwrap()).unwrap();
+    let y =
+        DeviceTensor::upload(&gpu, &Batch::<f32, 2>::from_flat(&nonzero(8, 82)).unwrap()).unwrap();
     match trainer.step(&x, &y).unwrap_err() {
-        Error::Step { step: 1, cause: forma::core::StepCause::Input, source } => {
-            assert!(matches!(*source, Error::Value { row: 2, column: 1, .. }), "{source:?}");
+        Error::Step {
+            step: 1,
+            cause: forma::core::StepCause::Input,
+            source,
+        } => {
+            assert!(
+                matches!(
+                    *source,
+                    Error::Value {
+                        row: 2,
+                        column: 1,
+                        ..
+                    }
+                ),
+                "{source:?}"
+            );
         }
         other => panic!("expected a refused input, got {other:?}"),
     }
     assert_eq!(trainer.model().unwrap().to_vec(), net.to_vec());
+}
+
+#[test]
+fn binary_axpby_and_axis_sums_match_the_cpu_device() {
+    let Some(gpu) = gpu("algebra") else { return };
+    use forma::core::{Axis, Binary};
+    let (rows, cols) = (1001, 37);
+    let n = rows * cols;
+    let (a, b) = (nonzero(n, 90), nonzero(n, 91));
+    let (da, db) = (upload(&gpu, &a), upload(&gpu, &b));
+    let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    for op in [Binary::Add, Binary::Sub, Binary::Mul] {
+        let mut want = vec![0.0f32; n];
+        Cpu.binary(op, n, &a, &b, &mut want).unwrap();
+        let mut got = upload(&gpu, &vec![f32::NAN; n]);
+        gpu.binary(op, n, &da, &db, &mut got).unwrap();
+        assert_close(
+            &format!("binary {op:?}"),
+            &f(&download(&gpu, &got)),
+            &f(&want),
+            1e-6,
+        );
+    }
+    let mut want = b.clone();
+    Cpu.axpby(n, 0.5, &a, -2.0, &mut want).unwrap();
+    let mut got = upload(&gpu, &b);
+    gpu.axpby(n, 0.5, &da, -2.0, &mut got).unwrap();
+    assert_close("axpby", &f(&download(&gpu, &got)), &f(&want), 1e-6);
+    for axis in [Axis::Rows, Axis::Columns] {
+        let len = axis.len(rows, cols);
+        let a64 = f(&a);
+        let mut want = vec![0.0f64; len];
+        Cpu.sum_axis(rows, cols, &a64, axis, &mut want).unwrap();
+        let mut got = upload(&gpu, &vec![f32::NAN; len]);
+        gpu.sum_axis(rows, cols, &da, axis, &mut got).unwrap();
+        // Sums of up to 1001 terms below 1: error relative to sqrt(terms).
+        let terms = if axis == Axis::Rows { rows } else { cols } as f64;
+        for (i, (g, w)) in download(&gpu, &got).iter().zip(&want).enumerate() {
+            assert!(
+                (*g as f64 - w).abs() <= 1e-5 * terms.sqrt(),
+                "sum_axis {axis:?} [{i}]: {g} vs {w} (f64)"
+            );
+        }
+    }
 }

@@ -189,3 +189,63 @@ fn primitives_check_every_buffer_length_before_touching_it() {
         }
     );
 }
+
+/// The algebra a user's layer is written in (issue 12's groundwork):
+/// binary ops, axpby and sums along either axis, against plain f64 loops.
+#[test]
+fn binary_axpby_and_axis_sums_match_plain_loops() {
+    use forma::core::{Axis, Binary};
+    let (rows, cols) = (7, 5);
+    let n = rows * cols;
+    let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+    let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos() + 0.5).collect();
+    for (op, f) in [
+        (Binary::Add, (|x, y| x + y) as fn(f64, f64) -> f64),
+        (Binary::Sub, |x, y| x - y),
+        (Binary::Mul, |x, y| x * y),
+    ] {
+        let mut out = vec![f64::NAN; n];
+        Cpu.binary(op, n, &a, &b, &mut out).unwrap();
+        for i in 0..n {
+            assert_eq!(out[i], f(a[i], b[i]), "{op:?} [{i}]");
+        }
+    }
+    let mut y = b.clone();
+    Cpu.axpby(n, 0.5, &a, -2.0, &mut y).unwrap();
+    for i in 0..n {
+        assert_eq!(y[i], 0.5 * a[i] + -2.0 * b[i]);
+    }
+    let mut per_col = vec![f64::NAN; cols];
+    Cpu.sum_axis(rows, cols, &a, Axis::Rows, &mut per_col)
+        .unwrap();
+    let mut per_row = vec![f64::NAN; rows];
+    Cpu.sum_axis(rows, cols, &a, Axis::Columns, &mut per_row)
+        .unwrap();
+    for c in 0..cols {
+        let want: f64 = (0..rows).map(|r| a[r * cols + c]).sum();
+        assert!((per_col[c] - want).abs() < 1e-12, "column {c}");
+    }
+    for r in 0..rows {
+        let want: f64 = a[r * cols..(r + 1) * cols].iter().sum();
+        assert!((per_row[r] - want).abs() < 1e-12, "row {r}");
+    }
+    // Lengths are checked, and name the operand.
+    let err = Cpu
+        .sum_axis(rows, cols, &a, Axis::Columns, &mut vec![0.0; 3])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Length {
+                what: "sum_axis: out",
+                expected: 7,
+                got: 3
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        Cpu.binary(Binary::Add, n + 1, &a, &b, &mut vec![0.0; n + 1])
+            .is_err()
+    );
+}

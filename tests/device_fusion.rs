@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use forma::core::{AdamStep, BiasKind, Layout, SgdStep};
+use forma::core::{AdamStep, Axis, BiasKind, Binary, Layout, SgdStep};
 use forma::prelude::*;
 
 /// The Cpu device, counting each primitive it is asked for.
@@ -167,6 +167,18 @@ impl Device<f32> for Counting {
     ) -> Result<()> {
         self.count("adam");
         Cpu.adam(len, s, p, g, m, v)
+    }
+    fn binary(&self, op: Binary, len: usize, a: &Buf, b: &Buf, out: &mut Buf) -> Result<()> {
+        self.count("binary");
+        Cpu.binary(op, len, a, b, out)
+    }
+    fn axpby(&self, len: usize, alpha: f32, x: &Buf, beta: f32, y: &mut Buf) -> Result<()> {
+        self.count("axpby");
+        Cpu.axpby(len, alpha, x, beta, y)
+    }
+    fn sum_axis(&self, rows: usize, cols: usize, x: &Buf, axis: Axis, out: &mut Buf) -> Result<()> {
+        self.count("sum_axis");
+        Cpu.sum_axis(rows, cols, x, axis, out)
     }
     fn count_nonfinite(&self, len: usize, x: &Buf, counts: &mut Buf, slot: usize) -> Result<()> {
         self.count("count_nonfinite");

@@ -101,9 +101,11 @@ fn mazur_net_as_one_expression_matches_pytorch() {
 fn an_expression_as_the_loss_of_a_trainer() {
     let g = golden("mazur.json");
     let net = seq!(
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).expect("finite weights"),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3])
+            .expect("finite weights"),
         Sigmoid,
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).expect("finite weights"),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5])
+            .expect("finite weights"),
         Sigmoid
     );
     let half_sse = RowLoss::sum(

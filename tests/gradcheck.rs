@@ -713,7 +713,8 @@ fn the_checker_rejects_broken_gradients() {
     let mut l = Linear::<3, 3, f64>::from_weights(
         [[0.3, -0.7, 0.2], [0.5, 0.1, -0.4], [-0.9, 0.6, 0.8]],
         [0.1, -0.2, 0.3],
-    ).expect("finite weights");
+    )
+    .expect("finite weights");
     let x = batch::<3>(&[0.5, -1.0, 0.25, 0.8, 0.3, -0.6]);
     let r = batch::<3>(&[1.0, -0.5, 0.25, 0.75, 0.6, -0.9]);
     let good = weighted_derivatives(&mut l, &x, &r);
@@ -747,7 +748,8 @@ fn the_checker_rejects_broken_gradients() {
 /// tolerance: `d/dw Σ r ⊙ (x·wᵀ)` for one weight is `Σ_rows r·x`.
 #[test]
 fn finite_differences_are_accurate() {
-    let mut l = Linear::<2, 1, f64, NoBias>::from_weights([[1.5, -2.5]], []).expect("finite weights");
+    let mut l =
+        Linear::<2, 1, f64, NoBias>::from_weights([[1.5, -2.5]], []).expect("finite weights");
     let x = batch::<2>(&[0.3, 0.7, -1.1, 0.4]);
     let r = batch::<1>(&[2.0, -0.5]);
     let d = weighted_derivatives(&mut l, &x, &r);

@@ -44,7 +44,6 @@ fn allocations_during(f: impl FnOnce()) -> usize {
     ALLOCATIONS.with(Cell::get) - before
 }
 
-
 /// The XOR tutorial's net, with its final Sigmoid.
 type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
 
@@ -56,9 +55,11 @@ fn the_counter_sees_allocations() {
 #[test]
 fn mazur_step_allocates_nothing_after_the_first() {
     let net = seq!(
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).expect("finite weights"),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3])
+            .expect("finite weights"),
         Sigmoid,
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).expect("finite weights"),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5])
+            .expect("finite weights"),
         Sigmoid
     );
     let x = Tensor::from_array([[0.2, 0.1]]);

@@ -74,8 +74,10 @@ fn loading_checks_length_and_finiteness() {
 
 #[test]
 fn visiting_order_is_weight_then_bias_layer_by_layer() {
-    let l1 = Linear::<2, 2, f64>::from_weights([[1.0, 2.0], [3.0, 4.0]], [5.0, 6.0]).expect("finite weights");
-    let l2 = Linear::<2, 1, f64, SharedBias>::from_weights([[7.0, 8.0]], [9.0]).expect("finite weights");
+    let l1 = Linear::<2, 2, f64>::from_weights([[1.0, 2.0], [3.0, 4.0]], [5.0, 6.0])
+        .expect("finite weights");
+    let l2 =
+        Linear::<2, 1, f64, SharedBias>::from_weights([[7.0, 8.0]], [9.0]).expect("finite weights");
     let net = seq!(l1, ReLU, l2);
     assert_eq!(net.to_vec(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
 }

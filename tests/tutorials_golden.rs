@@ -22,7 +22,6 @@ fn f32s(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
 
-
 /// The tutorial's 2-2-1 net with its final Sigmoid (an `Mlp` ends in a Linear).
 type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
 

@@ -98,12 +98,14 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64, max_steps:
         Linear::<2, 2, E, SharedBias>::from_weights(
             [[e(0.2), e(0.1)], [e(0.4), e(0.15)]],
             [e(0.3)]
-        ).expect("finite weights"),
+        )
+        .expect("finite weights"),
         Sigmoid,
         Linear::<2, 2, E, SharedBias>::from_weights(
             [[e(0.65), e(0.7)], [e(0.45), e(0.3)]],
             [e(0.5)]
-        ).expect("finite weights"),
+        )
+        .expect("finite weights"),
         Sigmoid
     );
     let x = Batch::<E, 2>::from_rows(&[[e(0.2), e(0.1)]]);
@@ -121,7 +123,9 @@ pub fn tutorial_networks<E: Float, D: Device<E>>(device: D, tol: f64, max_steps:
     );
 
     // XOR.
-    let xor = <seq!(@type Linear<2, 2, E>, Sigmoid, Linear<2, 1, E>, Sigmoid)>::initialize(&mut forma::rng(70));
+    let xor = <seq!(@type Linear<2, 2, E>, Sigmoid, Linear<2, 1, E>, Sigmoid)>::initialize(
+        &mut forma::rng(70),
+    );
     let x = Batch::<E, 2>::from_rows(&[
         [e(0.), e(0.)],
         [e(0.), e(1.)],

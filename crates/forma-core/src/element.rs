@@ -63,6 +63,17 @@ pub trait Float:
     fn min(self, other: Self) -> Self;
     /// Neither NaN nor infinite.
     fn is_finite(self) -> bool;
+    /// The bits of `|self|` as an unsigned integer (`u32` for `f32`): ordered
+    /// as `|self|` is for finite values, and at least [`Float::INF_BITS`]
+    /// for infinity and NaN. Integer maxima vectorise where float maxima
+    /// with NaN rules do not, so finiteness checks run on these.
+    type AbsBits: Copy + Ord + Default;
+    /// [`Float::abs_bits`] of infinity: `x` is finite iff `x.abs_bits() < INF_BITS`.
+    const INF_BITS: Self::AbsBits;
+    /// See [`Float::AbsBits`].
+    fn abs_bits(self) -> Self::AbsBits;
+    /// The non-negative value whose [`Float::abs_bits`] are `bits`.
+    fn from_abs_bits(bits: Self::AbsBits) -> Self;
     /// Runs `f` on a scratch buffer of at least `len` elements: with `std`, one
     /// buffer per thread that only ever grows (so repeated products allocate
     /// nothing); without `std`, a fresh buffer.
@@ -99,20 +110,31 @@ fn extent(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> Option<usize> {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $exp:path, $ln:path, $sqrt:path, $tanh:path, $gemm:path, $exp_fast:path) => {
-        impl_float!(@impl $t, $exp, $ln, $sqrt, $tanh, $gemm, {
+    ($t:ty, $bits:ty, $exp:path, $ln:path, $sqrt:path, $tanh:path, $gemm:path, $exp_fast:path) => {
+        impl_float!(@impl $t, $bits, $exp, $ln, $sqrt, $tanh, $gemm, {
             #[inline(always)]
             fn exp_fast(self) -> Self {
                 $exp_fast(self)
             }
         });
     };
-    ($t:ty, $exp:path, $ln:path, $sqrt:path, $tanh:path, $gemm:path) => {
-        impl_float!(@impl $t, $exp, $ln, $sqrt, $tanh, $gemm, {});
+    ($t:ty, $bits:ty, $exp:path, $ln:path, $sqrt:path, $tanh:path, $gemm:path) => {
+        impl_float!(@impl $t, $bits, $exp, $ln, $sqrt, $tanh, $gemm, {});
     };
-    (@impl $t:ty, $exp:path, $ln:path, $sqrt:path, $tanh:path, $gemm:path, { $($extra:tt)* }) => {
+    (@impl $t:ty, $bits:ty, $exp:path, $ln:path, $sqrt:path, $tanh:path, $gemm:path, { $($extra:tt)* }) => {
         impl Float for $t {
             $($extra)*
+            type AbsBits = $bits;
+            const INF_BITS: Self::AbsBits = <$t>::INFINITY.to_bits();
+            #[inline(always)]
+            fn abs_bits(self) -> Self::AbsBits {
+                // Clears the sign bit: the top bit of the integer.
+                self.to_bits() & (Self::AbsBits::MAX >> 1)
+            }
+            #[inline(always)]
+            fn from_abs_bits(bits: Self::AbsBits) -> Self {
+                <$t>::from_bits(bits)
+            }
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NAME: &'static str = stringify!($t);
@@ -229,6 +251,7 @@ macro_rules! impl_float {
 
 impl_float!(
     f32,
+    u32,
     libm::expf,
     libm::logf,
     libm::sqrtf,
@@ -238,6 +261,7 @@ impl_float!(
 );
 impl_float!(
     f64,
+    u64,
     libm::exp,
     libm::log,
     libm::sqrt,

@@ -294,17 +294,8 @@ pub fn check_finite_rows<E: crate::Float>(
     cols: usize,
     values: &[E],
 ) -> Result<()> {
-    let mut lanes = [E::ZERO; 8];
-    let mut chunks = values.chunks_exact(8);
-    for c in &mut chunks {
-        for (l, &x) in lanes.iter_mut().zip(c) {
-            *l += x * E::ZERO;
-        }
-    }
-    for (l, &x) in lanes.iter_mut().zip(chunks.remainder()) {
-        *l += x * E::ZERO;
-    }
-    if lanes.iter().fold(E::ZERO, |a, &b| a + b) == E::ZERO {
+    let (all_finite, _) = crate::math::pointwise::scan_finite_max(values);
+    if all_finite {
         return Ok(());
     }
     let index = values.iter().position(|v| !v.is_finite()).unwrap_or(0);

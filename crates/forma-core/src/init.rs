@@ -91,7 +91,13 @@ impl Init {
 
     /// [`Init::fill`] for settings already known to be valid (the fan-based
     /// schemes are always finite).
-    pub(crate) fn draw<E: Float>(&self, fan_in: usize, fan_out: usize, rng: &mut Rng, out: &mut [E]) {
+    pub(crate) fn draw<E: Float>(
+        &self,
+        fan_in: usize,
+        fan_out: usize,
+        rng: &mut Rng,
+        out: &mut [E],
+    ) {
         let fan_in = fan_in.max(1) as f64;
         let fan_sum = fan_in + fan_out.max(1) as f64;
         let (uniform, normal) = match *self {
@@ -163,19 +169,39 @@ mod tests {
     fn settings_that_are_not_finite_are_errors() {
         let mut v = [0f32; 4];
         for init in [
-            Init::Normal { mean: f64::NAN, std: 1.0 },
-            Init::Normal { mean: 0.0, std: -1.0 },
-            Init::Normal { mean: 0.0, std: f64::INFINITY },
-            Init::Uniform { low: 1.0, high: 0.0 },
-            Init::Uniform { low: 0.0, high: f64::NAN },
+            Init::Normal {
+                mean: f64::NAN,
+                std: 1.0,
+            },
+            Init::Normal {
+                mean: 0.0,
+                std: -1.0,
+            },
+            Init::Normal {
+                mean: 0.0,
+                std: f64::INFINITY,
+            },
+            Init::Uniform {
+                low: 1.0,
+                high: 0.0,
+            },
+            Init::Uniform {
+                low: 0.0,
+                high: f64::NAN,
+            },
             Init::Constant(1e39), // finite in f64, infinite in f32
         ] {
             let err = init.fill(2, 2, &mut rng(1), &mut v).unwrap_err();
-            assert!(matches!(err, crate::Error::Config { .. }), "{init:?}: {err}");
+            assert!(
+                matches!(err, crate::Error::Config { .. }),
+                "{init:?}: {err}"
+            );
             assert_eq!(v, [0.0; 4], "{init:?} wrote values");
         }
         let mut d = [0f64; 2];
-        Init::Constant(1e39).fill(1, 1, &mut rng(1), &mut d).unwrap();
+        Init::Constant(1e39)
+            .fill(1, 1, &mut rng(1), &mut d)
+            .unwrap();
         assert_eq!(d, [1e39; 2]);
     }
 

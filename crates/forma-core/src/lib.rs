@@ -45,7 +45,7 @@ pub use dim::{AreMultipliable, Const, ConstDim, Dim, SameWidth};
 pub use element::Float;
 pub use error::{Error, Result, StepCause, check_finite, check_finite_rows, check_len};
 pub use init::{Init, Rng, rng};
-pub use math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
+pub use math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
 #[cfg(feature = "alloc")]
 pub use tensor::{Batch, Tensor};
 

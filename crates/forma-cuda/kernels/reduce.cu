@@ -40,3 +40,15 @@ extern "C" __global__ void forma_count_nonfinite(int n, const float* __restrict_
     s = forma_block_sum(s);
     if (threadIdx.x == 0 && threadIdx.y == 0 && s != 0.0f) atomicAdd(&out[slot], s);
 }
+
+// out[r] = sum of x[r][0..cols), for every row: one block per row at a time
+// (grid-stride over rows), its threads striding over the columns.
+extern "C" __global__ void forma_row_sums(int rows, int cols, const float* __restrict__ x, float* __restrict__ out) {
+    for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
+        float s = 0.0f;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) s += x[(size_t)r * cols + c];
+        s = forma_block_sum(s);
+        if (threadIdx.x == 0) out[r] = s;
+        __syncthreads();  // the block sum's shared memory is reused next row
+    }
+}

@@ -7,7 +7,7 @@ use cust::device::DeviceAttribute;
 use cust::stream::{Stream, StreamFlags};
 use cust::sys;
 use forma_core::{
-    Activation, AdamStep, BiasKind, Device, Error, Layout, LossKind, Result, SgdStep,
+    Activation, AdamStep, Axis, BiasKind, Binary, Device, Error, Layout, LossKind, Result, SgdStep,
 };
 
 use crate::CudaBuffer;
@@ -232,6 +232,39 @@ impl Device<f32> for Cuda {
         slot: usize,
     ) -> Result<()> {
         self.inner.kernels.count_nonfinite(len, x, counts, slot)
+    }
+
+    fn binary(
+        &self,
+        op: Binary,
+        len: usize,
+        a: &CudaBuffer,
+        b: &CudaBuffer,
+        out: &mut CudaBuffer,
+    ) -> Result<()> {
+        self.inner.kernels.binary(op, len, a, b, out)
+    }
+
+    fn axpby(
+        &self,
+        len: usize,
+        alpha: f32,
+        x: &CudaBuffer,
+        beta: f32,
+        y: &mut CudaBuffer,
+    ) -> Result<()> {
+        self.inner.kernels.axpby(len, alpha, x, beta, y)
+    }
+
+    fn sum_axis(
+        &self,
+        rows: usize,
+        cols: usize,
+        x: &CudaBuffer,
+        axis: Axis,
+        out: &mut CudaBuffer,
+    ) -> Result<()> {
+        self.inner.kernels.sum_axis((rows, cols), x, axis, out)
     }
 
     fn matmul(

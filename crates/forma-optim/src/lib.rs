@@ -32,6 +32,15 @@ pub trait Optimizer<E: Float, P: Params<E>> {
     /// is not finite (the first one in visiting order), else `"update"`.
     /// It may create zeroed state on the first call, as `step` would.
     fn check(&mut self, params: &P, grads: &P) -> Result<()>;
+    /// [`Optimizer::check`] for parameters known to be exactly what this
+    /// optimizer's last [`Optimizer::step`] left: it may then decide from
+    /// bounds kept by that step (the largest parameter and state) and one
+    /// pass over the gradient, instead of reading every parameter. The
+    /// trainer calls it unless the model was handed out mutably since. The
+    /// default is [`Optimizer::check`].
+    fn check_after_step(&mut self, params: &P, grads: &P) -> Result<()> {
+        self.check(params, grads)
+    }
     /// One update: `params -= f(grads, state)`.
     fn step(&mut self, params: &mut P, grads: &P);
 }

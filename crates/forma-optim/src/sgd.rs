@@ -23,6 +23,8 @@ pub struct Sgd<E, P> {
     nesterov: bool,
     weight_decay: E,
     velocity: Option<P>,
+    /// The largest `|p|` and `|v|` the last host step wrote.
+    bounds: Option<(E, E)>,
 }
 
 impl<E: Float, P: Params<E>> Sgd<E, P> {
@@ -35,6 +37,7 @@ impl<E: Float, P: Params<E>> Sgd<E, P> {
             nesterov: false,
             weight_decay: E::ZERO,
             velocity: None,
+            bounds: None,
         })
     }
 
@@ -97,15 +100,41 @@ impl<E: Float, P: Params<E>> Optimizer<E, P> for Sgd<E, P> {
         })
     }
 
+    fn check_after_step(&mut self, params: &P, grads: &P) -> Result<()> {
+        let Some((p_max, v_max)) = self.bounds else {
+            return self.check(params, grads);
+        };
+        let (mut finite, mut g_max) = (true, E::ZERO);
+        grads.visit(&mut |g| {
+            let (f, m) = forma_core::math::pointwise::scan_finite_max(g);
+            finite &= f;
+            g_max = g_max.max(m);
+        });
+        let step = self.settings(self.velocity.is_none());
+        if finite && step.bounded(p_max, v_max, g_max) {
+            return Ok(());
+        }
+        // A non-finite gradient to name, or an update that may overflow.
+        self.check(params, grads)
+    }
+
     fn step(&mut self, params: &mut P, grads: &P) {
+        let (mut p_max, mut v_max) = (E::ZERO, E::ZERO);
+        let mut keep = |(p, v): (E, E)| {
+            p_max = p_max.max(p);
+            v_max = v_max.max(v);
+        };
         if self.momentum == E::ZERO {
             let step = self.settings(false);
-            params.zip_mut(grads, &mut |p, g| step.apply(p, g, None));
-            return;
+            params.zip_mut(grads, &mut |p, g| keep(step.apply(p, g, None)));
+        } else {
+            let step = self.settings(self.velocity.is_none());
+            let velocity = self.velocity.get_or_insert_with(|| params.zeros_like());
+            params.zip2_mut(grads, velocity, &mut |p, g, v| {
+                keep(step.apply(p, g, Some(v)))
+            });
         }
-        let step = self.settings(self.velocity.is_none());
-        let velocity = self.velocity.get_or_insert_with(|| params.zeros_like());
-        params.zip2_mut(grads, velocity, &mut |p, g, v| step.apply(p, g, Some(v)));
+        self.bounds = Some((p_max, v_max));
     }
 }
 

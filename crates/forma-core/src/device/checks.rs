@@ -237,6 +237,27 @@ pub fn count_nonfinite(len: usize, x: usize, counts: usize, slot: usize) -> Resu
     )
 }
 
+/// [`Device::binary`](super::Device::binary): `a`, `b` and `out` hold `len`.
+pub fn binary(len: usize, a: usize, b: usize, out: usize) -> Result<()> {
+    all_fit(
+        len,
+        &[("binary: a", a), ("binary: b", b), ("binary: out", out)],
+    )
+}
+
+/// [`Device::axpby`](super::Device::axpby): `x` and `y` hold `len`.
+pub fn axpby(len: usize, x: usize, y: usize) -> Result<()> {
+    all_fit(len, &[("axpby: x", x), ("axpby: y", y)])
+}
+
+/// [`Device::sum_axis`](super::Device::sum_axis): `x` holds `rows·cols`,
+/// `out` one value per sum.
+pub fn sum_axis(rows: usize, cols: usize, x: usize, axis: crate::Axis, out: usize) -> Result<()> {
+    let n = elements("sum_axis: x (rows·cols overflows usize)", (rows, cols), x)?;
+    fits("sum_axis: x", n, x)?;
+    fits("sum_axis: out", axis.len(rows, cols), out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::{BiasKind, Device, Layout, checks};
-use crate::math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
+use crate::math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
 use crate::math::{gemm, reduce, rowwise};
 use crate::{Error, Float, Result};
 
@@ -137,6 +137,53 @@ impl<E: Float> Device<E> for Cpu {
         checks::count_nonfinite(len, x.len(), counts.len(), slot)?;
         let bad = x[..len].iter().filter(|v| !v.is_finite()).count();
         counts[slot] += E::from_f64(bad as f64);
+        Ok(())
+    }
+
+    fn binary(
+        &self,
+        op: Binary,
+        len: usize,
+        a: &Vec<E>,
+        b: &Vec<E>,
+        out: &mut Vec<E>,
+    ) -> Result<()> {
+        checks::binary(len, a.len(), b.len(), out.len())?;
+        for ((o, &a), &b) in out[..len].iter_mut().zip(&a[..len]).zip(&b[..len]) {
+            *o = op.apply(a, b);
+        }
+        Ok(())
+    }
+
+    fn axpby(&self, len: usize, alpha: E, x: &Vec<E>, beta: E, y: &mut Vec<E>) -> Result<()> {
+        checks::axpby(len, x.len(), y.len())?;
+        for (y, &x) in y[..len].iter_mut().zip(&x[..len]) {
+            *y = alpha * x + beta * *y;
+        }
+        Ok(())
+    }
+
+    fn sum_axis(
+        &self,
+        rows: usize,
+        cols: usize,
+        x: &Vec<E>,
+        axis: Axis,
+        out: &mut Vec<E>,
+    ) -> Result<()> {
+        checks::sum_axis(rows, cols, x.len(), axis, out.len())?;
+        let x = &x[..rows * cols]; // fits: checked above
+        match axis {
+            Axis::Rows => reduce::sum_over_rows(rows, cols, x, E::ZERO, &mut out[..cols]),
+            Axis::Columns => {
+                for (o, row) in out[..rows].iter_mut().zip(x.chunks_exact(cols.max(1))) {
+                    *o = reduce::sum(row);
+                }
+                if cols == 0 {
+                    out[..rows].fill(E::ZERO);
+                }
+            }
+        }
         Ok(())
     }
 

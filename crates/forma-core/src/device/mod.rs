@@ -27,7 +27,7 @@ pub use tensor::{DeviceBatch, DeviceTensor};
 
 use alloc::string::String;
 
-use crate::math::pointwise::{Activation, AdamStep, LossKind, SgdStep};
+use crate::math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
 use crate::{Float, Result};
 
 /// The three layouts of a matrix product a layer needs, with `C` `m x n`:
@@ -150,6 +150,37 @@ pub trait Device<E: Float>: Clone {
         y: &Self::Buffer,
         dy: &Self::Buffer,
         dx: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// `out = a op b` over `len` elements (the algebra a user's layer is
+    /// written in: a residual block adds, a gate multiplies).
+    fn binary(
+        &self,
+        op: Binary,
+        len: usize,
+        a: &Self::Buffer,
+        b: &Self::Buffer,
+        out: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// `y = alpha · x + beta · y` over `len` elements: axpy (`beta = 1`),
+    /// a scaled copy (`beta = 0`), gradient accumulation. Every element of
+    /// `x` and `y` is read whatever `alpha` and `beta` are (a NaN stays NaN).
+    fn axpby(
+        &self,
+        len: usize,
+        alpha: E,
+        x: &Self::Buffer,
+        beta: E,
+        y: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// Sums of a `rows x cols` matrix along `axis` into `out`
+    /// ([`Axis::len`] values, overwritten).
+    fn sum_axis(
+        &self,
+        rows: usize,
+        cols: usize,
+        x: &Self::Buffer,
+        axis: Axis,
+        out: &mut Self::Buffer,
     ) -> Result<()>;
     /// The bias gradient from a `rows x cols` output gradient: column sums
     /// ([`BiasKind::PerColumn`]), the total ([`BiasKind::Shared`]) or nothing.

@@ -16,6 +16,7 @@
 
 pub mod fixed;
 pub mod gemm;
+pub mod isa;
 #[cfg(feature = "alloc")]
 mod kernels;
 #[cfg(feature = "alloc")]

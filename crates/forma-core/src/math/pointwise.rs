@@ -84,6 +84,50 @@ impl Activation {
     }
 }
 
+/// Elementwise arithmetic on two tensors, as a value a device can dispatch
+/// on: the small algebra that layers beyond the built-in ones are made of
+/// (a residual block adds, a gate multiplies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    /// `a + b`.
+    Add,
+    /// `a - b`.
+    Sub,
+    /// `a · b`.
+    Mul,
+}
+
+impl Binary {
+    /// `a op b`.
+    #[inline(always)]
+    pub fn apply<E: Float>(self, a: E, b: E) -> E {
+        match self {
+            Binary::Add => a + b,
+            Binary::Sub => a - b,
+            Binary::Mul => a * b,
+        }
+    }
+}
+
+/// Which way a reduction of a `rows x cols` matrix runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Axis {
+    /// Over the rows: one sum per column (`cols` values; a bias gradient).
+    Rows,
+    /// Over the columns: one sum per row (`rows` values).
+    Columns,
+}
+
+impl Axis {
+    /// The number of sums for a `rows x cols` matrix.
+    pub fn len(self, rows: usize, cols: usize) -> usize {
+        match self {
+            Axis::Rows => cols,
+            Axis::Columns => rows,
+        }
+    }
+}
+
 /// A loss as a value a device can dispatch on: its per-element term and the
 /// reduction over `n` elements.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -207,19 +251,81 @@ impl<E: Float> SgdStep<E> {
     }
 
     /// Updates `p` from `g`; `v` is the velocity (required when momentum > 0).
-    pub fn apply(&self, p: &mut [E], g: &[E], v: Option<&mut [E]>) {
+    /// Returns the largest `|p|` and `|v|` it wrote (0 for `v` without
+    /// momentum): a bound from which the next step's check can tell that its
+    /// update cannot overflow without reading every parameter again.
+    pub fn apply(&self, p: &mut [E], g: &[E], v: Option<&mut [E]>) -> (E, E) {
+        let (mut pm, mut vm) = ([E::ZERO; 8], [E::ZERO; 8]);
+        let big = |m: E, x: E| {
+            let a = x.abs();
+            if a > m { a } else { m }
+        };
         match v {
             Some(v) if self.momentum != E::ZERO => {
-                for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+                let n = p.len().min(g.len()).min(v.len());
+                let (p, g, v) = (&mut p[..n], &g[..n], &mut v[..n]);
+                let chunks = p
+                    .chunks_exact_mut(8)
+                    .zip(g.chunks_exact(8))
+                    .zip(v.chunks_exact_mut(8));
+                for ((p, g), v) in chunks {
+                    for l in 0..8 {
+                        (p[l], v[l]) = self.with_momentum(p[l], g[l], v[l]);
+                        pm[l] = big(pm[l], p[l]);
+                        vm[l] = big(vm[l], v[l]);
+                    }
+                }
+                let tail = n - n % 8;
+                for ((p, &g), v) in p[tail..].iter_mut().zip(&g[tail..]).zip(&mut v[tail..]) {
                     (*p, *v) = self.with_momentum(*p, g, *v);
+                    pm[0] = big(pm[0], *p);
+                    vm[0] = big(vm[0], *v);
                 }
             }
             _ => {
-                for (p, &g) in p.iter_mut().zip(g) {
+                let n = p.len().min(g.len());
+                let (p, g) = (&mut p[..n], &g[..n]);
+                for (p, g) in p.chunks_exact_mut(8).zip(g.chunks_exact(8)) {
+                    for l in 0..8 {
+                        p[l] = self.plain(p[l], g[l]);
+                        pm[l] = big(pm[l], p[l]);
+                    }
+                }
+                let tail = n - n % 8;
+                for (p, &g) in p[tail..].iter_mut().zip(&g[tail..]) {
                     *p = self.plain(*p, g);
+                    pm[0] = big(pm[0], *p);
                 }
             }
         }
+        let top = |m: [E; 8]| m.iter().fold(E::ZERO, |a, &b| big(a, b));
+        (top(pm), top(vm))
+    }
+
+    /// Whether an update from parameters and velocities no larger than
+    /// `p_max` and `v_max` (in absolute value), with gradients no larger
+    /// than `g_max`, certainly stays finite, with a margin of 4 for
+    /// rounding (`|p'| <= p_max + lr·(g_max + wd·p_max + momentum terms)`).
+    /// False means "check every element".
+    pub fn bounded(&self, p_max: E, v_max: E, g_max: E) -> bool {
+        let g = g_max + self.weight_decay * p_max;
+        let (step, v) = if self.momentum == E::ZERO {
+            (g, E::ZERO)
+        } else {
+            let v = if self.first {
+                g
+            } else {
+                self.momentum * v_max + g
+            };
+            let step = if self.nesterov {
+                g + self.momentum * v
+            } else {
+                v
+            };
+            (step, v)
+        };
+        let margin = E::from_f64(4.0);
+        ((p_max + self.lr * step) * margin).is_finite() && (v * margin).is_finite()
     }
 
     /// What [`SgdStep::apply`] would do, without doing it: `None` if every
@@ -231,6 +337,7 @@ impl<E: Float> SgdStep<E> {
             Some(v) if self.momentum != E::ZERO => {
                 let new = |i: usize| self.with_momentum(p[i], g[i], v[i]);
                 let n = p.len().min(g.len()).min(v.len());
+                // `x · 0` is 0 for a finite x and NaN otherwise.
                 let all = finite3(p, g, v, |p, g, v| {
                     let (p, v) = self.with_momentum(p, g, v);
                     p * E::ZERO + v * E::ZERO
@@ -246,7 +353,7 @@ impl<E: Float> SgdStep<E> {
                 })
             }
             _ => {
-                let all = finite2(p, g, |p, g| self.plain(p, g) * E::ZERO);
+                let all = finite2(p, g, |p, g| self.plain(p, g));
                 if all {
                     return None;
                 }
@@ -260,74 +367,77 @@ impl<E: Float> SgdStep<E> {
     }
 }
 
-// Whether `f` gives zero for every element (each term is `x · 0` for the
-// values `x` it computes): `inf · 0` and `NaN · 0` are NaN, and so is any
-// sum holding one, so a zero sum means every value was finite. Eight
-// running sums over chunks of exactly eight let the compiler vectorise it
-// (no bounds checks, independent lanes).
-
-/// Eight lanes' sum, zero iff all were zero.
-#[inline(always)]
-fn lanes_zero<E: Float>(lanes: [E; 8], tail: E) -> bool {
-    lanes.iter().fold(tail, |a, &b| a + b) == E::ZERO
+super::isa::multiversion! {
+    /// One pass over `values`: whether all are finite, and the largest `|x|`
+    /// (meaningful only when all are). Vectorised for the best instruction
+    /// set present.
+    pub fn scan_finite_max<E: Float>(values: &[E]) -> (bool, E) = scan_finite_max_in;
 }
 
 #[inline(always)]
-fn finite2<E: Float>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> bool {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut lanes = [E::ZERO; 8];
-    for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        for l in 0..8 {
-            lanes[l] += f(a[l], b[l]);
-        }
-    }
-    let tail = n - n % 8;
-    let rest = a[tail..].iter().zip(&b[tail..]);
-    lanes_zero(lanes, rest.fold(E::ZERO, |t, (&a, &b)| t + f(a, b)))
-}
-
-#[inline(always)]
-fn finite3<E: Float>(a: &[E], b: &[E], c: &[E], f: impl Fn(E, E, E) -> E) -> bool {
-    let n = a.len().min(b.len()).min(c.len());
-    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
-    let mut lanes = [E::ZERO; 8];
-    let chunks = a.chunks_exact(8).zip(b.chunks_exact(8)).zip(c.chunks_exact(8));
-    for ((a, b), c) in chunks {
-        for l in 0..8 {
-            lanes[l] += f(a[l], b[l], c[l]);
-        }
-    }
-    let tail = n - n % 8;
-    let rest = a[tail..].iter().zip(&b[tail..]).zip(&c[tail..]);
-    lanes_zero(lanes, rest.fold(E::ZERO, |t, ((&a, &b), &c)| t + f(a, b, c)))
-}
-
-#[inline(always)]
-fn finite4<E: Float>(a: &[E], b: &[E], c: &[E], d: &[E], f: impl Fn(E, E, E, E) -> E) -> bool {
-    let n = a.len().min(b.len()).min(c.len()).min(d.len());
-    let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
-    let mut lanes = [E::ZERO; 8];
-    let chunks = a
-        .chunks_exact(8)
-        .zip(b.chunks_exact(8))
-        .zip(c.chunks_exact(8))
-        .zip(d.chunks_exact(8));
-    for (((a, b), c), d) in chunks {
-        for l in 0..8 {
-            lanes[l] += f(a[l], b[l], c[l], d[l]);
-        }
-    }
-    let tail = n - n % 8;
-    let rest = a[tail..]
+fn scan_finite_max_in<E: Float>(values: &[E]) -> (bool, E) {
+    // An integer maximum of |x|'s bits: the loop vectoriser reduces it
+    // (a float maximum with NaN rules it does not), and infinity and NaN
+    // land at or above INF_BITS.
+    let top = values
         .iter()
-        .zip(&b[tail..])
-        .zip(&c[tail..])
-        .zip(&d[tail..]);
-    lanes_zero(
-        lanes,
-        rest.fold(E::ZERO, |t, (((&a, &b), &c), &d)| t + f(a, b, c, d)),
-    )
+        .fold(E::AbsBits::default(), |m, &x| m.max(x.abs_bits()));
+    (top < E::INF_BITS, E::from_abs_bits(top))
+}
+
+// Whether every value `f` computes is finite, in one vectorised pass: the
+// largest `abs_bits` of the values is below `INF_BITS` iff none is infinite
+// or NaN (see `Float::AbsBits`).
+
+super::isa::multiversion! {
+    fn finite2<E: Float, F: Fn(E, E) -> E>(a: &[E], b: &[E], f: F) -> bool = finite2_in;
+}
+
+#[inline(always)]
+fn finite2_in<E: Float>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> bool {
+    let top = a.iter().zip(b).fold(E::AbsBits::default(), |m, (&a, &b)| {
+        m.max(f(a, b).abs_bits())
+    });
+    top < E::INF_BITS
+}
+
+super::isa::multiversion! {
+    fn finite3<E: Float, F: Fn(E, E, E) -> E>(a: &[E], b: &[E], c: &[E], f: F) -> bool = finite3_in;
+}
+
+#[inline(always)]
+fn finite3_in<E: Float>(a: &[E], b: &[E], c: &[E], f: impl Fn(E, E, E) -> E) -> bool {
+    let top = a
+        .iter()
+        .zip(b)
+        .zip(c)
+        .fold(E::AbsBits::default(), |m, ((&a, &b), &c)| {
+            m.max(f(a, b, c).abs_bits())
+        });
+    top < E::INF_BITS
+}
+
+super::isa::multiversion! {
+    fn finite4<E: Float, F: Fn(E, E, E, E) -> E>(
+        a: &[E],
+        b: &[E],
+        c: &[E],
+        d: &[E],
+        f: F,
+    ) -> bool = finite4_in;
+}
+
+#[inline(always)]
+fn finite4_in<E: Float>(a: &[E], b: &[E], c: &[E], d: &[E], f: impl Fn(E, E, E, E) -> E) -> bool {
+    let top = a
+        .iter()
+        .zip(b)
+        .zip(c)
+        .zip(d)
+        .fold(E::AbsBits::default(), |m, (((&a, &b), &c), &d)| {
+            m.max(f(a, b, c, d).abs_bits())
+        });
+    top < E::INF_BITS
 }
 
 /// One Adam/AdamW update's settings (`torch.optim.Adam`, `AdamW`), with the

@@ -157,6 +157,36 @@ int main() {
     }
     std::printf("count_nonfinite, relu(NaN) checked\n");
 
+    // The algebra of user layers: binary ops, axpby, row sums.
+    {
+        int n = 1000;
+        auto a = nonzero(n, 14), b = nonzero(n, 15);
+        for (int op = 0; op < 3; ++op) {
+            std::vector<float> out(n, NAN);
+            emu_launch(forma_binary, dim3{3}, dim3{64}, n, op, a.data(), b.data(), out.data());
+            for (int i = 0; i < n; ++i) {
+                double want = op == 0 ? (double)a[i] + b[i] : op == 1 ? (double)a[i] - b[i] : (double)a[i] * b[i];
+                expect(std::fabs(out[i] - want) <= 1e-6, "binary", i, out[i], want);
+            }
+        }
+        auto y = b;
+        emu_launch(forma_axpby, dim3{2}, dim3{128}, n, 0.5f, a.data(), -2.0f, y.data());
+        for (int i = 0; i < n; ++i) {
+            double want = 0.5 * a[i] - 2.0 * b[i];
+            expect(std::fabs(y[i] - want) <= 1e-6, "axpby", i, y[i], want);
+        }
+        int r = 37, c = 300;
+        auto m = nonzero((size_t)r * c, 16);
+        std::vector<float> sums(r, NAN);
+        emu_launch(forma_row_sums, dim3{5}, dim3{128}, r, c, m.data(), sums.data());
+        for (int i = 0; i < r; ++i) {
+            double want = 0;
+            for (int j = 0; j < c; ++j) want += m[(size_t)i * c + j];
+            expect(std::fabs(sums[i] - want) <= 1e-4, "row_sums", i, sums[i], want);
+        }
+    }
+    std::printf("binary, axpby, row_sums checked\n");
+
     // Losses: the gradient per element and the block-reduced total.
     {
         auto t = nonzero(n, 7);

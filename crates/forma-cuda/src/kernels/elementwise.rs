@@ -105,3 +105,57 @@ impl Kernels {
         unsafe { self.launch_1d("forma_act_backward", self.act_backward, n, &mut args) }
     }
 }
+
+impl Kernels {
+    /// `out[..n] = a op b`.
+    pub fn binary(
+        &self,
+        op: Binary,
+        n: usize,
+        a: &CudaBuffer,
+        b: &CudaBuffer,
+        out: &mut CudaBuffer,
+    ) -> Result<()> {
+        checks::binary(n, a.len(), b.len(), out.len())?;
+        if n == 0 {
+            return Ok(());
+        }
+        let code: i32 = match op {
+            Binary::Add => 0,
+            Binary::Sub => 1,
+            Binary::Mul => 2,
+        };
+        let (mut n32, mut c, mut pa, mut pb, mut po) = (
+            int("binary", n)?,
+            code,
+            self.ptr(a)?,
+            self.ptr(b)?,
+            self.ptr(out)?,
+        );
+        let mut args = [arg!(n32), arg!(c), arg!(pa), arg!(pb), arg!(po)];
+        // SAFETY: forma_binary(int n, int op, const float* a, const float* b,
+        // float* out) reads a[0..n), b[0..n) and writes out[0..n); all checked.
+        unsafe { self.launch_1d("forma_binary", self.binary, n, &mut args) }
+    }
+
+    /// `y[..n] = alpha · x + beta · y`.
+    pub fn axpby(
+        &self,
+        n: usize,
+        alpha: f32,
+        x: &CudaBuffer,
+        beta: f32,
+        y: &mut CudaBuffer,
+    ) -> Result<()> {
+        checks::axpby(n, x.len(), y.len())?;
+        if n == 0 {
+            return Ok(());
+        }
+        let (mut n32, mut al, mut px, mut be, mut py) =
+            (int("axpby", n)?, alpha, self.ptr(x)?, beta, self.ptr(y)?);
+        let mut args = [arg!(n32), arg!(al), arg!(px), arg!(be), arg!(py)];
+        // SAFETY: forma_axpby(int n, float alpha, const float* x, float beta,
+        // float* y) reads x[0..n) and reads and writes y[0..n); both checked.
+        unsafe { self.launch_1d("forma_axpby", self.axpby, n, &mut args) }
+    }
+}

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use cust::sys::{self, CUfunction, CUjit_option, CUmodule, cudaError_enum};
 use forma_core::device::checks;
-use forma_core::{Activation, AdamStep, BiasKind, Error, Layout, LossKind, Result, SgdStep};
+use forma_core::{
+    Activation, AdamStep, Axis, BiasKind, Binary, Error, Layout, LossKind, Result, SgdStep,
+};
 
 use crate::CudaBuffer;
 use crate::buffer::Gpu;
@@ -126,9 +128,12 @@ pub struct Kernels {
     act_backward: CUfunction,
     fill: CUfunction,
     copy: CUfunction,
+    binary: CUfunction,
+    axpby: CUfunction,
     column_sums: CUfunction,
     sum: CUfunction,
     count_nonfinite: CUfunction,
+    row_sums: CUfunction,
     loss: CUfunction,
     sgd: CUfunction,
     adam: CUfunction,
@@ -236,9 +241,12 @@ impl Kernels {
             act_backward: elementwise.function("forma_act_backward")?,
             fill: elementwise.function("forma_fill")?,
             copy: elementwise.function("forma_copy")?,
+            binary: elementwise.function("forma_binary")?,
+            axpby: elementwise.function("forma_axpby")?,
             column_sums: reduce.function("forma_column_sums")?,
             sum: reduce.function("forma_sum")?,
             count_nonfinite: reduce.function("forma_count_nonfinite")?,
+            row_sums: reduce.function("forma_row_sums")?,
             loss: loss.function("forma_loss")?,
             sgd: optim.function("forma_sgd")?,
             adam: optim.function("forma_adam")?,

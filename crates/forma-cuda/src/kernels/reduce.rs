@@ -79,3 +79,39 @@ impl Kernels {
         unsafe { self.launch_1d("forma_count_nonfinite", self.count_nonfinite, n, &mut args) }
     }
 }
+
+impl Kernels {
+    /// Sums of a `rows x cols` matrix along `axis` into `out`.
+    pub fn sum_axis(
+        &self,
+        (rows, cols): (usize, usize),
+        x: &CudaBuffer,
+        axis: Axis,
+        out: &mut CudaBuffer,
+    ) -> Result<()> {
+        checks::sum_axis(rows, cols, x.len(), axis, out.len())?;
+        match axis {
+            // Column sums: a bias gradient's kernel.
+            Axis::Rows => self.bias_grad((rows, cols), x, BiasKind::PerColumn, out),
+            Axis::Columns => {
+                if rows == 0 {
+                    return Ok(());
+                }
+                if cols == 0 {
+                    return self.fill(rows, 0.0, out);
+                }
+                let (mut r, mut c, mut px, mut po) = (
+                    int("sum_axis rows", rows)?,
+                    int("sum_axis cols", cols)?,
+                    self.ptr(x)?,
+                    self.ptr(out)?,
+                );
+                let mut args = [arg!(r), arg!(c), arg!(px), arg!(po)];
+                // SAFETY: forma_row_sums(int rows, int cols, const float* x,
+                // float* out) reads x[0..rows·cols) and writes out[0..rows);
+                // both checked.
+                unsafe { self.launch_1d("forma_row_sums", self.row_sums, rows, &mut args) }
+            }
+        }
+    }
+}
