@@ -35,9 +35,11 @@ fn random<E: Float, const C: usize>(rows: usize, seed: u64) -> Batch<E, C> {
 
 fn mazur(c: &mut Criterion) {
     let net = seq!(
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).expect("finite weights"),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3])
+            .expect("finite weights"),
         Sigmoid,
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).expect("finite weights"),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5])
+            .expect("finite weights"),
         Sigmoid
     );
     let x = Tensor::from_array([[0.2, 0.1]]);
@@ -92,9 +94,11 @@ fn mazur_expression_vs_layers(c: &mut Criterion) {
         b.iter(|| expression_step(black_box(&mut p)))
     });
     let net = seq!(
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).expect("finite weights"),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3])
+            .expect("finite weights"),
         Sigmoid,
-        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).expect("finite weights"),
+        Linear::<2, 2, f64, SharedBias>::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5])
+            .expect("finite weights"),
         Sigmoid
     );
     let x = Tensor::from_array([[0.2, 0.1]]);
@@ -341,15 +345,24 @@ fn checks(c: &mut Criterion) {
     checked_vs_unchecked!(
         "xor_2-2-1_f32_b4",
         4,
-        Trainer::new(Xor::initialize(&mut forma::rng(1)), Bce, Sgd::new(0.5).expect("lr")),
+        Trainer::new(
+            Xor::initialize(&mut forma::rng(1)),
+            Bce,
+            Sgd::new(0.5).expect("lr")
+        ),
         Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]),
         Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]])
     );
-    type Iris = seq!(@type Linear<2, 32, f32, NoBias>, Sigmoid, Linear<32, 1, f32, NoBias>, Sigmoid);
+    type Iris =
+        seq!(@type Linear<2, 32, f32, NoBias>, Sigmoid, Linear<32, 1, f32, NoBias>, Sigmoid);
     checked_vs_unchecked!(
         "iris_2-32-1_f32_b100",
         100,
-        Trainer::new(Iris::initialize(&mut forma::rng(3)), Bce, Sgd::new(0.001).expect("lr")),
+        Trainer::new(
+            Iris::initialize(&mut forma::rng(3)),
+            Bce,
+            Sgd::new(0.001).expect("lr")
+        ),
         random::<f32, 2>(100, 1),
         random::<f32, 1>(100, 2).map(|v| if v > 0.5 { 1.0 } else { 0.0 })
     );
