@@ -13,13 +13,20 @@
 //! `#[target_feature]` function is not reliably inlined, and then runs
 //! baseline code; seen in the disassembly.)
 
-/// `multiversion!(pub fn name<E: Float>(args) -> Ret = inner;)`: `name`
-/// calls `inner` compiled for AVX-512F, for AVX2 + FMA, or for the
-/// baseline, whichever the CPU supports.
+/// `multiversion!(pub fn name<E: Float>(args) -> Ret = inner, small if LEN;)`:
+/// `name` calls `inner` compiled for AVX-512F, for AVX2 + FMA, or for the
+/// baseline, whichever the CPU supports; when the expression `LEN` (over
+/// the arguments) is below [`SMALL`], it runs `inner` inline instead: for a
+/// few elements the call and the feature test cost more than the loop (a
+/// tiny network's step checks a dozen values, in nanoseconds).
 macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident<$($g:ident: $b:path),*>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $inner:path;) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident<$($g:ident: $b:path),*>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $inner:path, small if $len:expr;) => {
         $(#[$meta])*
+        #[inline(always)]
         $vis fn $name<$($g: $b),*>($($arg: $ty),*) -> $ret {
+            if $len < $crate::math::isa::SMALL {
+                return $inner($($arg),*);
+            }
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             {
                 #[target_feature(enable = "avx512f")]
@@ -44,3 +51,7 @@ macro_rules! multiversion {
     };
 }
 pub(crate) use multiversion;
+
+/// Below this many elements a [`multiversion!`] loop runs inline, for the
+/// baseline instruction set.
+pub const SMALL: usize = 256;

@@ -371,7 +371,8 @@ super::isa::multiversion! {
     /// One pass over `values`: whether all are finite, and the largest `|x|`
     /// (meaningful only when all are). Vectorised for the best instruction
     /// set present.
-    pub fn scan_finite_max<E: Float>(values: &[E]) -> (bool, E) = scan_finite_max_in;
+    pub fn scan_finite_max<E: Float>(values: &[E]) -> (bool, E) = scan_finite_max_in,
+        small if values.len();
 }
 
 #[inline(always)]
@@ -390,7 +391,8 @@ fn scan_finite_max_in<E: Float>(values: &[E]) -> (bool, E) {
 // or NaN (see `Float::AbsBits`).
 
 super::isa::multiversion! {
-    fn finite2<E: Float, F: Fn(E, E) -> E>(a: &[E], b: &[E], f: F) -> bool = finite2_in;
+    fn finite2<E: Float, F: Fn(E, E) -> E>(a: &[E], b: &[E], f: F) -> bool = finite2_in,
+        small if a.len();
 }
 
 #[inline(always)]
@@ -402,7 +404,8 @@ fn finite2_in<E: Float>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> bool {
 }
 
 super::isa::multiversion! {
-    fn finite3<E: Float, F: Fn(E, E, E) -> E>(a: &[E], b: &[E], c: &[E], f: F) -> bool = finite3_in;
+    fn finite3<E: Float, F: Fn(E, E, E) -> E>(a: &[E], b: &[E], c: &[E], f: F) -> bool = finite3_in,
+        small if a.len();
 }
 
 #[inline(always)]
@@ -424,7 +427,7 @@ super::isa::multiversion! {
         c: &[E],
         d: &[E],
         f: F,
-    ) -> bool = finite4_in;
+    ) -> bool = finite4_in, small if a.len();
 }
 
 #[inline(always)]
