@@ -575,8 +575,10 @@ fn mlp3_relu_off_kinks<const I: usize, const H1: usize, const H2: usize, const O
     })
 }
 
-type Mlp325 = Mlp<3, 5, 2, f64>;
-type Mlp221 = Mlp<2, 2, 1, f64>;
+// The tutorial layout, with its final Sigmoid named (an `Mlp` ends in a Linear).
+type Mlp325 = seq!(@type Linear<3, 5, f64>, Sigmoid, Linear<5, 2, f64>, Sigmoid);
+type Mlp221 = seq!(@type Linear<2, 2, f64>, Sigmoid, Linear<2, 1, f64>, Sigmoid);
+type MlpLogits = Mlp<2, 4, 1, f64>;
 type Mlp3Relu = Mlp3<4, 6, 5, 3, f64>;
 type Mlp3Tanh = Mlp3<4, 6, 5, 3, f64, Tanh>;
 type Mlp3Leaky = Mlp3<3, 7, 4, 2, f64, LeakyReLU>;
@@ -606,6 +608,11 @@ proptest! {
     #[test]
     fn net_mlp_3_5_2_sigmoid_half_sum_squares((p, x, t) in net_case(count::<Mlp325>(), 3, 2, unit())) {
         check_net(with_params::<Mlp325>(&p), &batch::<3>(&x), &HalfSumSquares, &batch::<2>(&t))?;
+    }
+
+    #[test]
+    fn net_mlp_2_4_1_logits_bce_with_logits((p, x, t) in net_case(count::<MlpLogits>(), 2, 1, 0.0..=1.0f64)) {
+        check_net(with_params::<MlpLogits>(&p), &batch::<2>(&x), &BceWithLogits, &batch::<1>(&t))?;
     }
 
     #[test]
