@@ -7,7 +7,7 @@ use forma_layers::{DeviceParams, FixedInput, OnDevice};
 use forma_losses::DeviceLoss;
 use forma_optim::DeviceOptimizer;
 
-use crate::train::{loss_cause, refuse};
+use crate::train::{loss_cause, loss_not_finite, refuse};
 
 /// Trains a network on a device: the model's parameters, its gradient, the
 /// forward cache, the output gradient and the optimizer state all live there.
@@ -233,13 +233,7 @@ where
             self.loss
                 .check_prediction(&pred)
                 .map_err(|e| refuse(step, StepCause::Loss, e))?;
-            let source = Error::Invalid {
-                what: "loss",
-                value: loss.to_f64(),
-                expected: "a finite value (the input and target were finite: look at the \
-                           weights, or lower the learning rate)",
-            };
-            return Err(refuse(step, StepCause::Loss, source));
+            return Err(loss_not_finite(step, loss.to_f64()));
         }
         let grads = self.grads.buffers_mut();
         self.model

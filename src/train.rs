@@ -57,6 +57,18 @@ pub(crate) fn refuse(step: u64, cause: StepCause, source: Error) -> Error {
     }
 }
 
+/// The refusal of step `step` whose loss came out as `loss` (not finite)
+/// although its input and target were.
+pub(crate) fn loss_not_finite(step: u64, loss: f64) -> Error {
+    let source = Error::Invalid {
+        what: "loss",
+        value: loss,
+        expected: "a finite value (the input and target were finite: look at the weights, \
+                   or lower the learning rate)",
+    };
+    refuse(step, StepCause::Loss, source)
+}
+
 /// The cause of an optimizer's refusal ([`Error::Parameter`]'s `what`).
 pub(crate) fn update_cause(e: &Error) -> StepCause {
     match e {
@@ -148,13 +160,7 @@ where
             .value_and_grad(M::output(cache), target, dy)
             .map_err(|e| refuse(step, loss_cause(&e), e))?;
         if !loss.is_finite() {
-            let source = Error::Invalid {
-                what: "loss",
-                value: loss.to_f64(),
-                expected: "a finite value (the input and target were finite: look at the \
-                           weights, or lower the learning rate)",
-            };
-            return Err(refuse(step, StepCause::Loss, source));
+            return Err(loss_not_finite(step, loss.to_f64()));
         }
         self.model.backward(x, cache, dy, &mut self.grads, None);
         Ok(loss)
