@@ -6,7 +6,7 @@
 //! they cost more than the memory they read (measured: 87 µs for the
 //! 235,146 gradients of the 784-256-128-10 net, against 1.27 ms a step).
 //!
-//! [`multiversion!`] turns one `#[inline(always)]` generic loop into a
+//! `multiversion!` turns one `#[inline(always)]` generic loop into a
 //! dispatcher and two copies that carry the target feature: the loop (and
 //! the small closures it calls) is inlined into each copy, so it is
 //! compiled for that instruction set. (A closure handed to a
@@ -52,6 +52,6 @@ macro_rules! multiversion {
 }
 pub(crate) use multiversion;
 
-/// Below this many elements a [`multiversion!`] loop runs inline, for the
+/// Below this many elements a `multiversion!` loop runs inline, for the
 /// baseline instruction set.
 pub const SMALL: usize = 256;
