@@ -37,13 +37,12 @@ macro_rules! multiversion {
                 unsafe fn avx2<$($g: $b),*>($($arg: $ty),*) -> $ret {
                     $inner($($arg),*)
                 }
-                if std::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                    return unsafe { avx2($($arg),*) };
+                match $crate::math::isa::level() {
+                    // SAFETY: `level` says AVX-512F only when the CPU has it.
+                    $crate::math::isa::Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: `level` says AVX2 only when the CPU has AVX2 and FMA.
+                    $crate::math::isa::Level::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::math::isa::Level::Portable => {}
                 }
             }
             $inner($($arg),*)
@@ -51,6 +50,38 @@ macro_rules! multiversion {
     };
 }
 pub(crate) use multiversion;
+
+/// The instruction set the `multiversion!` loops run with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// AVX-512F.
+    Avx512,
+    /// AVX2 and FMA.
+    Avx2,
+    /// The target's baseline (SSE2 on x86-64; everything off x86-64).
+    Portable,
+}
+
+/// The best level this CPU supports, capped by the environment variable
+/// `FORMA_ISA` (`avx2` or `portable`; read once), so that tests and
+/// benchmarks can run every copy on one machine: CI runs the finiteness
+/// tests at each level.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+pub fn level() -> Level {
+    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let cap = std::env::var("FORMA_ISA").unwrap_or_default();
+        let avx512 = std::is_x86_feature_detected!("avx512f");
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        match cap.trim() {
+            "portable" => Level::Portable,
+            "avx2" if avx2 => Level::Avx2,
+            _ if avx512 && cap.trim() != "avx2" => Level::Avx512,
+            _ if avx2 => Level::Avx2,
+            _ => Level::Portable,
+        }
+    })
+}
 
 /// Below this many elements a `multiversion!` loop runs inline, for the
 /// baseline instruction set.

@@ -568,6 +568,10 @@ mod finiteness_tests {
 
     #[test]
     fn scans_agree_with_a_scalar_reference_on_every_path() {
+        // Run at every level with FORMA_ISA=avx2 and FORMA_ISA=portable too
+        // (.ci/run does): one process tests one level.
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        std::eprintln!("finiteness scans at {:?}", crate::math::isa::level());
         agree::<f32>();
         agree::<f64>();
     }
