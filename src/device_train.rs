@@ -233,7 +233,7 @@ where
             self.loss
                 .check_prediction(&pred)
                 .map_err(|e| refuse(step, StepCause::Loss, e))?;
-            return Err(loss_not_finite(step, loss.to_f64()));
+            return Err(loss_not_finite(step, loss.to_f64(), self.checks.is_some()));
         }
         let grads = self.grads.buffers_mut();
         self.model
@@ -278,29 +278,29 @@ where
             })();
             snapshot.map_err(|e| refuse(step, StepCause::Device, e))?;
         }
-        self.optimizer
-            .step_on(
-                device,
-                self.params.buffers_mut(),
-                self.grads.buffers(),
-                &mut self.state,
-            )
-            .map_err(|e| refuse(step, StepCause::Device, e))?;
-        if let Some(checks) = self.checks.as_mut() {
-            let verdict = (|| {
-                let slot = M::SLOTS;
-                device.fill(slot + 1, E::ZERO, &mut checks.counts)?;
-                self.optimizer.count_state_nonfinite(
-                    device,
-                    &self.state,
-                    &mut checks.counts,
-                    slot,
-                )?;
-                count_each(device, self.params.buffers(), checks)
-            })();
-            let bad_param = verdict.map_err(|e| refuse(step, StepCause::Device, e))?;
-            let bad_state = checks.host[M::SLOTS] != E::ZERO;
-            if bad_param.is_some() || bad_state {
+        let update = self.optimizer.step_on(
+            device,
+            self.params.buffers_mut(),
+            self.grads.buffers(),
+            &mut self.state,
+        );
+        let Some(checks) = self.checks.as_mut() else {
+            return update
+                .map(|()| loss)
+                .map_err(|e| refuse(step, StepCause::Device, e));
+        };
+        // From here on, any refusal restores the snapshot first: a device
+        // error in the middle of the update, or a non-finite value after it.
+        let verdict = update.and_then(|()| {
+            let slot = M::SLOTS;
+            device.fill(slot + 1, E::ZERO, &mut checks.counts)?;
+            self.optimizer
+                .count_state_nonfinite(device, &self.state, &mut checks.counts, slot)?;
+            count_each(device, self.params.buffers(), checks)
+        });
+        let refusal = match verdict {
+            Err(e) => Some((StepCause::Device, e)),
+            Ok(bad_param) if bad_param.is_some() || checks.host[M::SLOTS] != E::ZERO => {
                 let source = match bad_param {
                     Some(tensor) => first_nonfinite(
                         device,
@@ -314,21 +314,26 @@ where
                         expected: "0",
                     },
                 };
-                let restore = (|| {
-                    for (from, to) in checks
-                        .params
-                        .buffers()
-                        .iter()
-                        .zip(self.params.buffers_mut())
-                    {
-                        device.copy(D::buffer_len(from), from, to)?;
-                    }
-                    self.optimizer
-                        .copy_state(device, &checks.state, &mut self.state)
-                })();
-                restore.map_err(|e| refuse(step, StepCause::Device, e))?;
-                return Err(refuse(step, StepCause::Update, source));
+                Some((StepCause::Update, source))
             }
+            Ok(_) => None,
+        };
+        if let Some((cause, source)) = refusal {
+            let restore = (|| {
+                for (from, to) in checks
+                    .params
+                    .buffers()
+                    .iter()
+                    .zip(self.params.buffers_mut())
+                {
+                    device.copy(D::buffer_len(from), from, to)?;
+                }
+                self.optimizer
+                    .copy_state(device, &checks.state, &mut self.state)
+            })();
+            // A failed restore is the error to report: the state is unknown.
+            restore.map_err(|e| refuse(step, StepCause::Device, e))?;
+            return Err(refuse(step, cause, source));
         }
         Ok(loss)
     }
@@ -384,7 +389,7 @@ where
 }
 
 /// Counts the non-finite values of each buffer into its own slot of
-/// `checks.counts` (after the slots already filled), reads them back and
+/// `checks.counts` (slots `0..buffers.len()`), reads them back and
 /// returns the first buffer with one. Reads `counts` up to `buffers.len() + 1`
 /// so that a slot after them (the optimizer state's) comes back too.
 fn count_each<E: Float, D: Device<E>, S>(

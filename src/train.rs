@@ -57,14 +57,19 @@ pub(crate) fn refuse(step: u64, cause: StepCause, source: Error) -> Error {
     }
 }
 
-/// The refusal of step `step` whose loss came out as `loss` (not finite)
-/// although its input and target were.
-pub(crate) fn loss_not_finite(step: u64, loss: f64) -> Error {
+/// The refusal of step `step` whose loss came out as `loss` (not finite);
+/// `checked`: whether its input and target were checked finite.
+pub(crate) fn loss_not_finite(step: u64, loss: f64, checked: bool) -> Error {
+    let expected = if checked {
+        "a finite value (the input and target were finite: look at the weights, or lower the \
+         learning rate)"
+    } else {
+        "a finite value (checks are off: the input or target may hold NaN or infinity)"
+    };
     let source = Error::Invalid {
         what: "loss",
         value: loss,
-        expected: "a finite value (the input and target were finite: look at the weights, \
-                   or lower the learning rate)",
+        expected,
     };
     refuse(step, StepCause::Loss, source)
 }
@@ -160,7 +165,7 @@ where
             .value_and_grad(M::output(cache), target, dy)
             .map_err(|e| refuse(step, loss_cause(&e), e))?;
         if !loss.is_finite() {
-            return Err(loss_not_finite(step, loss.to_f64()));
+            return Err(loss_not_finite(step, loss.to_f64(), self.checks));
         }
         self.model.backward(x, cache, dy, &mut self.grads, None);
         Ok(loss)
@@ -183,7 +188,9 @@ where
             checked.map_err(|e| refuse(step, update_cause(&e), e))?;
         }
         self.optimizer.step(&mut self.model, &self.grads);
-        self.touched = false;
+        // An unchecked step may have written anything: the next checked one
+        // reads every parameter.
+        self.touched = !self.checks;
         Ok(loss)
     }
 

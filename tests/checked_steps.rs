@@ -230,6 +230,7 @@ fn settings_are_checked_in_the_element_type() {
             .is_err()
     ); // 1.0 in f32
     assert!(LeakyReLU::new(f64::NAN).is_err());
+    assert!(LeakyReLU::new(1e39).is_err()); // infinite in f32
     assert!(LeakyReLU::new(-0.2).is_ok());
     assert!(Linear::<2, 1>::from_weights([[1.0, f32::INFINITY]], [0.0]).is_err());
     assert!(Linear::<2, 1>::from_slices(&[1.0, 2.0], &[f32::NAN]).is_err());

@@ -62,7 +62,7 @@ pub enum Error {
     ///
     /// [`Params::visit`]: https://docs.rs/forma-layers
     Parameter {
-        /// "gradient", "updated parameter", "parameter".
+        /// "gradient", or "update (the new parameter or optimizer state)".
         what: &'static str,
         /// The tensor's number in visiting order.
         tensor: usize,
@@ -106,7 +106,11 @@ pub enum Error {
     },
     #[cfg(feature = "alloc")]
     /// A training step was refused. Nothing was changed: the model and the
-    /// optimizer state are bit for bit as before the step.
+    /// optimizer state are bit for bit as before the step (the values; an
+    /// optimizer may have created its zeroed state, as its first step
+    /// would). For [`StepCause::Device`] that holds only where the trainer
+    /// could restore its snapshot (a checked `DeviceTrainer` does, and says
+    /// so by failing with the restore's error otherwise).
     Step {
         /// The step's number, counted by the trainer from 1.
         step: u64,
@@ -251,6 +255,11 @@ impl fmt::Display for Error {
             #[cfg(feature = "alloc")]
             Error::Step {
                 step,
+                cause: StepCause::Device,
+                source,
+            } => write!(f, "training step {step} failed on the device: {source}"),
+            Error::Step {
+                step,
                 cause,
                 source,
             } => write!(
@@ -287,8 +296,9 @@ pub fn check_finite<E: crate::Float>(what: &'static str, values: &[E]) -> Result
 
 /// `Ok(())` if every value of a row-major batch of `cols` columns is finite,
 /// else [`Error::Value`] naming the first offender's row and column. The
-/// happy path is one vectorised pass (`x · 0` sums to NaN iff some `x` is not
-/// finite); the position is looked up only on failure.
+/// happy path is one vectorised pass (an integer maximum of the values'
+/// `abs_bits`, see [`Float::AbsBits`](crate::Float::AbsBits)); the
+/// position is looked up only on failure.
 pub fn check_finite_rows<E: crate::Float>(
     what: &'static str,
     cols: usize,

@@ -53,7 +53,8 @@ impl Init {
     /// Fills `out`, drawing in order from `rng`. `Err(Error::Config)` if a
     /// setting is not finite, a standard deviation is negative, `low > high`,
     /// or the values would not be finite in `E` (`Constant(1e39)` in `f32`);
-    /// then `out` is unchanged.
+    /// then `out` is unchanged, except for a draw that left `E`'s range
+    /// (reported after drawing: `out` then holds that draw).
     pub fn fill<E: Float>(
         &self,
         fan_in: usize,
@@ -79,6 +80,9 @@ impl Init {
                 if !(in_e(high) && high >= low) {
                     return bad("Init::Uniform high must be finite and >= low", high);
                 }
+                if !(high - low).is_finite() {
+                    return bad("Init::Uniform high - low must be finite", high - low);
+                }
             }
             Init::Constant(c) if !in_e(c) => {
                 return bad("Init::Constant must be finite in the element type", c);
@@ -86,6 +90,14 @@ impl Init {
             _ => {}
         }
         self.draw(fan_in, fan_out, rng, out);
+        // A normal draw far in its tail can still leave the element type's
+        // range (mean 3e38 in f32): say so rather than hand out infinity.
+        if let Some(i) = out.iter().position(|v| !v.is_finite()) {
+            return bad(
+                "Init drew a value outside the element type's range",
+                out[i].to_f64(),
+            );
+        }
         Ok(())
     }
 
@@ -190,6 +202,10 @@ mod tests {
                 high: f64::NAN,
             },
             Init::Constant(1e39), // finite in f64, infinite in f32
+            Init::Uniform {
+                low: -1e308,
+                high: 1e308,
+            }, // high - low overflows
         ] {
             let err = init.fill(2, 2, &mut rng(1), &mut v).unwrap_err();
             assert!(

@@ -47,11 +47,12 @@ pub struct LeakyReLU {
 
 impl LeakyReLU {
     /// A leaky ReLU with this slope for negative inputs; `Err` unless the
-    /// slope is finite.
+    /// slope is finite in `f32`, the narrowest element type it may run in
+    /// (and the CUDA kernels' type).
     pub fn new(slope: f64) -> forma_core::Result<Self> {
-        if !slope.is_finite() {
+        if !(slope as f32).is_finite() {
             return Err(forma_core::Error::Config {
-                what: "LeakyReLU slope must be finite",
+                what: "LeakyReLU slope must be finite (in f32)",
                 got: slope,
             });
         }

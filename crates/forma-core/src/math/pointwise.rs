@@ -252,14 +252,13 @@ impl<E: Float> SgdStep<E> {
 
     /// Updates `p` from `g`; `v` is the velocity (required when momentum > 0).
     /// Returns the largest `|p|` and `|v|` it wrote (0 for `v` without
-    /// momentum): a bound from which the next step's check can tell that its
+    /// momentum; NaN if it wrote one): a bound from which the next step's check can tell that its
     /// update cannot overflow without reading every parameter again.
     pub fn apply(&self, p: &mut [E], g: &[E], v: Option<&mut [E]>) -> (E, E) {
-        let (mut pm, mut vm) = ([E::ZERO; 8], [E::ZERO; 8]);
-        let big = |m: E, x: E| {
-            let a = x.abs();
-            if a > m { a } else { m }
-        };
+        // Integer maxima of the bits of |x|: a NaN counts as the largest
+        // (a float comparison would skip it), so a bound is never too small.
+        let (mut pm, mut vm) = ([E::AbsBits::default(); 8], [E::AbsBits::default(); 8]);
+        let big = |m: E::AbsBits, x: E| m.max(x.abs_bits());
         match v {
             Some(v) if self.momentum != E::ZERO => {
                 let n = p.len().min(g.len()).min(v.len());
@@ -298,7 +297,9 @@ impl<E: Float> SgdStep<E> {
                 }
             }
         }
-        let top = |m: [E; 8]| m.iter().fold(E::ZERO, |a, &b| big(a, b));
+        let top = |m: [E::AbsBits; 8]| {
+            E::from_abs_bits(m.iter().fold(E::AbsBits::default(), |a, &b| a.max(b)))
+        };
         (top(pm), top(vm))
     }
 

@@ -107,10 +107,20 @@ impl Kernels {
                     self.ptr(out)?,
                 );
                 let mut args = [arg!(r), arg!(c), arg!(px), arg!(po)];
+                // One block per row (up to the grid limit; the kernel strides).
+                let grid = (rows.min(MAX_BLOCKS) as u32, 1, 1);
                 // SAFETY: forma_row_sums(int rows, int cols, const float* x,
                 // float* out) reads x[0..rows·cols) and writes out[0..rows);
                 // both checked.
-                unsafe { self.launch_1d("forma_row_sums", self.row_sums, rows, &mut args) }
+                unsafe {
+                    self.launch(
+                        "forma_row_sums",
+                        self.row_sums,
+                        grid,
+                        (THREADS, 1, 1),
+                        &mut args,
+                    )
+                }
             }
         }
     }
