@@ -540,7 +540,7 @@ mod finiteness_tests {
     /// threshold (the dispatched AVX-512/AVX2 copies run above it), with a
     /// NaN, an infinity or nothing planted anywhere, in f32 and f64.
     fn agree<E: Float>() {
-        for n in [0usize, 1, 15, 17, 255, 256, 257, 1000, 4099] {
+        for n in [0usize, 1, 15, 17, 255, 256, 257, 1000, 4099, 100_003] {
             let base: alloc::vec::Vec<E> = (0..n)
                 .map(|i| E::from_f64(((i * 37 % 101) as f64 - 50.0) * 0.37))
                 .collect();
