@@ -258,6 +258,7 @@ impl fmt::Display for Error {
                 cause: StepCause::Device,
                 source,
             } => write!(f, "training step {step} failed on the device: {source}"),
+            #[cfg(feature = "alloc")]
             Error::Step {
                 step,
                 cause,
