@@ -14,12 +14,12 @@ use crate::train::{loss_cause, loss_not_finite, refuse};
 ///
 /// Steps are checked as [`Trainer`](crate::Trainer)'s are, with the same
 /// errors ([`Error::Step`]): the device counts non-finite values
-/// ([`Device::count_nonfinite`]) in the input and target, then in the
-/// gradients, then in the updated parameters and optimizer state, and each
-/// check reads back one small buffer; the exact row, column or element is
-/// looked up on the host only when a check fails. The update is checked
-/// after it is made, against a snapshot of the parameters and optimizer
-/// state taken on the device before it, which a refused step restores.
+/// ([`Device::count_nonfinite`]) in the input and target, the gradients, and
+/// the updated parameters and optimizer state, all into one small buffer
+/// read back once a step (with the loss: two transfers a step); the exact
+/// row, column or element is looked up on the host only when a count is not
+/// zero. The update is made after a snapshot of the parameters and
+/// optimizer state on the device, which a refused step restores.
 /// [`DeviceTrainer::with_checks`]`(false)` turns these checks off.
 ///
 /// The model is uploaded once by [`DeviceTrainer::new`] and copied back by
@@ -69,11 +69,38 @@ where
 
 /// What the checks need, made once: a snapshot of the parameters and the
 /// optimizer state, and the counts of non-finite values (device and host).
+///
+/// The counts of one step share one buffer, read back once after the update:
+/// slot 0 the input, slot 1 the target, then one slot per gradient tensor,
+/// one per updated parameter tensor, and one for the optimizer state.
 struct Checks<E: Float, D: Device<E>, S> {
     params: DeviceParams<E, D>,
     state: S,
     counts: D::Buffer,
     host: Vec<E>,
+}
+
+/// Slots of [`Checks::counts`].
+const INPUT: usize = 0;
+const TARGET: usize = 1;
+const GRADS: usize = 2;
+
+impl<E: Float, D: Device<E>, S> Checks<E, D, S> {
+    /// The snapshot buffers and counts for a model of `slots` tensors.
+    fn new(device: &D, params: DeviceParams<E, D>, state: S, slots: usize) -> Result<Self> {
+        let len = Self::len(slots);
+        Ok(Checks {
+            params,
+            state,
+            counts: device.alloc(len)?,
+            host: alloc::vec![E::ZERO; len],
+        })
+    }
+
+    /// Input, target, gradients, parameters, state.
+    fn len(slots: usize) -> usize {
+        GRADS + 2 * slots + 1
+    }
 }
 
 impl<E, D, M, L, O> DeviceTrainer<E, D, M, L, O>
@@ -94,12 +121,12 @@ where
         )?;
         let grads = DeviceParams::zeros_like(&device, &model)?;
         let state = optimizer.device_state(&device, params.buffers())?;
-        let checks = Some(Checks {
-            params: DeviceParams::zeros_like(&device, &model)?,
-            state: optimizer.device_state(&device, params.buffers())?,
-            counts: device.alloc(M::SLOTS + 2)?,
-            host: alloc::vec![E::ZERO; M::SLOTS + 2],
-        });
+        let checks = Some(Checks::new(
+            &device,
+            DeviceParams::zeros_like(&device, &model)?,
+            optimizer.device_state(&device, params.buffers())?,
+            M::SLOTS,
+        )?);
         Ok(DeviceTrainer {
             device,
             model,
@@ -122,12 +149,12 @@ where
             self.checks = None;
         } else if self.checks.is_none() {
             let (device, model) = (&self.device, &self.model);
-            self.checks = Some(Checks {
-                params: DeviceParams::zeros_like(device, model)?,
-                state: self.optimizer.device_state(device, self.params.buffers())?,
-                counts: device.alloc(M::SLOTS + 2)?,
-                host: alloc::vec![E::ZERO; M::SLOTS + 2],
-            });
+            self.checks = Some(Checks::new(
+                device,
+                DeviceParams::zeros_like(device, model)?,
+                self.optimizer.device_state(device, self.params.buffers())?,
+                M::SLOTS,
+            )?);
         }
         Ok(self)
     }
@@ -146,9 +173,24 @@ where
         x: &DeviceTensor<E, D, M::Input>,
         target: &L::DeviceTarget,
     ) -> Result<E> {
-        self.gradients(x, target, self.steps + 1)
+        let step = self.steps + 1;
+        let loss = self.gradients(x, target, step)?;
+        let device = &self.device;
+        if let Some(checks) = self.checks.as_mut() {
+            let read = GRADS + M::SLOTS;
+            device
+                .read(&checks.counts, &mut checks.host[..read])
+                .map_err(|e| refuse(step, StepCause::Device, e))?;
+            if let Some(e) = self.refusal(x, target, step, false) {
+                return Err(e);
+            }
+        }
+        Ok(loss)
     }
 
+    /// Forward, loss and backward; with checks, the input, target and
+    /// gradient counts are queued (read back by the caller, with the
+    /// update's: one transfer a step).
     fn gradients(
         &mut self,
         x: &DeviceTensor<E, D, M::Input>,
@@ -164,52 +206,18 @@ where
         }
         let device = &self.device;
         if let Some(checks) = self.checks.as_mut() {
-            device
-                .fill(2, E::ZERO, &mut checks.counts)
-                .map_err(|e| refuse(step, StepCause::Device, e))?;
-            let len = rows * M::Input::SIZE;
-            device
-                .count_nonfinite(len, x.buffer(), &mut checks.counts, 0)
-                .map_err(|e| refuse(step, StepCause::Device, e))?;
-            self.loss
-                .count_target_nonfinite(device, target, &mut checks.counts, 1)
-                .map_err(|e| refuse(step, StepCause::Device, e))?;
-            device
-                .read(&checks.counts, &mut checks.host[..2])
-                .map_err(|e| refuse(step, StepCause::Device, e))?;
-            if checks.host[0] != E::ZERO {
-                let mut host = alloc::vec![E::ZERO; len];
-                device
-                    .read(x.buffer(), &mut host)
-                    .map_err(|e| refuse(step, StepCause::Device, e))?;
-                let e = forma_core::check_finite_rows("input", M::Input::SIZE, &host).err();
-                return Err(refuse(
-                    step,
-                    StepCause::Input,
-                    e.unwrap_or(Error::Invalid {
-                        what: "input: non-finite values counted on the device",
-                        value: checks.host[0].to_f64(),
-                        expected: "0",
-                    }),
-                ));
-            }
-            if checks.host[1] != E::ZERO {
-                let host = self
-                    .loss
-                    .download_target(device, target)
-                    .map_err(|e| refuse(step, StepCause::Device, e))?;
-                let e = host
-                    .and_then(|t| forma_core::check_finite_rows("target", M::Out::SIZE, &t).err());
-                return Err(refuse(
-                    step,
-                    StepCause::Target,
-                    e.unwrap_or(Error::Invalid {
-                        what: "target: non-finite values counted on the device",
-                        value: checks.host[1].to_f64(),
-                        expected: "0",
-                    }),
-                ));
-            }
+            let queued = (|| {
+                device.fill(
+                    Checks::<E, D, O::State>::len(M::SLOTS),
+                    E::ZERO,
+                    &mut checks.counts,
+                )?;
+                let len = rows * M::Input::SIZE;
+                device.count_nonfinite(len, x.buffer(), &mut checks.counts, INPUT)?;
+                self.loss
+                    .count_target_nonfinite(device, target, &mut checks.counts, TARGET)
+            })();
+            queued.map_err(|e| refuse(step, StepCause::Device, e))?;
         }
         self.ensure_cache(rows)
             .map_err(|e| refuse(step, StepCause::Device, e))?;
@@ -225,7 +233,20 @@ where
             .value_and_grad_on(device, M::output_on(cache), rows, target, dy)
             .map_err(|e| refuse(step, loss_cause(&e), e))?;
         if !loss.is_finite() {
-            // Name the row if the loss refuses the prediction (Bce outside [0, 1]).
+            // The input or target first (their counts are queued), then the
+            // prediction (Bce outside [0, 1] names its row).
+            if let Some(checks) = self.checks.as_mut() {
+                device
+                    .read(&checks.counts, &mut checks.host[..GRADS])
+                    .map_err(|e| refuse(step, StepCause::Device, e))?;
+                if checks.host[INPUT] != E::ZERO || checks.host[TARGET] != E::ZERO {
+                    let e = self.refusal(x, target, step, false);
+                    return Err(e.unwrap_or_else(|| loss_not_finite(step, loss.to_f64(), true)));
+                }
+            }
+            let Some((cache, _, _)) = self.cache.as_ref() else {
+                unreachable!("ensure_cache built the cache")
+            };
             let mut pred = alloc::vec![E::ZERO; rows * M::Out::SIZE];
             device
                 .read(M::output_on(cache), &mut pred)
@@ -235,25 +256,108 @@ where
                 .map_err(|e| refuse(step, StepCause::Loss, e))?;
             return Err(loss_not_finite(step, loss.to_f64(), self.checks.is_some()));
         }
+        let Some((cache, dy, _)) = self.cache.as_mut() else {
+            unreachable!("ensure_cache built the cache")
+        };
         let grads = self.grads.buffers_mut();
         self.model
             .backward_on(device, params, x.buffer(), rows, cache, dy, grads, None)
             .map_err(|e| refuse(step, StepCause::Device, e))?;
         if let Some(checks) = self.checks.as_mut() {
-            let bad = count_each(device, self.grads.buffers(), checks)
-                .map_err(|e| refuse(step, StepCause::Device, e))?;
-            if let Some(tensor) = bad {
-                let e = first_nonfinite(device, "gradient", tensor, &self.grads.buffers()[tensor]);
-                return Err(refuse(step, StepCause::Gradient, e));
-            }
+            let queued = (|| {
+                for (i, g) in self.grads.buffers().iter().enumerate() {
+                    device.count_nonfinite(D::buffer_len(g), g, &mut checks.counts, GRADS + i)?;
+                }
+                Ok(())
+            })();
+            queued.map_err(|e| refuse(step, StepCause::Device, e))?;
         }
         Ok(loss)
+    }
+
+    /// The refusal the read-back counts call for, in the order a step checks
+    /// (input, target, gradients, then, with `update`, the new parameters
+    /// and state), with the place looked up on the host; `None` if all are
+    /// zero.
+    fn refusal(
+        &self,
+        x: &DeviceTensor<E, D, M::Input>,
+        target: &L::DeviceTarget,
+        step: u64,
+        update: bool,
+    ) -> Option<Error> {
+        let checks = self.checks.as_ref()?;
+        let (device, counts) = (&self.device, &checks.host);
+        let lookup = |r: Result<Error>| r.unwrap_or_else(|e| e);
+        if counts[INPUT] != E::ZERO {
+            let len = x.rows() * M::Input::SIZE;
+            let e = lookup((|| {
+                let mut host = alloc::vec![E::ZERO; len];
+                device.read(x.buffer(), &mut host)?;
+                Ok(
+                    forma_core::check_finite_rows("input", M::Input::SIZE, &host)
+                        .err()
+                        .unwrap_or(Error::Invalid {
+                            what: "input: non-finite values counted on the device",
+                            value: counts[INPUT].to_f64(),
+                            expected: "0",
+                        }),
+                )
+            })());
+            return Some(refuse(step, StepCause::Input, e));
+        }
+        if counts[TARGET] != E::ZERO {
+            let e = lookup((|| {
+                let host = self.loss.download_target(device, target)?;
+                Ok(host
+                    .and_then(|t| forma_core::check_finite_rows("target", M::Out::SIZE, &t).err())
+                    .unwrap_or(Error::Invalid {
+                        what: "target: non-finite values counted on the device",
+                        value: counts[TARGET].to_f64(),
+                        expected: "0",
+                    }))
+            })());
+            return Some(refuse(step, StepCause::Target, e));
+        }
+        let n = M::SLOTS;
+        if let Some(t) = counts[GRADS..GRADS + n].iter().position(|c| *c != E::ZERO) {
+            let e = first_nonfinite(device, "gradient", t, &self.grads.buffers()[t]);
+            return Some(refuse(step, StepCause::Gradient, e));
+        }
+        if !update {
+            return None;
+        }
+        if let Some(t) = counts[GRADS + n..GRADS + 2 * n]
+            .iter()
+            .position(|c| *c != E::ZERO)
+        {
+            let e = first_nonfinite(
+                device,
+                "update (the new parameter)",
+                t,
+                &self.params.buffers()[t],
+            );
+            return Some(refuse(step, StepCause::Update, e));
+        }
+        if counts[GRADS + 2 * n] != E::ZERO {
+            let e = Error::Invalid {
+                what: "update: non-finite optimizer state values (momentum or moments)",
+                value: counts[GRADS + 2 * n].to_f64(),
+                expected: "0",
+            };
+            return Some(refuse(step, StepCause::Update, e));
+        }
+        None
     }
 
     /// One training step: forward, loss, backward, update. Returns the loss
     /// before the update, like PyTorch's `loss.item()` in the loop.
     /// `Err(Error::Step)` when a check refuses it; the parameters and the
     /// optimizer state on the device are then as before the step.
+    ///
+    /// With checks, the update is made after a snapshot, and the counts of
+    /// the whole step (input, target, gradients, new parameters and state)
+    /// come back in one read; any refusal restores the snapshot.
     pub fn step(
         &mut self,
         x: &DeviceTensor<E, D, M::Input>,
@@ -263,62 +367,66 @@ where
         let step = self.steps;
         let loss = self.gradients(x, target, step)?;
         let device = &self.device;
-        if let Some(checks) = self.checks.as_mut() {
-            let snapshot = (|| {
-                for (from, to) in self
-                    .params
-                    .buffers()
-                    .iter()
-                    .zip(checks.params.buffers_mut())
-                {
-                    device.copy(D::buffer_len(from), from, to)?;
-                }
-                self.optimizer
-                    .copy_state(device, &self.state, &mut checks.state)
-            })();
-            snapshot.map_err(|e| refuse(step, StepCause::Device, e))?;
-        }
-        let update = self.optimizer.step_on(
-            device,
-            self.params.buffers_mut(),
-            self.grads.buffers(),
-            &mut self.state,
-        );
         let Some(checks) = self.checks.as_mut() else {
-            return update
+            return self
+                .optimizer
+                .step_on(
+                    device,
+                    self.params.buffers_mut(),
+                    self.grads.buffers(),
+                    &mut self.state,
+                )
                 .map(|()| loss)
                 .map_err(|e| refuse(step, StepCause::Device, e));
         };
-        // From here on, any refusal restores the snapshot first: a device
-        // error in the middle of the update, or a non-finite value after it.
-        let verdict = update.and_then(|()| {
-            let slot = M::SLOTS;
-            device.fill(slot + 1, E::ZERO, &mut checks.counts)?;
-            self.optimizer
-                .count_state_nonfinite(device, &self.state, &mut checks.counts, slot)?;
-            count_each(device, self.params.buffers(), checks)
-        });
-        let refusal = match verdict {
-            Err(e) => Some((StepCause::Device, e)),
-            Ok(bad_param) if bad_param.is_some() || checks.host[M::SLOTS] != E::ZERO => {
-                let source = match bad_param {
-                    Some(tensor) => first_nonfinite(
-                        device,
-                        "update (the new parameter)",
-                        tensor,
-                        &self.params.buffers()[tensor],
-                    ),
-                    None => Error::Invalid {
-                        what: "update: non-finite optimizer state values (momentum or moments)",
-                        value: checks.host[M::SLOTS].to_f64(),
-                        expected: "0",
-                    },
-                };
-                Some((StepCause::Update, source))
+        let snapshot = (|| {
+            for (from, to) in self
+                .params
+                .buffers()
+                .iter()
+                .zip(checks.params.buffers_mut())
+            {
+                device.copy(D::buffer_len(from), from, to)?;
             }
-            Ok(_) => None,
+            self.optimizer
+                .copy_state(device, &self.state, &mut checks.state)
+        })();
+        snapshot.map_err(|e| refuse(step, StepCause::Device, e))?;
+        let n = M::SLOTS;
+        let verdict = self
+            .optimizer
+            .step_on(
+                device,
+                self.params.buffers_mut(),
+                self.grads.buffers(),
+                &mut self.state,
+            )
+            .and_then(|()| {
+                for (i, p) in self.params.buffers().iter().enumerate() {
+                    device.count_nonfinite(
+                        D::buffer_len(p),
+                        p,
+                        &mut checks.counts,
+                        GRADS + n + i,
+                    )?;
+                }
+                self.optimizer.count_state_nonfinite(
+                    device,
+                    &self.state,
+                    &mut checks.counts,
+                    GRADS + 2 * n,
+                )?;
+                let len = checks.host.len();
+                device.read(&checks.counts, &mut checks.host[..len])
+            });
+        let refusal = match verdict {
+            Err(e) => Some(refuse(step, StepCause::Device, e)),
+            Ok(()) => self.refusal(x, target, step, true),
         };
-        if let Some((cause, source)) = refusal {
+        if let Some(error) = refusal {
+            let Some(checks) = self.checks.as_mut() else {
+                unreachable!("checks are on in this branch")
+            };
             let restore = (|| {
                 for (from, to) in checks
                     .params
@@ -333,7 +441,7 @@ where
             })();
             // A failed restore is the error to report: the state is unknown.
             restore.map_err(|e| refuse(step, StepCause::Device, e))?;
-            return Err(refuse(step, cause, source));
+            return Err(error);
         }
         Ok(loss)
     }
@@ -386,24 +494,6 @@ where
         }
         Ok(())
     }
-}
-
-/// Counts the non-finite values of each buffer into its own slot of
-/// `checks.counts` (slots `0..buffers.len()`), reads them back and
-/// returns the first buffer with one. Reads `counts` up to `buffers.len() + 1`
-/// so that a slot after them (the optimizer state's) comes back too.
-fn count_each<E: Float, D: Device<E>, S>(
-    device: &D,
-    buffers: &[D::Buffer],
-    checks: &mut Checks<E, D, S>,
-) -> Result<Option<usize>> {
-    let n = buffers.len();
-    device.fill(n, E::ZERO, &mut checks.counts)?;
-    for (slot, b) in buffers.iter().enumerate() {
-        device.count_nonfinite(D::buffer_len(b), b, &mut checks.counts, slot)?;
-    }
-    device.read(&checks.counts, &mut checks.host[..n + 1])?;
-    Ok(checks.host[..n].iter().position(|c| *c != E::ZERO))
 }
 
 /// [`Error::Parameter`] for the first non-finite element of `buffer`,

@@ -533,3 +533,32 @@ fn the_fast_update_check_still_names_a_bad_gradient_and_an_overflow() {
         "an overflowing update passed the fast check"
     );
 }
+
+#[test]
+fn the_device_trainer_names_an_infinite_input_even_when_the_loss_stays_finite() {
+    // sigmoid(inf) = 1: the loss can stay finite while the weight gradient
+    // takes 0 · inf. The device reads its counts once, after the update,
+    // and must still name the input and restore what the update changed.
+    let (mut x, y) = xor_data();
+    x.as_mut_slice()[4] = f32::INFINITY;
+    let net = Xor::initialize(&mut rng(1));
+    let mut dev = DeviceTrainer::new(Cpu, net.clone(), Mse, Sgd::new(0.5).unwrap()).unwrap();
+    let (dx, dy) = (
+        DeviceTensor::upload(&Cpu, &x).unwrap(),
+        DeviceTensor::upload(&Cpu, &y).unwrap(),
+    );
+    let (step, cause, source) = step_error(dev.step(&dx, &dy).unwrap_err());
+    assert_eq!((step, cause), (1, StepCause::Input));
+    assert!(
+        matches!(
+            source,
+            Error::Value {
+                row: 2,
+                column: 0,
+                ..
+            }
+        ),
+        "{source:?}"
+    );
+    assert_eq!(bits(&dev.model().unwrap()), bits(&net));
+}
