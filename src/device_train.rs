@@ -379,18 +379,12 @@ where
                 .map(|()| loss)
                 .map_err(|e| refuse(step, StepCause::Device, e));
         };
-        let snapshot = (|| {
-            for (from, to) in self
-                .params
-                .buffers()
-                .iter()
-                .zip(checks.params.buffers_mut())
-            {
-                device.copy(D::buffer_len(from), from, to)?;
-            }
-            self.optimizer
-                .copy_state(device, &self.state, &mut checks.state)
-        })();
+        let snapshot = copy_model(
+            device,
+            &self.optimizer,
+            (self.params.buffers(), &self.state),
+            (checks.params.buffers_mut(), &mut checks.state),
+        );
         snapshot.map_err(|e| refuse(step, StepCause::Device, e))?;
         let n = M::SLOTS;
         let verdict = self
@@ -427,18 +421,12 @@ where
             let Some(checks) = self.checks.as_mut() else {
                 unreachable!("checks are on in this branch")
             };
-            let restore = (|| {
-                for (from, to) in checks
-                    .params
-                    .buffers()
-                    .iter()
-                    .zip(self.params.buffers_mut())
-                {
-                    device.copy(D::buffer_len(from), from, to)?;
-                }
-                self.optimizer
-                    .copy_state(device, &checks.state, &mut self.state)
-            })();
+            let restore = copy_model(
+                device,
+                &self.optimizer,
+                (checks.params.buffers(), &checks.state),
+                (self.params.buffers_mut(), &mut self.state),
+            );
             // A failed restore is the error to report: the state is unknown.
             restore.map_err(|e| refuse(step, StepCause::Device, e))?;
             return Err(error);
@@ -494,6 +482,26 @@ where
         }
         Ok(())
     }
+}
+
+/// Copies parameter buffers and optimizer state from one place to the other:
+/// a checked step's snapshot, and its restore.
+fn copy_model<E, D, M, O>(
+    device: &D,
+    optimizer: &O,
+    (params, state): (&[D::Buffer], &O::State),
+    (to_params, to_state): (&mut [D::Buffer], &mut O::State),
+) -> Result<()>
+where
+    E: Float,
+    D: Device<E>,
+    M: forma_layers::Params<E>,
+    O: DeviceOptimizer<E, D, M>,
+{
+    for (from, to) in params.iter().zip(to_params) {
+        device.copy(D::buffer_len(from), from, to)?;
+    }
+    optimizer.copy_state(device, state, to_state)
 }
 
 /// [`Error::Parameter`] for the first non-finite element of `buffer`,
