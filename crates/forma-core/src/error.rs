@@ -190,6 +190,17 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // A size product that overflowed is reported with `expected`
+            // saturated at usize::MAX: say that, not a 20-digit length.
+            Error::Length {
+                what,
+                expected: usize::MAX,
+                got,
+            } => write!(
+                f,
+                "{what}: the sizes given need more elements than usize can count; \
+                 the buffer holds {got}"
+            ),
             Error::Length {
                 what,
                 expected,
