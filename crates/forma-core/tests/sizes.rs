@@ -235,6 +235,9 @@ fn packed_gemm_with_a_wrapping_extent_stops_at_its_check() {
 fn an_overflowing_size_reads_as_an_overflow_not_a_length() {
     let err = Tensor::<f32, usize, Const<4>>::from_vec(HUGE, Const, vec![1.0; 4]).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("more elements than usize can count"), "{text}");
+    assert!(
+        text.contains("more elements than usize can count"),
+        "{text}"
+    );
     assert!(!text.contains("18446744073709551615"), "{text}");
 }
