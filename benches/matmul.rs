@@ -41,7 +41,7 @@ const SHAPES: [(usize, usize, usize); 5] = [
     (512, 512, 512),
 ];
 
-type Gemm<E> = fn(usize, usize, usize, &[E], &[E], E, &mut [E]);
+type Gemm<E> = fn(usize, usize, usize, &[E], &[E], E, &mut [E]) -> forma::Result<()>;
 
 /// The three layouts of `gemm` (default backend), by name.
 fn layouts<E: Float>() -> [(&'static str, Gemm<E>); 3] {
@@ -113,7 +113,9 @@ fn bench_runtime<E: Float>(
         let mut out = vec![E::ZERO; m * n];
         for (layout, kernel) in kernels {
             g.bench_function(id(shape, layout), |bench| {
-                bench.iter(|| kernel(m, k, n, black_box(&a), black_box(&b), E::ZERO, &mut out));
+                bench.iter(|| {
+                    kernel(m, k, n, black_box(&a), black_box(&b), E::ZERO, &mut out).expect("sizes")
+                });
                 black_box(&out);
             });
         }

@@ -299,7 +299,7 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
             &rhs.data,
             E::ZERO,
             &mut out.data,
-        );
+        )?;
         Ok(out)
     }
 
@@ -322,7 +322,7 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
             &rhs.data,
             E::ZERO,
             &mut out.data,
-        );
+        )?;
         Ok(out)
     }
 
@@ -345,7 +345,7 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
             &rhs.data,
             E::ZERO,
             &mut out.data,
-        );
+        )?;
         Ok(out)
     }
 

@@ -94,14 +94,15 @@ impl Layout {
         beta: E,
         c: &mut [E],
     ) {
-        match (self, backend) {
+        let done = match (self, backend) {
             (Layout::Nt, None) => gemm::matmul_nt(m, k, n, a, b, beta, c),
             (Layout::Nn, None) => gemm::matmul_nn(m, k, n, a, b, beta, c),
             (Layout::Tn, None) => gemm::matmul_tn(m, k, n, a, b, beta, c),
             (Layout::Nt, Some(be)) => be.matmul_nt(m, k, n, a, b, beta, c),
             (Layout::Nn, Some(be)) => be.matmul_nn(m, k, n, a, b, beta, c),
             (Layout::Tn, Some(be)) => be.matmul_tn(m, k, n, a, b, beta, c),
-        }
+        };
+        done.unwrap();
     }
 }
 

@@ -238,8 +238,8 @@ fn a_split_product_equals_its_rows_computed_alone() {
     for layout in ["nt", "nn"] {
         let mut full = vec![0.0f32; m * n];
         let product = |rows: usize, a: &[f32], c: &mut [f32]| match layout {
-            "nt" => gemm::matmul_nt(rows, k, n, a, &b[..n * k], 0.0, c),
-            _ => gemm::matmul_nn(rows, k, n, a, &b, 0.0, c),
+            "nt" => gemm::matmul_nt(rows, k, n, a, &b[..n * k], 0.0, c).unwrap(),
+            _ => gemm::matmul_nn(rows, k, n, a, &b, 0.0, c).unwrap(),
         };
         product(m, &a, &mut full);
         for i0 in [0, 40, 160, 260] {

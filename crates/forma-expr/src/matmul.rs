@@ -36,7 +36,7 @@ where
         let (vb, cb) = self.b.forward();
         let (m, k, n) = (A::Shape::ROWS, A::Shape::COLS, B::Shape::COLS);
         let mut out = <Out<A, B>>::zeros::<E>();
-        gemm::matmul_nn(
+        gemm::sizes_from_types(gemm::matmul_nn(
             m,
             k,
             n,
@@ -44,7 +44,7 @@ where
             B::Shape::flat(&vb),
             E::ZERO,
             <Out<A, B>>::flat_mut(&mut out),
-        );
+        ));
         (out, (ca, cb, va, vb))
     }
 
@@ -59,7 +59,7 @@ where
         let u = <Out<A, B>>::flat(upstream);
         let mut da = A::Shape::zeros::<E>();
         let mut db = B::Shape::zeros::<E>();
-        gemm::matmul_nt(
+        gemm::sizes_from_types(gemm::matmul_nt(
             m,
             n,
             k,
@@ -67,8 +67,8 @@ where
             B::Shape::flat(vb),
             E::ZERO,
             A::Shape::flat_mut(&mut da),
-        );
-        gemm::matmul_tn(
+        ));
+        gemm::sizes_from_types(gemm::matmul_tn(
             k,
             m,
             n,
@@ -76,7 +76,7 @@ where
             u,
             E::ZERO,
             B::Shape::flat_mut(&mut db),
-        );
+        ));
         self.a.backward(ca, &da, sink);
         self.b.backward(cb, &db, sink);
     }

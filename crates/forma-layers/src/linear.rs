@@ -263,7 +263,7 @@ mod train {
             if fixed::is_small(I, O) {
                 fixed::matmul_nt(x.as_rows(), w, E::ZERO, y.as_rows_mut());
             } else {
-                gemm::matmul_nt(
+                gemm::sizes_from_types(gemm::matmul_nt(
                     x.rows(),
                     I,
                     O,
@@ -271,7 +271,7 @@ mod train {
                     w.as_flattened(),
                     E::ZERO,
                     y.as_mut_slice(),
-                );
+                ));
             }
             if B::LEN_PER_OUTPUT + B::LEN_FIXED > 0 {
                 for row in y.as_rows_mut() {
@@ -307,7 +307,15 @@ mod train {
                 );
             } else {
                 let gw = grads.weight.borrow_mut().as_flattened_mut();
-                gemm::matmul_tn(O, m, I, dy.as_slice(), x.as_slice(), E::ZERO, gw);
+                gemm::sizes_from_types(gemm::matmul_tn(
+                    O,
+                    m,
+                    I,
+                    dy.as_slice(),
+                    x.as_slice(),
+                    E::ZERO,
+                    gw,
+                ));
             }
             if B::LEN_PER_OUTPUT + B::LEN_FIXED > 0 {
                 let mut sums = [E::ZERO; O];
@@ -320,7 +328,7 @@ mod train {
                 if fixed::is_small(I, O) {
                     fixed::matmul_nn(dy.as_rows(), w, E::ZERO, dx.as_rows_mut());
                 } else {
-                    gemm::matmul_nn(
+                    gemm::sizes_from_types(gemm::matmul_nn(
                         m,
                         O,
                         I,
@@ -328,7 +336,7 @@ mod train {
                         w.as_flattened(),
                         E::ZERO,
                         dx.as_mut_slice(),
-                    );
+                    ));
                 }
             }
         }

@@ -72,7 +72,6 @@ impl<E: Float> Device<E> for Cpu {
             Layout::Nn => gemm::matmul_nn(m, k, n, a, b, E::ZERO, c),
             Layout::Tn => gemm::matmul_tn(m, k, n, a, b, E::ZERO, c),
         }
-        Ok(())
     }
 
     fn bias_act(

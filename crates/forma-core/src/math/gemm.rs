@@ -12,9 +12,9 @@
 //!
 //! Each computes `C = A·B + beta·C` (`beta` 0 overwrites, 1 accumulates).
 //! The slices must have exactly the lengths the sizes give (`m·k`, `k·n`,
-//! `m·n`, computed with `checked_mul`): the `try_` functions return
-//! [`Error::Length`](crate::Error::Length) otherwise, before anything is read
-//! or written; the others panic with the same message, as slice indexing would.
+//! `m·n`, computed with `checked_mul`); otherwise each returns
+//! [`Error::Length`](crate::Error::Length), before anything is read or
+//! written.
 //! Large products go to a packed, cache-blocked kernel ([`Backend::Forma`] by
 //! default, or matrixmultiply); below [`DIRECT_LIMIT`] multiply-adds a direct
 //! loop is used, because packing costs about a hundred times the work of a
@@ -58,7 +58,7 @@ impl Backend {
     /// what the sizes give, or a size product overflows `usize`; nothing is
     /// read or written then.
     #[allow(clippy::too_many_arguments)]
-    pub fn try_matmul_nt<E: Float>(
+    pub fn matmul_nt<E: Float>(
         self,
         m: usize,
         k: usize,
@@ -79,33 +79,13 @@ impl Backend {
         )
     }
 
-    /// `C[m×n] = A[m×k] · B[n×k]ᵀ + beta·C`.
-    ///
-    /// # Panics
-    /// Where [`Backend::try_matmul_nt`] returns an error, with its message.
-    #[allow(clippy::too_many_arguments)]
-    pub fn matmul_nt<E: Float>(
-        self,
-        m: usize,
-        k: usize,
-        n: usize,
-        a: &[E],
-        b: &[E],
-        beta: E,
-        c: &mut [E],
-    ) {
-        if let Err(e) = self.try_matmul_nt(m, k, n, a, b, beta, c) {
-            panic!("{e}");
-        }
-    }
-
     /// `C[m×n] = A[m×k] · B[k×n] + beta·C`.
     ///
     /// [`Error::Length`](crate::Error::Length) if a slice's length is not
     /// what the sizes give, or a size product overflows `usize`; nothing is
     /// read or written then.
     #[allow(clippy::too_many_arguments)]
-    pub fn try_matmul_nn<E: Float>(
+    pub fn matmul_nn<E: Float>(
         self,
         m: usize,
         k: usize,
@@ -126,33 +106,13 @@ impl Backend {
         )
     }
 
-    /// `C[m×n] = A[m×k] · B[k×n] + beta·C`.
-    ///
-    /// # Panics
-    /// Where [`Backend::try_matmul_nn`] returns an error, with its message.
-    #[allow(clippy::too_many_arguments)]
-    pub fn matmul_nn<E: Float>(
-        self,
-        m: usize,
-        k: usize,
-        n: usize,
-        a: &[E],
-        b: &[E],
-        beta: E,
-        c: &mut [E],
-    ) {
-        if let Err(e) = self.try_matmul_nn(m, k, n, a, b, beta, c) {
-            panic!("{e}");
-        }
-    }
-
     /// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C`.
     ///
     /// [`Error::Length`](crate::Error::Length) if a slice's length is not
     /// what the sizes give, or a size product overflows `usize`; nothing is
     /// read or written then.
     #[allow(clippy::too_many_arguments)]
-    pub fn try_matmul_tn<E: Float>(
+    pub fn matmul_tn<E: Float>(
         self,
         m: usize,
         k: usize,
@@ -171,26 +131,6 @@ impl Backend {
             beta,
             c,
         )
-    }
-
-    /// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C`.
-    ///
-    /// # Panics
-    /// Where [`Backend::try_matmul_tn`] returns an error, with its message.
-    #[allow(clippy::too_many_arguments)]
-    pub fn matmul_tn<E: Float>(
-        self,
-        m: usize,
-        k: usize,
-        n: usize,
-        a: &[E],
-        b: &[E],
-        beta: E,
-        c: &mut [E],
-    ) {
-        if let Err(e) = self.try_matmul_tn(m, k, n, a, b, beta, c) {
-            panic!("{e}");
-        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -266,17 +206,9 @@ fn check_sizes((m, k, n): (usize, usize, usize), (a, b, c): (usize, usize, usize
     )
 }
 
-/// `C[m×n] = A[m×k] · B[n×k]ᵀ + beta·C` with the default [`Backend`].
-///
-/// # Panics
-/// Where [`try_matmul_nt`] returns an error, with its message.
-pub fn matmul_nt<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
-    Backend::default().matmul_nt(m, k, n, a, b, beta, c);
-}
-
 /// `C[m×n] = A[m×k] · B[n×k]ᵀ + beta·C` with the default [`Backend`];
-/// `Err` for slices that do not fit the sizes (see [`Backend::try_matmul_nt`]).
-pub fn try_matmul_nt<E: Float>(
+/// `Err` for slices that do not fit the sizes (see [`Backend::matmul_nt`]).
+pub fn matmul_nt<E: Float>(
     m: usize,
     k: usize,
     n: usize,
@@ -285,20 +217,12 @@ pub fn try_matmul_nt<E: Float>(
     beta: E,
     c: &mut [E],
 ) -> Result<()> {
-    Backend::default().try_matmul_nt(m, k, n, a, b, beta, c)
-}
-
-/// `C[m×n] = A[m×k] · B[k×n] + beta·C` with the default [`Backend`].
-///
-/// # Panics
-/// Where [`try_matmul_nn`] returns an error, with its message.
-pub fn matmul_nn<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
-    Backend::default().matmul_nn(m, k, n, a, b, beta, c);
+    Backend::default().matmul_nt(m, k, n, a, b, beta, c)
 }
 
 /// `C[m×n] = A[m×k] · B[k×n] + beta·C` with the default [`Backend`];
-/// `Err` for slices that do not fit the sizes (see [`Backend::try_matmul_nn`]).
-pub fn try_matmul_nn<E: Float>(
+/// `Err` for slices that do not fit the sizes (see [`Backend::matmul_nn`]).
+pub fn matmul_nn<E: Float>(
     m: usize,
     k: usize,
     n: usize,
@@ -307,20 +231,12 @@ pub fn try_matmul_nn<E: Float>(
     beta: E,
     c: &mut [E],
 ) -> Result<()> {
-    Backend::default().try_matmul_nn(m, k, n, a, b, beta, c)
-}
-
-/// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C` with the default [`Backend`].
-///
-/// # Panics
-/// Where [`try_matmul_tn`] returns an error, with its message.
-pub fn matmul_tn<E: Float>(m: usize, k: usize, n: usize, a: &[E], b: &[E], beta: E, c: &mut [E]) {
-    Backend::default().matmul_tn(m, k, n, a, b, beta, c);
+    Backend::default().matmul_nn(m, k, n, a, b, beta, c)
 }
 
 /// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C` with the default [`Backend`];
-/// `Err` for slices that do not fit the sizes (see [`Backend::try_matmul_tn`]).
-pub fn try_matmul_tn<E: Float>(
+/// `Err` for slices that do not fit the sizes (see [`Backend::matmul_tn`]).
+pub fn matmul_tn<E: Float>(
     m: usize,
     k: usize,
     n: usize,
@@ -329,7 +245,17 @@ pub fn try_matmul_tn<E: Float>(
     beta: E,
     c: &mut [E],
 ) -> Result<()> {
-    Backend::default().try_matmul_tn(m, k, n, a, b, beta, c)
+    Backend::default().matmul_tn(m, k, n, a, b, beta, c)
+}
+
+/// For callers whose sizes all come from types (a layer's widths, an
+/// expression's shapes, a cache sized for the batch): there a length error is
+/// a bug in forma, never in the user's data, so it stops with the error.
+#[track_caller]
+pub fn sizes_from_types(product: Result<()>) {
+    if let Err(e) = product {
+        unreachable!("internal error: sizes taken from types did not fit: {e}");
+    }
 }
 
 /// The direct loop, in the order that keeps the inner loop contiguous: when
