@@ -321,7 +321,7 @@ where
         }
         let n = M::SLOTS;
         if let Some(t) = counts[GRADS..GRADS + n].iter().position(|c| *c != E::ZERO) {
-            let e = first_nonfinite(device, "gradient", t, &self.grads.buffers()[t]);
+            let e = first_nonfinite(device, forma_core::GRADIENT, t, &self.grads.buffers()[t]);
             return Some(refuse(step, StepCause::Gradient, e));
         }
         if !update {

@@ -77,7 +77,7 @@ pub(crate) fn loss_not_finite(step: u64, loss: f64, checked: bool) -> Error {
 /// The cause of an optimizer's refusal ([`Error::Parameter`]'s `what`).
 pub(crate) fn update_cause(e: &Error) -> StepCause {
     match e {
-        Error::Parameter { what, .. } if *what == "gradient" => StepCause::Gradient,
+        Error::Parameter { what, .. } if *what == forma_core::GRADIENT => StepCause::Gradient,
         _ => StepCause::Update,
     }
 }

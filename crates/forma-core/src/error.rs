@@ -62,7 +62,8 @@ pub enum Error {
     ///
     /// [`Params::visit`]: https://docs.rs/forma-layers
     Parameter {
-        /// "gradient", or "update (the new parameter or optimizer state)".
+        /// [`GRADIENT`] when the gradient itself is not finite, else what
+        /// the update would have written ("update (...)").
         what: &'static str,
         /// The tensor's number in visiting order.
         tensor: usize,
@@ -148,6 +149,10 @@ pub enum Error {
         log: alloc::string::String,
     },
 }
+
+/// [`Error::Parameter`]'s `what` for a gradient that is not finite: the
+/// optimizers write it and the trainers read it as [`StepCause::Gradient`].
+pub const GRADIENT: &str = "gradient";
 
 /// Which check refused a training step ([`Error::Step`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -43,7 +43,7 @@ mod tensor;
 pub use device::{BiasKind, Cpu, Device, DeviceBatch, DeviceTensor, Layout};
 pub use dim::{AreMultipliable, Const, ConstDim, Dim, SameWidth};
 pub use element::Float;
-pub use error::{Error, Result, StepCause, check_finite, check_finite_rows, check_len};
+pub use error::{Error, GRADIENT, Result, StepCause, check_finite, check_finite_rows, check_len};
 pub use init::{Init, Rng, rng};
 pub use math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
 #[cfg(feature = "alloc")]

@@ -28,7 +28,7 @@ pub trait Optimizer<E: Float, P: Params<E>> {
     /// parameter and every piece of optimizer state finite, computed without
     /// writing anything (the trainer calls it before each update, so a
     /// refused step changes nothing). `Err(Error::Parameter)` names the
-    /// parameter tensor and element: `what` is `"gradient"` when a gradient
+    /// parameter tensor and element: `what` is [`GRADIENT`](forma_core::GRADIENT) when a gradient
     /// is not finite (the first one in visiting order), else `"update"`.
     /// It may create zeroed state on the first call, as `step` would.
     fn check(&mut self, params: &P, grads: &P) -> Result<()>;
@@ -79,7 +79,7 @@ fn locate<E: Float, P: Params<E>>(
     });
     Err(match bad_grad {
         Some((tensor, index, value)) => forma_core::Error::Parameter {
-            what: "gradient",
+            what: forma_core::GRADIENT,
             tensor,
             index,
             value: value.to_f64(),
