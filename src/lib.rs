@@ -31,7 +31,6 @@
 extern crate alloc;
 
 pub mod data;
-mod device_train;
 mod train;
 
 pub use forma_core as core;
@@ -41,28 +40,27 @@ pub use forma_layers as layers;
 pub use forma_losses as losses;
 pub use forma_optim as optim;
 
-pub use device_train::DeviceTrainer;
 pub use forma_core::{Error, Result, rng};
 pub use train::Trainer;
 
 /// Everything a training script needs, in one `use`.
 pub mod prelude {
-    pub use crate::{DeviceTrainer, Trainer};
+    pub use crate::Trainer;
     pub use forma_core::{
-        Activation, Batch, Const, ConstDim, Cpu, Device, DeviceBatch, DeviceTensor, Dim, Error,
-        Float, Init, LossKind, Result, Rng, Tensor, rng,
+        Activation, Batch, Const, ConstDim, Cpu, Device, Dim, Error, Float, Init, LossKind,
+        Result, Rng, Tensor, rng,
     };
     pub use forma_expr::{Ex, Mat, RowFn, RowLoss, Scalar, constant, var};
     pub use forma_layers::{
         FixedInput, Identity, Initialize, Layer, LeakyReLU, Linear, Mlp, Mlp3, Model, Module,
-        Network, NoBias, OnDevice, Params, PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh,
-        chain, seq,
+        Network, NoBias, Params, PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh, ToDevice,
+        ToHost, chain, seq,
     };
     pub use forma_losses::{
-        Bce, BceWithLogits, Classes, DeviceClasses, DeviceLoss, HalfMse, HalfSumSquares, Loss, Mse,
-        SoftmaxCrossEntropy, SumSquares,
+        Bce, BceWithLogits, Classes, HalfMse, HalfSumSquares, Loss, Mse, SoftmaxCrossEntropy,
+        SumSquares,
     };
-    pub use forma_optim::{Adam, DeviceOptimizer, Optimizer, Sgd};
+    pub use forma_optim::{Adam, Optimizer, Sgd};
 }
 
 /// The README's Rust examples, compiled and run as doc tests so it stays true.

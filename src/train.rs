@@ -1,18 +1,48 @@
-//! [`Trainer`]: a model, its gradient, its cache, a loss and an optimizer.
+//! [`Trainer`]: a model, its gradient, its cache, a loss and an optimizer,
+//! on one device.
 
+use alloc::vec::Vec;
+use core::borrow::{Borrow, BorrowMut};
 use core::marker::PhantomData;
 
-use forma_core::{ConstDim, Dim, Error, Float, Result, StepCause, Tensor};
-use forma_layers::Module;
+use forma_core::{ConstDim, Cpu, Device, Dim, Error, Float, Result, StepCause, Tensor};
+use forma_layers::{Module, Params};
 use forma_losses::Loss;
 use forma_optim::Optimizer;
 
-/// Owns everything one training step touches, so that after the first step no
-/// step allocates: the model, a gradient of the model's own type, the forward
-/// cache, the output-gradient buffer, the loss and the optimizer.
+/// Owns everything one training step touches, so that after the first step
+/// no step allocates: the model, a gradient of the model's own type, the
+/// forward cache, the output-gradient buffer, the loss and the optimizer,
+/// all on device `D` (the [`Cpu`] unless [`Trainer::on`] names another).
 ///
 /// `In` is the input width and `B` the batch's row type (`usize` or
 /// `Const<N>`); both are inferred from the first call.
+///
+/// The trainer updates the model's own parameters in place: on the CPU
+/// [`Trainer::model`] is the trained model, with no copy. On another device
+/// the model's type says its parameters live there (a `Linear<.., Cuda>`,
+/// made by `to_device`), batches are tensors on that device
+/// ([`Tensor::upload`]), and the model comes back with `to_host`:
+///
+/// ```
+/// use forma::prelude::*;
+///
+/// # fn main() -> forma::Result<()> {
+/// let device = Cpu; // or forma::cuda::Cuda::new(0)? with the `cuda` feature
+/// let net = Mlp::<2, 8, 1>::initialize(&mut rng(0)).to_device(&device)?;
+/// let mut trainer = Trainer::on(device, net, Mse, Sgd::new(0.5)?);
+/// let x = Batch::<f32, 2>::from_rows(&[[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]);
+/// let y = Batch::<f32, 1>::from_rows(&[[0.0], [1.0], [1.0], [0.0]]);
+/// let (x, y) = (Tensor::upload(&device, &x)?, Tensor::upload(&device, &y)?);
+/// let first = trainer.step(&x, &y)?;
+/// for _ in 0..50 {
+///     trainer.step(&x, &y)?;
+/// }
+/// assert!(trainer.step(&x, &y)? < first);
+/// let trained: Mlp<2, 8, 1> = trainer.model().to_host(&device)?;
+/// # let _ = trained;
+/// # Ok(()) }
+/// ```
 ///
 /// # Checked steps
 ///
@@ -21,22 +51,40 @@ use forma_optim::Optimizer;
 /// that the batch has rows; that the input and the target are finite; that
 /// the loss accepts the prediction (a `Bce` prediction in [0, 1]) and is
 /// finite; that every gradient is finite; and that the update would leave
-/// every parameter and optimizer state finite (computed without writing).
-/// A failed check is [`Error::Step`]: the step's number (counted by the
-/// trainer from 1, refused steps included), the [`StepCause`], and the
-/// details (row and column, or parameter tensor and element), with the
-/// model and optimizer state bit for bit as before the step.
+/// every parameter and optimizer state finite. A failed check is
+/// [`Error::Step`]: the step's number (counted by the trainer from 1,
+/// refused steps included), the [`StepCause`], and the details (row and
+/// column, or parameter tensor and element), with the model and optimizer
+/// state bit for bit as before the step.
 ///
-/// The input, target and update checks read every input value and every
-/// parameter once more per step (measured in `benches/training_step.rs`,
-/// group `checks/`); [`Trainer::with_checks`]`(false)` turns them off, an
-/// explicit choice for data known to be clean. The empty-batch and loss
-/// checks cost nothing and stay on.
-pub struct Trainer<E: Float, In: ConstDim, B: Dim, M: Module<E, In>, L, O> {
+/// Where the host can read the device's memory (the CPU), the checks read
+/// the data in place and the update is checked before it is made (computed
+/// without writing). Elsewhere (a GPU) the device counts non-finite values
+/// ([`Device::count_nonfinite`]) in the input, target, gradients, new
+/// parameters and optimizer state into one small buffer read back once a
+/// step, the update is made after a snapshot of the parameters and
+/// optimizer state, and a refused step restores it; the exact row, column
+/// or element is looked up on the host only when a count is not zero.
+///
+/// The checks cost a read of the input and of the parameters per step
+/// (measured in `benches/training_step.rs`, group `checks/`);
+/// [`Trainer::with_checks`]`(false)` turns them off, an explicit choice for
+/// data known to be clean. The empty-batch and loss checks cost nothing and
+/// stay on.
+pub struct Trainer<E, In, B, M, L, O, D = Cpu>
+where
+    E: Float,
+    In: ConstDim,
+    B: Dim,
+    D: Device<E>,
+    M: Module<E, In, D>,
+{
+    device: D,
     model: M,
-    grads: M,
+    /// Made by the first step (in the model's place, which may fail on a device).
+    grads: Option<M>,
     cache: Option<M::Cache<B>>,
-    dy: Option<Tensor<E, B, M::Out>>,
+    dy: Option<Tensor<E, B, M::Out, D>>,
     loss: L,
     optimizer: O,
     steps: u64,
@@ -45,11 +93,32 @@ pub struct Trainer<E: Float, In: ConstDim, B: Dim, M: Module<E, In>, L, O> {
     /// (before the first step, and after `model_mut`): then the update check
     /// reads every parameter.
     touched: bool,
+    /// On a device the host cannot read: the snapshot and the counts.
+    guard: Option<Guard<E, D, M, O>>,
     _input: PhantomData<In>,
 }
 
+/// What a checked step on a device the host cannot read needs, made by the
+/// first such step: a snapshot of the parameters and the optimizer, and
+/// the counts of non-finite values (on the device and on the host).
+///
+/// The counts of one step share one buffer: slot [`INPUT`], slot
+/// [`TARGET`], then one slot per gradient tensor, one per updated
+/// parameter tensor, and one for the optimizer state.
+struct Guard<E: Float, D: Device<E>, M, O> {
+    params: M,
+    optimizer: O,
+    counts: D::Buffer,
+    host: Vec<E>,
+    tensors: usize,
+}
+
+const INPUT: usize = 0;
+const TARGET: usize = 1;
+const GRADS: usize = 2;
+
 /// [`Error::Step`] for step `step`.
-pub(crate) fn refuse(step: u64, cause: StepCause, source: Error) -> Error {
+fn refuse(step: u64, cause: StepCause, source: Error) -> Error {
     Error::Step {
         step,
         cause,
@@ -59,7 +128,7 @@ pub(crate) fn refuse(step: u64, cause: StepCause, source: Error) -> Error {
 
 /// The refusal of step `step` whose loss came out as `loss` (not finite);
 /// `checked`: whether its input and target were checked finite.
-pub(crate) fn loss_not_finite(step: u64, loss: f64, checked: bool) -> Error {
+fn loss_not_finite(step: u64, loss: f64, checked: bool) -> Error {
     let expected = if checked {
         "a finite value (the input and target were finite: look at the weights, or lower the \
          learning rate)"
@@ -75,7 +144,7 @@ pub(crate) fn loss_not_finite(step: u64, loss: f64, checked: bool) -> Error {
 }
 
 /// The cause of an optimizer's refusal ([`Error::Parameter`]'s `what`).
-pub(crate) fn update_cause(e: &Error) -> StepCause {
+fn update_cause(e: &Error) -> StepCause {
     match e {
         Error::Parameter { what, .. } if *what == forma_core::GRADIENT => StepCause::Gradient,
         _ => StepCause::Update,
@@ -83,7 +152,7 @@ pub(crate) fn update_cause(e: &Error) -> StepCause {
 }
 
 /// The cause of a loss's refusal: a batch-length mismatch is the target's.
-pub(crate) fn loss_cause(e: &Error) -> StepCause {
+fn loss_cause(e: &Error) -> StepCause {
     match e {
         Error::Length { .. } => StepCause::Target,
         Error::EmptyBatch { .. } => StepCause::EmptyBatch,
@@ -91,21 +160,38 @@ pub(crate) fn loss_cause(e: &Error) -> StepCause {
     }
 }
 
-impl<E, In, B, M, L, O> Trainer<E, In, B, M, L, O>
+impl<E, In, B, M, L, O> Trainer<E, In, B, M, L, O, Cpu>
 where
     E: Float,
     In: ConstDim,
     B: Dim,
-    M: Module<E, In>,
-    L: Loss<E, M::Out>,
-    O: Optimizer<E, M>,
+    M: Module<E, In, Cpu>,
+    L: Loss<E, M::Out, Cpu>,
+    O: Optimizer<E, M, Cpu>,
 {
-    /// A trainer for `model`.
+    /// A trainer for `model` on the CPU.
     pub fn new(model: M, loss: L, optimizer: O) -> Self {
-        let grads = model.zeros_like();
+        Self::on(Cpu, model, loss, optimizer)
+    }
+}
+
+impl<E, In, B, M, L, O, D> Trainer<E, In, B, M, L, O, D>
+where
+    E: Float,
+    In: ConstDim,
+    B: Dim,
+    D: Device<E>,
+    M: Module<E, In, D>,
+    L: Loss<E, M::Out, D>,
+    O: Optimizer<E, M, D>,
+{
+    /// A trainer for `model`, whose parameters live on `device`. Buffers
+    /// are made by the first step.
+    pub fn on(device: D, model: M, loss: L, optimizer: O) -> Self {
         Trainer {
+            device,
             model,
-            grads,
+            grads: None,
             cache: None,
             dy: None,
             loss,
@@ -113,6 +199,7 @@ where
             steps: 0,
             checks: true,
             touched: true,
+            guard: None,
             _input: PhantomData,
         }
     }
@@ -133,80 +220,351 @@ where
 
     /// Forward, loss, backward: leaves the gradient in [`Trainer::grads`] and
     /// returns the loss, without updating. Runs the checks of a step (see
-    /// the type's docs) up to the loss; an error carries the number the next
-    /// step would have.
-    pub fn compute_gradients(&mut self, x: &Tensor<E, B, In>, target: &L::Target<B>) -> Result<E> {
-        self.gradients(x, target, self.steps + 1)
+    /// the type's docs) up to the gradients; an error carries the number the
+    /// next step would have.
+    pub fn compute_gradients(
+        &mut self,
+        x: &Tensor<E, B, In, D>,
+        target: &L::Target<B>,
+    ) -> Result<E> {
+        let step = self.steps + 1;
+        let loss = self.gradients(x, target, step)?;
+        if self.guarded(x) {
+            self.read_counts(step, GRADS + self.tensors())?;
+            if let Some(e) = self.refusal(x, target, step, false) {
+                return Err(e);
+            }
+        }
+        Ok(loss)
     }
 
-    fn gradients(&mut self, x: &Tensor<E, B, In>, target: &L::Target<B>, step: u64) -> Result<E> {
+    /// Whether this step's checks run on the device (counts and a
+    /// snapshot), because the host cannot read its memory.
+    fn guarded(&self, x: &Tensor<E, B, In, D>) -> bool {
+        self.checks && D::host(x.buffer()).is_none()
+    }
+
+    /// The number of parameter tensors of the model.
+    fn tensors(&self) -> usize {
+        let mut n = 0;
+        self.model.visit(&mut |_| n += 1);
+        n
+    }
+
+    /// Makes the gradient, and on a guarded device the snapshot and counts,
+    /// if the first step has not.
+    fn prepare(&mut self, guarded: bool) -> Result<()> {
+        if self.grads.is_none() {
+            self.grads = Some(self.model.zeros_like()?);
+        }
+        if guarded && self.guard.is_none() {
+            let tensors = self.tensors();
+            let len = GRADS + 2 * tensors + 1;
+            self.guard = Some(Guard {
+                params: self.model.zeros_like()?,
+                optimizer: self.optimizer.fresh(),
+                counts: self.device.alloc(len)?,
+                host: alloc::vec![E::ZERO; len],
+                tensors,
+            });
+        }
+        Ok(())
+    }
+
+    fn gradients(&mut self, x: &Tensor<E, B, In, D>, target: &L::Target<B>, step: u64) -> Result<E> {
         if x.rows() == 0 {
             let source = Error::EmptyBatch {
                 what: "Trainer::step input",
             };
             return Err(refuse(step, StepCause::EmptyBatch, source));
         }
-        if self.checks {
-            forma_core::check_finite_rows("input", In::SIZE, x.as_slice())
-                .map_err(|e| refuse(step, StepCause::Input, e))?;
+        let guarded = self.guarded(x);
+        self.prepare(guarded)
+            .map_err(|e| refuse(step, StepCause::Device, e))?;
+        let device = &self.device;
+        if let Some(guard) = self.guard.as_mut().filter(|_| guarded) {
+            let counts = guard.counts.borrow_mut();
+            let queued = (|| {
+                device.fill(guard.host.len(), E::ZERO, counts)?;
+                device.count_nonfinite(x.len(), x.buffer(), counts, INPUT)?;
+                self.loss
+                    .count_target_nonfinite(device, target, counts, TARGET)
+            })();
+            queued.map_err(|e| refuse(step, StepCause::Device, e))?;
+        } else if self.checks {
+            if let Some(input) = D::host(x.buffer()) {
+                forma_core::check_finite_rows("input", In::SIZE, &input[..x.len()])
+                    .map_err(|e| refuse(step, StepCause::Input, e))?;
+            }
             self.loss
-                .check_target(target)
+                .check_target(device, target)
                 .map_err(|e| refuse(step, StepCause::Target, e))?;
         }
-        let cache = self
-            .cache
-            .get_or_insert_with(|| self.model.new_cache(x.row_dim()));
-        let dy = self
-            .dy
-            .get_or_insert_with(|| Tensor::zeros(x.row_dim(), Default::default()));
-        self.model.forward(x, cache);
+        self.forward_and_loss(x, target, step)
+    }
+
+    /// The forward pass, the loss (refused if not finite) and the backward
+    /// pass; on a guarded device the gradients' counts are queued.
+    fn forward_and_loss(
+        &mut self,
+        x: &Tensor<E, B, In, D>,
+        target: &L::Target<B>,
+        step: u64,
+    ) -> Result<E> {
+        let device = &self.device;
+        let as_device = |e| refuse(step, StepCause::Device, e);
+        if self.cache.is_none() {
+            self.cache = Some(self.model.new_cache(device, x.row_dim()).map_err(as_device)?);
+        }
+        if self.dy.is_none() {
+            let dy = Tensor::zeros_on(device, x.row_dim(), Default::default());
+            self.dy = Some(dy.map_err(as_device)?);
+        }
+        let (Some(cache), Some(dy), Some(grads)) =
+            (self.cache.as_mut(), self.dy.as_mut(), self.grads.as_mut())
+        else {
+            unreachable!("made just above and by prepare")
+        };
+        let y = self.model.forward(device, x, cache).map_err(as_device)?;
         let loss = self
             .loss
-            .value_and_grad(M::output(cache), target, dy)
+            .value_and_grad(device, y, target, dy)
             .map_err(|e| refuse(step, loss_cause(&e), e))?;
         if !loss.is_finite() {
-            return Err(loss_not_finite(step, loss.to_f64(), self.checks));
+            return Err(self.loss_refusal(x, target, step, loss));
         }
-        self.model.backward(x, cache, dy, &mut self.grads, None);
+        self.model
+            .backward(device, x, cache, dy, grads, None)
+            .map_err(as_device)?;
+        if let Some(guard) = self.guard.as_mut().filter(|_| self.checks)
+            && D::host(x.buffer()).is_none()
+        {
+            let mut slot = GRADS;
+            let mut result = Ok(());
+            grads.visit(&mut |g| {
+                if result.is_ok() {
+                    result = device.count_nonfinite(D::len(g), g, guard.counts.borrow_mut(), slot);
+                }
+                slot += 1;
+            });
+            result.map_err(as_device)?;
+        }
         Ok(loss)
+    }
+
+    /// Why the loss of step `step` was not finite: the input or target
+    /// (counted on a guarded device), a prediction the loss refuses, or
+    /// else the loss itself.
+    fn loss_refusal(
+        &mut self,
+        x: &Tensor<E, B, In, D>,
+        target: &L::Target<B>,
+        step: u64,
+        loss: E,
+    ) -> Error {
+        if self.guarded(x) {
+            if let Err(e) = self.read_counts(step, GRADS) {
+                return e;
+            }
+            let counts = self.guard.as_ref().map(|g| (g.host[INPUT], g.host[TARGET]));
+            if counts.is_some_and(|(i, t)| i != E::ZERO || t != E::ZERO) {
+                let e = self.refusal(x, target, step, false);
+                return e.unwrap_or_else(|| loss_not_finite(step, loss.to_f64(), true));
+            }
+        }
+        if D::host(x.buffer()).is_none()
+            && let Some(cache) = self.cache.as_ref()
+        {
+            match M::output(cache).download(&self.device) {
+                Ok(pred) => {
+                    if let Err(e) = self.loss.check_prediction(pred.as_slice()) {
+                        return refuse(step, StepCause::Loss, e);
+                    }
+                }
+                Err(e) => return refuse(step, StepCause::Device, e),
+            }
+        }
+        loss_not_finite(step, loss.to_f64(), self.checks)
+    }
+
+    /// Reads the first `len` counts of a guarded step back to the host.
+    fn read_counts(&mut self, step: u64, len: usize) -> Result<()> {
+        let Some(guard) = self.guard.as_mut() else {
+            unreachable!("a guarded step made its guard")
+        };
+        self.device
+            .read(guard.counts.borrow(), &mut guard.host[..len])
+            .map_err(|e| refuse(step, StepCause::Device, e))
+    }
+
+    /// The refusal the read-back counts call for, in the order a step checks
+    /// (input, target, gradients, then, with `update`, the new parameters
+    /// and state), with the place looked up on the host; `None` if all are
+    /// zero.
+    fn refusal(
+        &self,
+        x: &Tensor<E, B, In, D>,
+        target: &L::Target<B>,
+        step: u64,
+        update: bool,
+    ) -> Option<Error> {
+        let guard = self.guard.as_ref()?;
+        let (device, counts, n) = (&self.device, &guard.host, guard.tensors);
+        if counts[INPUT] != E::ZERO {
+            let e = match x.download(device) {
+                Ok(host) => forma_core::check_finite_rows("input", In::SIZE, host.as_slice())
+                    .err()
+                    .unwrap_or(Error::Invalid {
+                        what: "input: non-finite values counted on the device",
+                        value: counts[INPUT].to_f64(),
+                        expected: "0",
+                    }),
+                Err(e) => e,
+            };
+            return Some(refuse(step, StepCause::Input, e));
+        }
+        if counts[TARGET] != E::ZERO {
+            let e = self.loss.check_target(device, target).err().unwrap_or(Error::Invalid {
+                what: "target: non-finite values counted on the device",
+                value: counts[TARGET].to_f64(),
+                expected: "0",
+            });
+            return Some(refuse(step, StepCause::Target, e));
+        }
+        let grads = self.grads.as_ref()?;
+        if let Some(t) = counts[GRADS..GRADS + n].iter().position(|c| *c != E::ZERO) {
+            let e = first_nonfinite(device, forma_core::GRADIENT, t, grads);
+            return Some(refuse(step, StepCause::Gradient, e));
+        }
+        if !update {
+            return None;
+        }
+        let new = &counts[GRADS + n..GRADS + 2 * n];
+        if let Some(t) = new.iter().position(|c| *c != E::ZERO) {
+            let e = first_nonfinite(device, "update (the new parameter)", t, &self.model);
+            return Some(refuse(step, StepCause::Update, e));
+        }
+        if counts[GRADS + 2 * n] != E::ZERO {
+            let e = Error::Invalid {
+                what: "update: non-finite optimizer state values (momentum or moments)",
+                value: counts[GRADS + 2 * n].to_f64(),
+                expected: "0",
+            };
+            return Some(refuse(step, StepCause::Update, e));
+        }
+        None
     }
 
     /// One training step: forward, loss, backward, update. Returns the loss
     /// computed before the update (PyTorch's usual `loss.item()` in the loop).
     /// `Err(Error::Step)` when a check refuses it (see the type's docs); the
     /// model and optimizer state are then unchanged.
-    pub fn step(&mut self, x: &Tensor<E, B, In>, target: &L::Target<B>) -> Result<E> {
+    pub fn step(&mut self, x: &Tensor<E, B, In, D>, target: &L::Target<B>) -> Result<E> {
         self.steps += 1;
         let step = self.steps;
         let loss = self.gradients(x, target, step)?;
+        if self.guarded(x) {
+            self.guarded_update(x, target, step)?;
+            return Ok(loss);
+        }
+        let Some(grads) = self.grads.as_ref() else {
+            unreachable!("made by the gradients")
+        };
+        let device = &self.device;
         if self.checks {
             let checked = if self.touched {
-                self.optimizer.check(&self.model, &self.grads)
+                self.optimizer.check(device, &self.model, grads)
             } else {
-                self.optimizer.check_after_step(&self.model, &self.grads)
+                self.optimizer.check_after_step(device, &self.model, grads)
             };
             checked.map_err(|e| refuse(step, update_cause(&e), e))?;
         }
-        self.optimizer.step(&mut self.model, &self.grads);
+        self.optimizer
+            .step(device, &mut self.model, grads)
+            .map_err(|e| refuse(step, StepCause::Device, e))?;
         // An unchecked step may have written anything: the next checked one
         // reads every parameter.
         self.touched = !self.checks;
         Ok(loss)
     }
 
-    /// The loss of the current model on a batch, without touching gradients.
-    /// `Err` for an empty batch or a loss that is not finite: never `Ok(NaN)`.
-    pub fn evaluate(&mut self, x: &Tensor<E, B, In>, target: &L::Target<B>) -> Result<E> {
+    /// The update of a guarded step: snapshot, update, count, and restore
+    /// the snapshot if any count is not zero.
+    fn guarded_update(
+        &mut self,
+        x: &Tensor<E, B, In, D>,
+        target: &L::Target<B>,
+        step: u64,
+    ) -> Result<()> {
+        let (Some(guard), Some(grads)) = (self.guard.as_mut(), self.grads.as_ref()) else {
+            unreachable!("made by the gradients")
+        };
+        let device = &self.device;
+        let snapshot = copy_params(device, &self.model, &mut guard.params).and_then(|()| {
+            guard
+                .optimizer
+                .copy_state(device, &self.optimizer, &self.model)
+        });
+        snapshot.map_err(|e| refuse(step, StepCause::Device, e))?;
+        let n = guard.tensors;
+        let verdict = self
+            .optimizer
+            .step(device, &mut self.model, grads)
+            .and_then(|()| {
+                let counts = guard.counts.borrow_mut();
+                let mut slot = GRADS + n;
+                let mut result = Ok(());
+                self.model.visit(&mut |p| {
+                    if result.is_ok() {
+                        result = device.count_nonfinite(D::len(p), p, counts, slot);
+                    }
+                    slot += 1;
+                });
+                result?;
+                self.optimizer
+                    .count_state_nonfinite(device, counts, GRADS + 2 * n)?;
+                let len = guard.host.len();
+                device.read(guard.counts.borrow(), &mut guard.host[..len])
+            });
+        let refusal = match verdict {
+            Err(e) => Some(refuse(step, StepCause::Device, e)),
+            Ok(()) => self.refusal(x, target, step, true),
+        };
+        if let Some(error) = refusal {
+            let Some(guard) = self.guard.as_ref() else {
+                unreachable!("made by the gradients")
+            };
+            let device = &self.device;
+            let restore = copy_params(device, &guard.params, &mut self.model).and_then(|()| {
+                self.optimizer
+                    .copy_state(device, &guard.optimizer, &guard.params)
+            });
+            // A failed restore is the error to report: the state is unknown.
+            restore.map_err(|e| refuse(step, StepCause::Device, e))?;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// The loss of the current model on a batch, without touching
+    /// gradients and without allocating once the trainer has buffers for
+    /// the batch. `Err` for an empty batch or a loss that is not finite:
+    /// never `Ok(NaN)`.
+    pub fn evaluate(&mut self, x: &Tensor<E, B, In, D>, target: &L::Target<B>) -> Result<E> {
         if x.rows() == 0 {
             return Err(Error::EmptyBatch {
                 what: "Trainer::evaluate input",
             });
         }
-        let cache = self
-            .cache
-            .get_or_insert_with(|| self.model.new_cache(x.row_dim()));
-        let y = self.model.forward(x, cache);
-        let loss = self.loss.value(y, target)?;
+        let device = &self.device;
+        if self.dy.is_none() {
+            self.dy = Some(Tensor::zeros_on(device, x.row_dim(), Default::default())?);
+        }
+        let Some(dy) = self.dy.as_mut() else {
+            unreachable!("made just above")
+        };
+        let y = forward(&self.model, device, &mut self.cache, x)?;
+        let loss = self.loss.value_and_grad(device, y, target, dy)?;
         if !loss.is_finite() {
             return Err(Error::Invalid {
                 what: "evaluation loss",
@@ -217,15 +575,14 @@ where
         Ok(loss)
     }
 
-    /// The model's output for a batch (kept in the trainer's cache).
-    pub fn predict(&mut self, x: &Tensor<E, B, In>) -> &Tensor<E, B, M::Out> {
-        let cache = self
-            .cache
-            .get_or_insert_with(|| self.model.new_cache(x.row_dim()));
-        self.model.forward(x, cache)
+    /// The model's output for a batch (kept in the trainer's cache, on the
+    /// device: [`Tensor::download`] copies it to the host).
+    pub fn predict(&mut self, x: &Tensor<E, B, In, D>) -> Result<&Tensor<E, B, M::Out, D>> {
+        forward(&self.model, &self.device, &mut self.cache, x)
     }
 
-    /// The model.
+    /// The model, with its parameters where they train (on the CPU: the
+    /// trained model itself, no copy).
     pub fn model(&self) -> &M {
         &self.model
     }
@@ -237,13 +594,93 @@ where
         &mut self.model
     }
 
-    /// The gradient of the last [`Trainer::step`] or [`Trainer::compute_gradients`].
-    pub fn grads(&self) -> &M {
-        &self.grads
+    /// The gradient of the last [`Trainer::step`] or
+    /// [`Trainer::compute_gradients`]; `None` before the first.
+    pub fn grads(&self) -> Option<&M> {
+        self.grads.as_ref()
+    }
+
+    /// The optimizer (its settings and state).
+    pub fn optimizer(&self) -> &O {
+        &self.optimizer
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.device
     }
 
     /// The trained model.
     pub fn into_model(self) -> M {
         self.model
+    }
+}
+
+/// `model`'s forward pass into `cache` (made on first use).
+fn forward<'c, E, In, B, M, D>(
+    model: &M,
+    device: &D,
+    cache: &'c mut Option<M::Cache<B>>,
+    x: &Tensor<E, B, In, D>,
+) -> Result<&'c Tensor<E, B, M::Out, D>>
+where
+    E: Float,
+    In: ConstDim,
+    B: Dim,
+    D: Device<E>,
+    M: Module<E, In, D>,
+{
+    if cache.is_none() {
+        *cache = Some(model.new_cache(device, x.row_dim())?);
+    }
+    let Some(cache) = cache.as_mut() else {
+        unreachable!("made just above")
+    };
+    model.forward(device, x, cache)
+}
+
+/// Copies every parameter buffer of `from` into `to` (same structure).
+fn copy_params<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
+    device: &D,
+    from: &P,
+    to: &mut P,
+) -> Result<()> {
+    let mut result = Ok(());
+    to.zip_mut(from, &mut |t, f| {
+        if result.is_ok() {
+            result = device.copy(D::len(f), f, t);
+        }
+    });
+    result
+}
+
+/// [`Error::Parameter`] for the first non-finite element of tensor `tensor`
+/// of `p`, looked up on the host (only after a count found one).
+fn first_nonfinite<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
+    device: &D,
+    what: &'static str,
+    tensor: usize,
+    p: &P,
+) -> Error {
+    let mut at = 0;
+    let mut found = None;
+    p.visit(&mut |b| {
+        if at == tensor {
+            let mut host = alloc::vec![E::ZERO; D::len(b)];
+            found = Some(device.read(b, &mut host).map(|()| host));
+        }
+        at += 1;
+    });
+    let host = match found {
+        Some(Ok(host)) => host,
+        Some(Err(e)) => return e,
+        None => Vec::new(),
+    };
+    let index = host.iter().position(|v| !v.is_finite()).unwrap_or(0);
+    Error::Parameter {
+        what,
+        tensor,
+        index,
+        value: host.get(index).map_or(f64::NAN, |v| v.to_f64()),
     }
 }

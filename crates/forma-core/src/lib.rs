@@ -40,7 +40,7 @@ pub mod math;
 mod tensor;
 
 #[cfg(feature = "alloc")]
-pub use device::{BiasKind, Cpu, Device, DeviceBatch, DeviceTensor, Layout};
+pub use device::{BiasKind, Cpu, Device, LabelStore, Layout};
 pub use dim::{AreMultipliable, Const, ConstDim, Dim, SameWidth};
 pub use element::Float;
 pub use error::{Error, GRADIENT, Result, StepCause, check_finite, check_finite_rows, check_len};

@@ -4,7 +4,10 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::{Index, IndexMut};
 
+use core::borrow::{Borrow, BorrowMut};
+
 use crate::Float;
+use crate::device::{Cpu, Device};
 use crate::dim::{AreMultipliable, Const, Dim, elements};
 use crate::error::{Error, Result, check_finite};
 use crate::math::{gemm, reduce};
@@ -33,17 +36,178 @@ use crate::math::{gemm, reduce};
 /// computed with `checked_mul`: where it overflows `usize`, the constructors
 /// that return a [`Result`] return [`Error::Length`] and the others panic
 /// (no buffer could hold it; `vec!` panics on such a capacity too).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Tensor<E, R: Dim, C: Dim> {
-    data: Vec<E>,
+///
+/// # On a device
+///
+/// The last parameter is the [`Device`] whose memory holds the elements:
+/// [`Cpu`] by default, where every method below is available. On any other
+/// device a tensor is made by [`Tensor::zeros_on`] or [`Tensor::upload`],
+/// refilled by [`Tensor::write`] and read back by [`Tensor::download`]; its
+/// width is still a type, so a width mismatch on a GPU is the same compile
+/// error as on the CPU.
+pub struct Tensor<E: Float, R: Dim, C: Dim, D: Device<E> = Cpu> {
+    data: D::Buffer,
     rows: R,
     cols: C,
 }
 
-/// A batch of runtime length with `C` features: the usual activation type.
-pub type Batch<E, const C: usize> = Tensor<E, usize, Const<C>>;
+/// A batch of runtime length with `C` features: the usual activation type
+/// (on the [`Cpu`] unless a device is named).
+pub type Batch<E, const C: usize, D = Cpu> = Tensor<E, usize, Const<C>, D>;
+
+impl<E: Float, R: Dim, C: Dim> Clone for Tensor<E, R, C> {
+    fn clone(&self) -> Self {
+        Tensor {
+            data: self.data.clone(),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+}
+
+impl<E: Float, R: Dim, C: Dim> core::fmt::Debug for Tensor<E, R, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tensor")
+            .field("rows", &self.rows())
+            .field("cols", &self.cols())
+            .field("data", &self.data)
+            .finish()
+    }
+}
+
+impl<E: Float, R: Dim, C: Dim> PartialEq for Tensor<E, R, C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.rows() == other.rows() && self.cols() == other.cols() && self.data == other.data
+    }
+}
+
+/// What every device offers: shape, the buffer, transfers.
+impl<E: Float, R: Dim, C: Dim, D: Device<E>> Tensor<E, R, C, D> {
+    /// `rows x cols` zeros in `device`'s memory ([`Error::Length`] if
+    /// `rows · cols` overflows `usize`).
+    pub fn zeros_on(device: &D, rows: R, cols: C) -> Result<Self> {
+        let len = elements(
+            "Tensor::zeros_on (rows · cols overflows usize)",
+            rows.size(),
+            cols.size(),
+            0,
+        )?;
+        Ok(Tensor {
+            data: device.alloc(len)?,
+            rows,
+            cols,
+        })
+    }
+
+    /// Copies a host tensor to `device`.
+    pub fn upload(device: &D, host: &Tensor<E, R, C>) -> Result<Self> {
+        let mut data = device.alloc(host.data.len())?;
+        device.write(&host.data, data.borrow_mut())?;
+        Ok(Tensor {
+            data,
+            rows: host.rows,
+            cols: host.cols,
+        })
+    }
+
+    /// Replaces the contents with a host tensor of the same width (the rows
+    /// follow it). It allocates only for more rows than the tensor ever held,
+    /// so refilling a batch each step costs no allocation.
+    pub fn write(&mut self, device: &D, host: &Tensor<E, R, C>) -> Result<()> {
+        self.resize_rows(device, host.rows)?;
+        device.write(&host.data, self.data.borrow_mut())
+    }
+
+    /// Copies the tensor back to the host.
+    pub fn download(&self, device: &D) -> Result<Tensor<E, R, C>> {
+        let mut host = Tensor::<E, R, C>::try_zeros(self.rows, self.cols)?;
+        device.read(self.data.borrow(), &mut host.data)?;
+        Ok(host)
+    }
+
+    /// Changes the number of rows: the first rows are kept, new ones are
+    /// zero, and the buffer is reallocated only to grow beyond the largest
+    /// size it had (see [`Device::resize`]).
+    pub fn resize_rows(&mut self, device: &D, rows: R) -> Result<()> {
+        let len = elements(
+            "Tensor::resize_rows (rows · cols overflows usize)",
+            rows.size(),
+            self.cols.size(),
+            D::len(self.data.borrow()),
+        )?;
+        device.resize(&mut self.data, len)?;
+        self.rows = rows;
+        Ok(())
+    }
+
+    /// Number of rows.
+    #[inline]
+    pub fn rows(&self) -> usize {
+        self.rows.size()
+    }
+
+    /// Number of columns.
+    #[inline]
+    pub fn cols(&self) -> usize {
+        self.cols.size()
+    }
+
+    /// `rows · cols`: the elements of the tensor (its buffer may be longer on
+    /// a device other than the [`Cpu`]).
+    #[inline]
+    pub fn len(&self) -> usize {
+        // Fits: every constructor and `resize_rows` checked the product.
+        self.rows() * self.cols()
+    }
+
+    /// Whether the tensor has no elements.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The row dimension, as its type.
+    #[inline]
+    pub fn row_dim(&self) -> R {
+        self.rows
+    }
+
+    /// The column dimension, as its type.
+    #[inline]
+    pub fn col_dim(&self) -> C {
+        self.cols
+    }
+
+    /// The buffer, as the device's slice (its first [`Tensor::len`]
+    /// elements are the tensor, row-major): what device primitives take.
+    #[inline]
+    pub fn buffer(&self) -> &D::Slice {
+        self.data.borrow()
+    }
+
+    /// The buffer, mutable.
+    #[inline]
+    pub fn buffer_mut(&mut self) -> &mut D::Slice {
+        self.data.borrow_mut()
+    }
+}
 
 impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
+    /// All zeros, or [`Error::Length`] if `rows · cols` overflows `usize`.
+    pub fn try_zeros(rows: R, cols: C) -> Result<Self> {
+        let len = elements(
+            "Tensor::try_zeros (rows · cols overflows usize)",
+            rows.size(),
+            cols.size(),
+            0,
+        )?;
+        Ok(Tensor {
+            data: vec![E::ZERO; len],
+            rows,
+            cols,
+        })
+    }
+
     /// All zeros.
     ///
     /// # Panics
@@ -116,30 +280,6 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
             rows,
             cols,
         })
-    }
-
-    /// Number of rows.
-    #[inline]
-    pub fn rows(&self) -> usize {
-        self.rows.size()
-    }
-
-    /// Number of columns.
-    #[inline]
-    pub fn cols(&self) -> usize {
-        self.cols.size()
-    }
-
-    /// The row dimension, as its type.
-    #[inline]
-    pub fn row_dim(&self) -> R {
-        self.rows
-    }
-
-    /// The column dimension, as its type.
-    #[inline]
-    pub fn col_dim(&self) -> C {
-        self.cols
     }
 
     /// All elements, row-major.

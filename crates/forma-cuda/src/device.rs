@@ -159,6 +159,8 @@ impl core::fmt::Debug for Cuda {
 }
 
 impl Device<f32> for Cuda {
+    /// A GPU buffer is its own slice: primitives take explicit lengths.
+    type Slice = CudaBuffer;
     type Buffer = CudaBuffer;
 
     fn name(&self) -> String {
@@ -169,8 +171,19 @@ impl Device<f32> for Cuda {
         CudaBuffer::zeros(len, &self.inner.gpu)
     }
 
-    fn buffer_len(buffer: &CudaBuffer) -> usize {
+    fn len(buffer: &CudaBuffer) -> usize {
         buffer.len()
+    }
+
+    /// Grows by a new allocation and a copy of the old contents; never
+    /// shrinks (kernels are given the length to use).
+    fn resize(&self, buffer: &mut CudaBuffer, len: usize) -> Result<()> {
+        if len > buffer.len() {
+            let mut grown = self.alloc(len)?;
+            self.copy(buffer.len(), buffer, &mut grown)?;
+            *buffer = grown;
+        }
+        Ok(())
     }
 
     /// Queues the copy on the device's stream and waits for it: the host

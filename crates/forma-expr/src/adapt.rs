@@ -1,6 +1,6 @@
 //! Expressions in the training API: as a loss ([`RowLoss`]) and as a layer ([`RowFn`]).
 
-use forma_core::{Const, Dim, Float, Result, Tensor};
+use forma_core::{Const, Cpu, Dim, Float, Result, Tensor};
 use forma_layers::{Layer, Params};
 use forma_losses::Loss;
 
@@ -15,6 +15,10 @@ pub type TargetRow<E, const C: usize> = Ex<Constant<Mat<1, C>, E>>;
 
 /// A loss written as an expression of one prediction row and its target row,
 /// summed (or averaged) over the batch; its gradient comes from the expression.
+///
+/// It runs on the [`Cpu`] device only: the expression is evaluated row by
+/// row on the host. On another device `Loss` is not implemented for it, and
+/// the trainer's construction does not compile.
 ///
 /// ```
 /// use forma_expr::RowLoss;
@@ -41,7 +45,7 @@ impl<F> RowLoss<F> {
     }
 }
 
-impl<E: Float, const C: usize, F, X> Loss<E, Const<C>> for RowLoss<F>
+impl<E: Float, const C: usize, F, X> Loss<E, Const<C>, Cpu> for RowLoss<F>
 where
     F: Fn(PredRow<E, C>, TargetRow<E, C>) -> Ex<X>,
     X: Expr<E> + Node<Shape = Scalar>,
@@ -50,6 +54,7 @@ where
 
     fn value_and_grad<B: Dim>(
         &self,
+        _device: &Cpu,
         pred: &Tensor<E, B, Const<C>>,
         target: &Tensor<E, B, Const<C>>,
         grad: &mut Tensor<E, B, Const<C>>,
@@ -79,6 +84,10 @@ where
 
 /// A parameter-free layer written as an expression of one input row.
 ///
+/// It trains on the [`Cpu`] device only (the expression runs row by row on
+/// the host); on another device `Module` is not implemented for it, so a
+/// network holding one does not compile there.
+///
 /// ```
 /// use forma_expr::{Mat, RowFn, Var, Ex};
 /// use forma_layers::Network;
@@ -98,30 +107,26 @@ impl<F, const I: usize, const O: usize> RowFn<F, I, O> {
     }
 }
 
-impl<E: Float, F: Clone, const I: usize, const O: usize> Params<E> for RowFn<F, I, O> {
+impl<E: Float, P: ?Sized, F: Clone, const I: usize, const O: usize> Params<E, P>
+    for RowFn<F, I, O>
+{
     const COUNT: usize = 0;
-    fn zeros_like(&self) -> Self {
-        self.clone()
+    fn zeros_like(&self) -> Result<Self> {
+        Ok(self.clone())
     }
-    fn visit(&self, _f: &mut impl FnMut(&[E])) {}
-    fn visit_mut(&mut self, _f: &mut impl FnMut(&mut [E])) {}
-    fn zip_mut(&mut self, _g: &Self, _f: &mut impl FnMut(&mut [E], &[E])) {}
-    fn zip2_mut(
-        &mut self,
-        _g: &Self,
-        _s: &mut Self,
-        _f: &mut impl FnMut(&mut [E], &[E], &mut [E]),
-    ) {
-    }
+    fn visit(&self, _f: &mut impl FnMut(&P)) {}
+    fn visit_mut(&mut self, _f: &mut impl FnMut(&mut P)) {}
+    fn zip_mut(&mut self, _g: &Self, _f: &mut impl FnMut(&mut P, &P)) {}
+    fn zip2_mut(&mut self, _g: &Self, _s: &mut Self, _f: &mut impl FnMut(&mut P, &P, &mut P)) {}
     fn zip3_mut(
         &mut self,
         _g: &Self,
         _s: &mut Self,
         _t: &mut Self,
-        _f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
+        _f: &mut impl FnMut(&mut P, &P, &mut P, &mut P),
     ) {
     }
-    fn zip3(&self, _g: &Self, _s: &Self, _t: &Self, _f: &mut impl FnMut(&[E], &[E], &[E], &[E])) {}
+    fn zip3(&self, _g: &Self, _s: &Self, _t: &Self, _f: &mut impl FnMut(&P, &P, &P, &P)) {}
 }
 
 impl<E: Float, F: Clone, X, const I: usize, const O: usize> Layer<E, Const<I>> for RowFn<F, I, O>
@@ -136,28 +141,30 @@ where
     }
 }
 
-impl<E: Float, F: Clone, X, const I: usize, const O: usize> forma_layers::Module<E, Const<I>>
+impl<E: Float, F: Clone, X, const I: usize, const O: usize> forma_layers::Module<E, Const<I>, Cpu>
     for RowFn<F, I, O>
 where
     F: Fn(Ex<Var<0, Mat<1, I>, E>>) -> Ex<X>,
     X: Expr<E> + Node<Shape = Mat<1, O>>,
 {
+    type Out = Const<O>;
     type Cache<B: Dim> = Tensor<E, B, Const<O>>;
 
-    fn new_cache<B: Dim>(&self, batch: B) -> Self::Cache<B> {
-        Tensor::zeros(batch, Const)
+    fn new_cache<B: Dim>(&self, _device: &Cpu, batch: B) -> Result<Self::Cache<B>> {
+        Tensor::try_zeros(batch, Const)
     }
 
     fn forward<'c, B: Dim>(
         &self,
+        _device: &Cpu,
         x: &Tensor<E, B, Const<I>>,
         y: &'c mut Self::Cache<B>,
-    ) -> &'c Tensor<E, B, Const<O>> {
+    ) -> Result<&'c Tensor<E, B, Const<O>>> {
         y.set_rows(x.row_dim());
         for (xr, yr) in x.as_rows().iter().zip(y.as_rows_mut()) {
             *yr = self.infer(*xr);
         }
-        y
+        Ok(y)
     }
 
     fn output<B: Dim>(y: &Self::Cache<B>) -> &Tensor<E, B, Const<O>> {
@@ -166,23 +173,22 @@ where
 
     fn backward<B: Dim>(
         &self,
+        _device: &Cpu,
         x: &Tensor<E, B, Const<I>>,
         _y: &mut Self::Cache<B>,
         dy: &Tensor<E, B, Const<O>>,
         _grads: &mut Self,
         dx: Option<&mut Tensor<E, B, Const<I>>>,
-    ) {
+    ) -> Result<()> {
         if let Some(dx) = dx {
             dx.set_rows(x.row_dim());
             for ((xr, gr), dr) in x.as_rows().iter().zip(dy.as_rows()).zip(dx.as_rows_mut()) {
                 let v = var::<0, Mat<1, I>, E>([*xr]);
-                // Only if `f` builds its own variable 0 of another shape can this
-                // fail; the NaN then makes the next loss an error in `Trainer`.
-                *dr = match (self.f)(v).vjp(&[*gr], v) {
-                    Ok((_, [d])) => d,
-                    Err(_) => [E::from_f64(f64::NAN); I],
-                };
+                // Fails only if `f` builds its own variable 0 of another shape.
+                let (_, [d]) = (self.f)(v).vjp(&[*gr], v)?;
+                *dr = d;
             }
         }
+        Ok(())
     }
 }

@@ -98,37 +98,24 @@ activation_is!(
 /// A layer without parameters: every [`Params`] method is a no-op.
 macro_rules! no_params {
     ($t:ty) => {
-        impl<E: Float> Params<E> for $t {
+        impl<E: Float, P: ?Sized> Params<E, P> for $t {
             const COUNT: usize = 0;
-            fn zeros_like(&self) -> Self {
-                *self
+            fn zeros_like(&self) -> forma_core::Result<Self> {
+                Ok(*self)
             }
-            fn visit(&self, _f: &mut impl FnMut(&[E])) {}
-            fn visit_mut(&mut self, _f: &mut impl FnMut(&mut [E])) {}
-            fn zip_mut(&mut self, _g: &Self, _f: &mut impl FnMut(&mut [E], &[E])) {}
-            fn zip2_mut(
-                &mut self,
-                _g: &Self,
-                _s: &mut Self,
-                _f: &mut impl FnMut(&mut [E], &[E], &mut [E]),
-            ) {
-            }
+            fn visit(&self, _f: &mut impl FnMut(&P)) {}
+            fn visit_mut(&mut self, _f: &mut impl FnMut(&mut P)) {}
+            fn zip_mut(&mut self, _g: &Self, _f: &mut impl FnMut(&mut P, &P)) {}
+            fn zip2_mut(&mut self, _g: &Self, _s: &mut Self, _f: &mut impl FnMut(&mut P, &P, &mut P)) {}
             fn zip3_mut(
                 &mut self,
                 _g: &Self,
                 _s: &mut Self,
                 _t: &mut Self,
-                _f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
+                _f: &mut impl FnMut(&mut P, &P, &mut P, &mut P),
             ) {
             }
-            fn zip3(
-                &self,
-                _g: &Self,
-                _s: &Self,
-                _t: &Self,
-                _f: &mut impl FnMut(&[E], &[E], &[E], &[E]),
-            ) {
-            }
+            fn zip3(&self, _g: &Self, _s: &Self, _t: &Self, _f: &mut impl FnMut(&P, &P, &P, &P)) {}
         }
         impl<E: Float> crate::FlatParams<E> for $t {
             type Count = forma_core::typenum::U0;
@@ -154,48 +141,82 @@ macro_rules! elementwise_layer {
             }
         }
 
-        #[cfg(feature = "alloc")]
-        impl<E: Float, const N: usize> crate::Module<E, Const<N>> for $t {
-            type Cache<B: forma_core::Dim> = forma_core::Tensor<E, B, Const<N>>;
-
-            fn new_cache<B: forma_core::Dim>(&self, batch: B) -> Self::Cache<B> {
-                forma_core::Tensor::zeros(batch, Const)
-            }
-
-            fn forward<'c, B: forma_core::Dim>(
-                &self,
-                x: &forma_core::Tensor<E, B, Const<N>>,
-                y: &'c mut Self::Cache<B>,
-            ) -> &'c forma_core::Tensor<E, B, Const<N>> {
-                y.set_rows(x.row_dim());
-                for (o, &i) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
-                    *o = self.f(i);
-                }
-                y
-            }
-
-            fn output<B: forma_core::Dim>(y: &Self::Cache<B>) -> &forma_core::Tensor<E, B, Const<N>> {
-                y
-            }
-
-            fn backward<B: forma_core::Dim>(
-                &self,
-                x: &forma_core::Tensor<E, B, Const<N>>,
-                y: &mut Self::Cache<B>,
-                dy: &forma_core::Tensor<E, B, Const<N>>,
-                _grads: &mut Self,
-                dx: Option<&mut forma_core::Tensor<E, B, Const<N>>>,
-            ) {
-                if let Some(dx) = dx {
-                    dx.set_rows(x.row_dim());
-                    let (xs, ys, gs) = (x.as_slice(), y.as_slice(), dy.as_slice());
-                    for (k, d) in dx.as_mut_slice().iter_mut().enumerate() {
-                        *d = gs[k] * self.df(xs[k], ys[k]);
-                    }
-                }
-            }
-        }
     )*};
 }
 
 elementwise_layer!(Sigmoid, ReLU, Tanh, LeakyReLU, Identity);
+
+/// Every activation, at every width and on every device:
+/// `y = act(x)`, `dx = dy · act'(x, y)`.
+#[cfg(feature = "alloc")]
+impl<E, D, A, const N: usize> crate::Module<E, Const<N>, D> for A
+where
+    E: Float,
+    D: forma_core::Device<E>,
+    A: Elementwise + Params<E, D::Slice>,
+{
+    type Out = Const<N>;
+    /// The output.
+    type Cache<B: forma_core::Dim> = forma_core::Tensor<E, B, Const<N>, D>;
+
+    fn new_cache<B: forma_core::Dim>(
+        &self,
+        device: &D,
+        batch: B,
+    ) -> forma_core::Result<Self::Cache<B>> {
+        forma_core::Tensor::zeros_on(device, batch, Const)
+    }
+
+    fn forward<'c, B: forma_core::Dim>(
+        &self,
+        device: &D,
+        x: &forma_core::Tensor<E, B, Const<N>, D>,
+        y: &'c mut Self::Cache<B>,
+    ) -> forma_core::Result<&'c forma_core::Tensor<E, B, Const<N>, D>> {
+        y.resize_rows(device, x.row_dim())?;
+        let kind = forma_core::BiasKind::None;
+        let (rows, act) = (x.rows(), self.activation());
+        device.bias_act(rows, N, Some(x.buffer()), None, kind, act, y.buffer_mut())?;
+        Ok(y)
+    }
+
+    fn output<B: forma_core::Dim>(y: &Self::Cache<B>) -> &forma_core::Tensor<E, B, Const<N>, D> {
+        y
+    }
+
+    fn backward<B: forma_core::Dim>(
+        &self,
+        device: &D,
+        x: &forma_core::Tensor<E, B, Const<N>, D>,
+        y: &mut Self::Cache<B>,
+        dy: &forma_core::Tensor<E, B, Const<N>, D>,
+        _grads: &mut Self,
+        dx: Option<&mut forma_core::Tensor<E, B, Const<N>, D>>,
+    ) -> forma_core::Result<()> {
+        let Some(dx) = dx else { return Ok(()) };
+        let act = self.activation();
+        dx.resize_rows(device, dy.row_dim())?;
+        // With a derivative from the output alone the input is not read: it
+        // was never written when the layer before applied this activation.
+        let x = if act.derivative_from_output() { y.buffer() } else { x.buffer() };
+        device.act_backward(dy.len(), act, x, y.buffer(), dy.buffer(), dx.buffer_mut())
+    }
+
+    fn head_activation(&self) -> Option<forma_core::Activation> {
+        Some(self.activation()).filter(|a| a.derivative_from_output())
+    }
+
+    fn head_output<B: forma_core::Dim>(
+        y: &mut Self::Cache<B>,
+    ) -> Option<&mut forma_core::Tensor<E, B, Const<N>, D>> {
+        Some(y)
+    }
+
+    fn forward_after_head<B: forma_core::Dim>(
+        &self,
+        _device: &D,
+        _y: &mut Self::Cache<B>,
+    ) -> forma_core::Result<()> {
+        Ok(())
+    }
+}

@@ -27,7 +27,9 @@ mod layer;
 mod linear;
 mod mlp;
 #[cfg(feature = "alloc")]
-mod on_device;
+mod module;
+#[cfg(feature = "alloc")]
+mod place;
 mod params;
 mod seq;
 mod softmax;
@@ -37,11 +39,11 @@ pub use activation::{Elementwise, Identity, LeakyReLU, ReLU, Sigmoid, Tanh};
 pub use bias::{Bias, NoBias, PerOutput, SharedBias};
 pub use layer::{FixedInput, Layer, Network};
 #[cfg(feature = "alloc")]
-pub use layer::{Model, Module};
+pub use module::{Model, Module};
+#[cfg(feature = "alloc")]
+pub use place::{Resident, ToDevice, ToHost};
 pub use linear::Linear;
 pub use mlp::{Mlp, Mlp3};
-#[cfg(feature = "alloc")]
-pub use on_device::{DeviceParams, OnDevice, PairDeviceCache};
 pub use params::{FlatParams, Params};
 #[cfg(feature = "alloc")]
 pub use seq::PairCache;
@@ -49,4 +51,4 @@ pub use seq::{Initialize, chain};
 pub use softmax::Softmax;
 #[cfg(feature = "alloc")]
 pub use storage::Heap;
-pub use storage::{DefaultStorage, Inline, Storage};
+pub use storage::{DefaultStorage, HostStorage, Inline, Storage};

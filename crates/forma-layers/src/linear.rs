@@ -1,6 +1,5 @@
 //! `Linear<I, O>`: `y = x·Wᵀ + b`.
 
-use core::borrow::{Borrow, BorrowMut};
 use core::ops::{Add, Mul};
 
 use forma_core::generic_array::ArrayLength;
@@ -11,14 +10,15 @@ use forma_core::{Const, ConstDim, Error, Float, Init, Result, Rng, SameWidth};
 use crate::Layer;
 use crate::bias::{Bias, PerOutput};
 use crate::params::{FlatParams, Params};
-use crate::storage::{DefaultStorage, Storage};
+use crate::storage::{DefaultStorage, HostStorage, Storage};
 
 /// A fully connected layer from `I` to `O` features: `y = x·Wᵀ + b`.
 ///
 /// The weight is `O x I` (out x in), PyTorch's `nn.Linear.weight` layout. The
 /// bias layout is a type: [`PerOutput`] (default), [`SharedBias`](crate::SharedBias)
-/// (one scalar for every output) or [`NoBias`](crate::NoBias). `S` chooses heap
-/// or inline storage of the weight.
+/// (one scalar for every output) or [`NoBias`](crate::NoBias). `S` says where
+/// the parameters live: on the heap ([`Heap`](crate::Heap), the default),
+/// inline ([`Inline`](crate::Inline)), or in a device's memory (`Cuda`).
 ///
 /// ```
 /// use forma_layers::{Linear, Network, SharedBias};
@@ -27,24 +27,69 @@ use crate::storage::{DefaultStorage, Storage};
 /// let y = l.predict([0.2, 0.1]);
 /// assert!((y[0] - 0.35).abs() < 1e-15 && (y[1] - 0.395).abs() < 1e-15);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
 pub struct Linear<
     const I: usize,
     const O: usize,
     E: Float = f32,
     B: Bias = PerOutput,
-    S: Storage = DefaultStorage,
+    S: Storage<E> = DefaultStorage,
 > {
-    weight: S::Mat<E, O, I>,
-    bias: B::Param<E, O>,
+    weight: S::Mat<O, I>,
+    bias: S::Bias<B, O>,
 }
 
-impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Linear<I, O, E, B, S> {
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Clone
+    for Linear<I, O, E, B, S>
+where
+    S::Mat<O, I>: Clone,
+{
+    fn clone(&self) -> Self {
+        Linear {
+            weight: self.weight.clone(),
+            bias: S::bias_from(*S::bias_param(&self.bias)),
+        }
+    }
+}
+
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> core::fmt::Debug
+    for Linear<I, O, E, B, S>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Linear")
+            .field("weight", S::rows(&self.weight))
+            .field("bias", S::bias_param(&self.bias))
+            .finish()
+    }
+}
+
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> PartialEq
+    for Linear<I, O, E, B, S>
+{
+    fn eq(&self, other: &Self) -> bool {
+        S::rows(&self.weight) == S::rows(&other.weight)
+            && S::bias_param(&self.bias) == S::bias_param(&other.bias)
+    }
+}
+
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Linear<I, O, E, B, S> {
+    /// A layer from its parameter buffers (a device's storage builds its
+    /// layers this way when a model moves to it).
+    pub fn from_parts(weight: S::Mat<O, I>, bias: S::Bias<B, O>) -> Self {
+        Linear { weight, bias }
+    }
+
+    /// The parameter buffers: the weight (`O x I`, row-major) and the bias.
+    pub fn parts(&self) -> (&S::Mat<O, I>, &S::Bias<B, O>) {
+        (&self.weight, &self.bias)
+    }
+}
+
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Linear<I, O, E, B, S> {
     /// All parameters zero.
     pub fn zeros() -> Self {
         Linear {
             weight: S::zeros(),
-            bias: B::zeros(),
+            bias: S::bias_from(B::zeros()),
         }
     }
 
@@ -53,8 +98,8 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Linear<I, O,
     /// values that are not finite in `E`).
     pub fn init(weight: Init, bias: Init, rng: &mut Rng) -> Result<Self> {
         let mut l = Self::zeros();
-        weight.fill(I, O, rng, l.weight.borrow_mut().as_flattened_mut())?;
-        bias.fill(I, O, rng, l.bias.as_mut())?;
+        weight.fill(I, O, rng, S::mat_mut(&mut l.weight))?;
+        bias.fill(I, O, rng, S::bias_mut(&mut l.bias))?;
         Ok(l)
     }
 
@@ -72,8 +117,8 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Linear<I, O,
         forma_core::check_finite("Linear::from_weights weight", weight.as_flattened())?;
         forma_core::check_finite("Linear::from_weights bias", bias.as_ref())?;
         let mut l = Self::zeros();
-        *l.weight.borrow_mut() = weight;
-        l.bias = bias;
+        *S::rows_mut(&mut l.weight) = weight;
+        l.bias = S::bias_from(bias);
         Ok(l)
     }
 
@@ -81,6 +126,7 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Linear<I, O,
     /// `bias` (length `O`, 1 or 0 by bias layout); finite values only.
     pub fn from_slices(weight: &[E], bias: &[E]) -> Result<Self> {
         let mut l = Self::zeros();
+        let bias_len = S::bias(&l.bias).len();
         if weight.len() != O * I {
             return Err(Error::Length {
                 what: "Linear::from_slices weight",
@@ -88,113 +134,125 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Linear<I, O,
                 got: weight.len(),
             });
         }
-        if bias.len() != l.bias.as_ref().len() {
+        if bias.len() != bias_len {
             return Err(Error::Length {
                 what: "Linear::from_slices bias",
-                expected: l.bias.as_ref().len(),
+                expected: bias_len,
                 got: bias.len(),
             });
         }
         forma_core::check_finite("Linear::from_slices weight", weight)?;
         forma_core::check_finite("Linear::from_slices bias", bias)?;
-        l.weight
-            .borrow_mut()
-            .as_flattened_mut()
-            .copy_from_slice(weight);
-        l.bias.as_mut().copy_from_slice(bias);
+        S::mat_mut(&mut l.weight).copy_from_slice(weight);
+        S::bias_mut(&mut l.bias).copy_from_slice(bias);
         Ok(l)
     }
 
     /// The weight, `[out][in]`.
     pub fn weight(&self) -> &[[E; I]; O] {
-        self.weight.borrow()
+        S::rows(&self.weight)
     }
 
     /// The weight, mutable.
     pub fn weight_mut(&mut self) -> &mut [[E; I]; O] {
-        self.weight.borrow_mut()
+        S::rows_mut(&mut self.weight)
     }
 
     /// The bias parameters (`O`, 1 or 0 of them).
     pub fn bias(&self) -> &[E] {
-        self.bias.as_ref()
+        S::bias(&self.bias)
     }
 
     /// The bias parameters, mutable.
     pub fn bias_mut(&mut self) -> &mut [E] {
-        self.bias.as_mut()
+        S::bias_mut(&mut self.bias)
     }
 }
 
-impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Params<E>
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Params<E, S::Slice>
     for Linear<I, O, E, B, S>
 {
     const COUNT: usize = O * I + O * B::LEN_PER_OUTPUT + B::LEN_FIXED;
 
-    fn zeros_like(&self) -> Self {
-        Self::zeros()
+    fn zeros_like(&self) -> Result<Self> {
+        Ok(Linear {
+            weight: S::mat_zeros_like(&self.weight)?,
+            bias: S::bias_zeros_like(&self.bias)?,
+        })
     }
-    fn visit(&self, f: &mut impl FnMut(&[E])) {
-        f(self.weight.borrow().as_flattened());
-        f(self.bias.as_ref());
+    fn visit(&self, f: &mut impl FnMut(&S::Slice)) {
+        f(S::mat(&self.weight));
+        f(S::bias(&self.bias));
     }
-    fn visit_mut(&mut self, f: &mut impl FnMut(&mut [E])) {
-        f(self.weight.borrow_mut().as_flattened_mut());
-        f(self.bias.as_mut());
+    fn visit_mut(&mut self, f: &mut impl FnMut(&mut S::Slice)) {
+        f(S::mat_mut(&mut self.weight));
+        f(S::bias_mut(&mut self.bias));
     }
-    fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut [E], &[E])) {
+    fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut S::Slice, &S::Slice)) {
+        f(S::mat_mut(&mut self.weight), S::mat(&g.weight));
+        f(S::bias_mut(&mut self.bias), S::bias(&g.bias));
+    }
+    fn zip2_mut(
+        &mut self,
+        g: &Self,
+        s: &mut Self,
+        f: &mut impl FnMut(&mut S::Slice, &S::Slice, &mut S::Slice),
+    ) {
         f(
-            self.weight.borrow_mut().as_flattened_mut(),
-            g.weight.borrow().as_flattened(),
+            S::mat_mut(&mut self.weight),
+            S::mat(&g.weight),
+            S::mat_mut(&mut s.weight),
         );
-        f(self.bias.as_mut(), g.bias.as_ref());
-    }
-    fn zip2_mut(&mut self, g: &Self, s: &mut Self, f: &mut impl FnMut(&mut [E], &[E], &mut [E])) {
         f(
-            self.weight.borrow_mut().as_flattened_mut(),
-            g.weight.borrow().as_flattened(),
-            s.weight.borrow_mut().as_flattened_mut(),
+            S::bias_mut(&mut self.bias),
+            S::bias(&g.bias),
+            S::bias_mut(&mut s.bias),
         );
-        f(self.bias.as_mut(), g.bias.as_ref(), s.bias.as_mut());
     }
     fn zip3_mut(
         &mut self,
         g: &Self,
         s: &mut Self,
         t: &mut Self,
-        f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
+        f: &mut impl FnMut(&mut S::Slice, &S::Slice, &mut S::Slice, &mut S::Slice),
     ) {
         f(
-            self.weight.borrow_mut().as_flattened_mut(),
-            g.weight.borrow().as_flattened(),
-            s.weight.borrow_mut().as_flattened_mut(),
-            t.weight.borrow_mut().as_flattened_mut(),
+            S::mat_mut(&mut self.weight),
+            S::mat(&g.weight),
+            S::mat_mut(&mut s.weight),
+            S::mat_mut(&mut t.weight),
         );
         f(
-            self.bias.as_mut(),
-            g.bias.as_ref(),
-            s.bias.as_mut(),
-            t.bias.as_mut(),
+            S::bias_mut(&mut self.bias),
+            S::bias(&g.bias),
+            S::bias_mut(&mut s.bias),
+            S::bias_mut(&mut t.bias),
         );
     }
-    fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&[E], &[E], &[E], &[E])) {
+    fn zip3(
+        &self,
+        g: &Self,
+        s: &Self,
+        t: &Self,
+        f: &mut impl FnMut(&S::Slice, &S::Slice, &S::Slice, &S::Slice),
+    ) {
         f(
-            self.weight.borrow().as_flattened(),
-            g.weight.borrow().as_flattened(),
-            s.weight.borrow().as_flattened(),
-            t.weight.borrow().as_flattened(),
+            S::mat(&self.weight),
+            S::mat(&g.weight),
+            S::mat(&s.weight),
+            S::mat(&t.weight),
         );
         f(
-            self.bias.as_ref(),
-            g.bias.as_ref(),
-            s.bias.as_ref(),
-            t.bias.as_ref(),
+            S::bias(&self.bias),
+            S::bias(&g.bias),
+            S::bias(&s.bias),
+            S::bias(&t.bias),
         );
     }
 }
 
 /// `Count = O*I + O*(per-output bias) + (shared bias)`, computed by typenum.
-impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> FlatParams<E>
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> FlatParams<E>
     for Linear<I, O, E, B, S>
 where
     TConst<I>: ToUInt,
@@ -207,13 +265,13 @@ where
     type Count = Sum<Sum<Prod<U<O>, U<I>>, Prod<U<O>, B::PerOutputCount>>, B::FixedCount>;
 }
 
-impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> crate::FixedInput
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> crate::FixedInput
     for Linear<I, O, E, B, S>
 {
     type Input = Const<I>;
 }
 
-impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage, In> Layer<E, In>
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>, In> Layer<E, In>
     for Linear<I, O, E, B, S>
 where
     In: SameWidth<Const<I>>,
@@ -222,13 +280,14 @@ where
 
     fn infer(&self, x: In::Array<E>) -> [E; O] {
         let x: [E; I] = In::cast_array(x);
-        let w = self.weight.borrow();
+        let w = S::rows(&self.weight);
+        let bias = S::bias_param(&self.bias);
         core::array::from_fn(|j| {
             let mut acc = E::ZERO;
             for (a, b) in x.iter().zip(&w[j]) {
                 acc += *a * *b;
             }
-            acc + B::of(&self.bias, j)
+            acc + B::of(bias, j)
         })
     }
 }
@@ -237,109 +296,110 @@ where
 mod train {
     use super::*;
     use crate::Module;
-    use forma_core::math::{fixed, gemm, reduce};
-    use forma_core::{Dim, Tensor};
+    use forma_core::{Activation, Device, Dim, Tensor};
 
-    impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage, In> Module<E, In>
-        for Linear<I, O, E, B, S>
+    /// Written once for every device: the device's `forward_linear` and
+    /// `backward_linear` get the widths as constants (the CPU picks its
+    /// unrolled kernels from them), and the parameters are passed from the
+    /// layer's own storage.
+    impl<const I: usize, const O: usize, E, B, S, D, In> Module<E, In, D> for Linear<I, O, E, B, S>
     where
+        E: Float,
+        B: Bias,
+        S: Storage<E>,
+        D: Device<E, Slice = S::Slice>,
         In: SameWidth<Const<I>>,
     {
+        type Out = Const<O>;
         /// The output.
-        type Cache<Bt: Dim> = Tensor<E, Bt, Const<O>>;
+        type Cache<Bt: Dim> = Tensor<E, Bt, Const<O>, D>;
 
-        fn new_cache<Bt: Dim>(&self, batch: Bt) -> Self::Cache<Bt> {
-            Tensor::zeros(batch, Const)
+        fn new_cache<Bt: Dim>(&self, device: &D, batch: Bt) -> Result<Self::Cache<Bt>> {
+            Tensor::zeros_on(device, batch, Const)
         }
 
         fn forward<'c, Bt: Dim>(
             &self,
-            x: &Tensor<E, Bt, In>,
+            device: &D,
+            x: &Tensor<E, Bt, In, D>,
             y: &'c mut Self::Cache<Bt>,
-        ) -> &'c Tensor<E, Bt, Const<O>> {
-            let x = In::cast_ref(x);
-            y.set_rows(x.row_dim());
-            let w = self.weight.borrow();
-            if fixed::is_small(I, O) {
-                fixed::matmul_nt(x.as_rows(), w, E::ZERO, y.as_rows_mut());
-            } else {
-                gemm::sizes_from_types(gemm::matmul_nt(
-                    x.rows(),
-                    I,
-                    O,
-                    x.as_slice(),
-                    w.as_flattened(),
-                    E::ZERO,
-                    y.as_mut_slice(),
-                ));
-            }
-            if B::LEN_PER_OUTPUT + B::LEN_FIXED > 0 {
-                for row in y.as_rows_mut() {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v += B::of(&self.bias, j);
-                    }
-                }
-            }
+        ) -> Result<&'c Tensor<E, Bt, Const<O>, D>> {
+            linear_forward(self, device, x, Activation::Identity, y)?;
+            Ok(y)
+        }
+
+        fn output<Bt: Dim>(y: &Self::Cache<Bt>) -> &Tensor<E, Bt, Const<O>, D> {
             y
         }
 
-        fn output<Bt: Dim>(y: &Self::Cache<Bt>) -> &Tensor<E, Bt, Const<O>> {
-            y
+        const FUSES_ACTIVATION: bool = true;
+
+        fn forward_fused<Bt: Dim>(
+            &self,
+            device: &D,
+            x: &Tensor<E, Bt, In, D>,
+            _y: &mut Self::Cache<Bt>,
+            act: Activation,
+            out: &mut Tensor<E, Bt, Const<O>, D>,
+        ) -> Result<()> {
+            linear_forward(self, device, x, act, out)
         }
 
         fn backward<Bt: Dim>(
             &self,
-            x: &Tensor<E, Bt, In>,
+            device: &D,
+            x: &Tensor<E, Bt, In, D>,
             _y: &mut Self::Cache<Bt>,
-            dy: &Tensor<E, Bt, Const<O>>,
+            dy: &Tensor<E, Bt, Const<O>, D>,
             grads: &mut Self,
-            dx: Option<&mut Tensor<E, Bt, In>>,
-        ) {
-            let x = In::cast_ref(x);
-            let m = x.rows();
-            let w = self.weight.borrow();
-            if fixed::is_small(I, O) {
-                fixed::matmul_tn(
-                    dy.as_rows(),
-                    x.as_rows(),
-                    E::ZERO,
-                    grads.weight.borrow_mut(),
-                );
-            } else {
-                let gw = grads.weight.borrow_mut().as_flattened_mut();
-                gemm::sizes_from_types(gemm::matmul_tn(
-                    O,
-                    m,
-                    I,
-                    dy.as_slice(),
-                    x.as_slice(),
-                    E::ZERO,
-                    gw,
-                ));
-            }
-            if B::LEN_PER_OUTPUT + B::LEN_FIXED > 0 {
-                let mut sums = [E::ZERO; O];
-                reduce::sum_over_rows(m, O, dy.as_slice(), E::ZERO, &mut sums);
-                B::grad_from_column_sums(&sums, &mut grads.bias);
-            }
-            if let Some(dx) = dx {
-                let dx = In::cast_mut(dx);
-                dx.set_rows(x.row_dim());
-                if fixed::is_small(I, O) {
-                    fixed::matmul_nn(dy.as_rows(), w, E::ZERO, dx.as_rows_mut());
-                } else {
-                    gemm::sizes_from_types(gemm::matmul_nn(
-                        m,
-                        O,
-                        I,
-                        dy.as_slice(),
-                        w.as_flattened(),
-                        E::ZERO,
-                        dx.as_mut_slice(),
-                    ));
+            dx: Option<&mut Tensor<E, Bt, In, D>>,
+        ) -> Result<()> {
+            let dx = match dx {
+                Some(dx) => {
+                    dx.resize_rows(device, x.row_dim())?;
+                    Some(dx.buffer_mut())
                 }
-            }
+                None => None,
+            };
+            let Linear { weight, bias } = grads;
+            device.backward_linear::<I, O>(
+                x.rows(),
+                x.buffer(),
+                S::mat(&self.weight),
+                dy.buffer(),
+                (S::mat_mut(weight), S::bias_mut(bias)),
+                B::KIND,
+                dx,
+            )
         }
+    }
+
+    /// `out = act(x · Wᵀ + b)`: the forward pass, plain or fused.
+    fn linear_forward<const I: usize, const O: usize, E, B, S, D, In, Bt>(
+        layer: &Linear<I, O, E, B, S>,
+        device: &D,
+        x: &Tensor<E, Bt, In, D>,
+        act: Activation,
+        out: &mut Tensor<E, Bt, Const<O>, D>,
+    ) -> Result<()>
+    where
+        E: Float,
+        B: Bias,
+        S: Storage<E>,
+        D: Device<E, Slice = S::Slice>,
+        In: ConstDim,
+        Bt: Dim,
+    {
+        out.resize_rows(device, x.row_dim())?;
+        device.forward_linear::<I, O>(
+            x.rows(),
+            x.buffer(),
+            S::mat(&layer.weight),
+            S::bias(&layer.bias),
+            B::KIND,
+            act,
+            out.buffer_mut(),
+        )
     }
 }
 

@@ -3,7 +3,7 @@
 use forma_core::{Float, Rng};
 
 use crate::seq::Initialize;
-use crate::{Bias, Linear, Storage};
+use crate::{Bias, HostStorage, Linear};
 
 /// `I -> H -> O`: Linear, activation `A` (Sigmoid by default), Linear.
 ///
@@ -35,7 +35,7 @@ pub type Mlp3<
     A = crate::ReLU,
 > = crate::seq!(@type Linear<I, H1, E>, A, Linear<H1, H2, E>, A, Linear<H2, O, E>);
 
-impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage> Initialize
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Initialize
     for Linear<I, O, E, B, S>
 {
     fn initialize(rng: &mut Rng) -> Self {

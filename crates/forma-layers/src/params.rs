@@ -7,35 +7,42 @@ use forma_core::{Error, Float, Result};
 /// of one (a gradient has the same type as its layer, so an optimizer walks
 /// both in lockstep).
 ///
+/// `P` is what a parameter buffer is borrowed as: `[E]` (the default) for
+/// host storage, a device's slice for parameters in its memory (see
+/// [`Storage`](crate::Storage)). The methods that read values on the host
+/// (`copy_to`, `load`, `to_vec`) need host memory.
+///
 /// The order of visiting is fixed: it is the order of [`Params::copy_to`] and
 /// [`Params::load`]. For `Linear` it is the weight (out x in, row-major), then
 /// the bias.
-pub trait Params<E: Float>: Sized {
+pub trait Params<E: Float, P: ?Sized = [E]>: Sized {
     /// The number of scalar parameters, known at compile time:
     /// `Mlp::<2, 2, 1>::COUNT == 9`, as the XOR tutorial prints.
     const COUNT: usize;
-    /// The same structure with every parameter zero (a gradient or optimizer state).
-    fn zeros_like(&self) -> Self;
+    /// The same structure with every parameter zero, in the same place (a
+    /// gradient or optimizer state). `Err` only when that place is a
+    /// device whose memory is exhausted.
+    fn zeros_like(&self) -> Result<Self>;
     /// Calls `f` on each parameter buffer.
-    fn visit(&self, f: &mut impl FnMut(&[E]));
+    fn visit(&self, f: &mut impl FnMut(&P));
     /// Calls `f` on each parameter buffer, mutably.
-    fn visit_mut(&mut self, f: &mut impl FnMut(&mut [E]));
+    fn visit_mut(&mut self, f: &mut impl FnMut(&mut P));
     /// Walks `self` and a gradient `g` in lockstep.
-    fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut [E], &[E]));
+    fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut P, &P));
     /// Walks `self`, a gradient and one optimizer state in lockstep.
-    fn zip2_mut(&mut self, g: &Self, s: &mut Self, f: &mut impl FnMut(&mut [E], &[E], &mut [E]));
+    fn zip2_mut(&mut self, g: &Self, s: &mut Self, f: &mut impl FnMut(&mut P, &P, &mut P));
     /// Walks `self`, a gradient and two optimizer states in lockstep.
     fn zip3_mut(
         &mut self,
         g: &Self,
         s: &mut Self,
         t: &mut Self,
-        f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
+        f: &mut impl FnMut(&mut P, &P, &mut P, &mut P),
     );
 
     /// Walks `self`, a gradient and two optimizer states in lockstep,
     /// reading only (an optimizer's check before it updates).
-    fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&[E], &[E], &[E], &[E]));
+    fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&P, &P, &P, &P));
 
     /// The number of scalar parameters.
     fn param_count(&self) -> usize {
@@ -43,7 +50,10 @@ pub trait Params<E: Float>: Sized {
     }
 
     /// Writes every parameter, in visiting order, into `out` (length [`Params::COUNT`]).
-    fn copy_to(&self, out: &mut [E]) -> Result<()> {
+    fn copy_to(&self, out: &mut [E]) -> Result<()>
+    where
+        P: AsRef<[E]>,
+    {
         if out.len() != Self::COUNT {
             return Err(Error::Length {
                 what: "Params::copy_to",
@@ -53,6 +63,7 @@ pub trait Params<E: Float>: Sized {
         }
         let mut at = 0;
         self.visit(&mut |p| {
+            let p = p.as_ref();
             out[at..at + p.len()].copy_from_slice(p);
             at += p.len();
         });
@@ -61,7 +72,10 @@ pub trait Params<E: Float>: Sized {
 
     /// Reads every parameter, in visiting order, from `src` (length
     /// [`Params::COUNT`], all finite).
-    fn load(&mut self, src: &[E]) -> Result<()> {
+    fn load(&mut self, src: &[E]) -> Result<()>
+    where
+        P: AsMut<[E]>,
+    {
         if src.len() != Self::COUNT {
             return Err(Error::Length {
                 what: "Params::load",
@@ -72,6 +86,7 @@ pub trait Params<E: Float>: Sized {
         forma_core::check_finite("Params::load", src)?;
         let mut at = 0;
         self.visit_mut(&mut |p| {
+            let p = p.as_mut();
             let n = p.len();
             p.copy_from_slice(&src[at..at + n]);
             at += n;
@@ -81,9 +96,12 @@ pub trait Params<E: Float>: Sized {
 
     /// Every parameter, in visiting order.
     #[cfg(feature = "alloc")]
-    fn to_vec(&self) -> alloc::vec::Vec<E> {
+    fn to_vec(&self) -> alloc::vec::Vec<E>
+    where
+        P: AsRef<[E]>,
+    {
         let mut v = alloc::vec::Vec::with_capacity(Self::COUNT);
-        self.visit(&mut |p| v.extend_from_slice(p));
+        self.visit(&mut |p| v.extend_from_slice(p.as_ref()));
         v
     }
 }

@@ -44,25 +44,25 @@ pub trait Initialize: Sized {
     fn initialize(rng: &mut Rng) -> Self;
 }
 
-impl<A: Params<E>, B: Params<E>, E: Float> Params<E> for (A, B) {
+impl<E: Float, P: ?Sized, A: Params<E, P>, B: Params<E, P>> Params<E, P> for (A, B) {
     const COUNT: usize = A::COUNT + B::COUNT;
 
-    fn zeros_like(&self) -> Self {
-        (self.0.zeros_like(), self.1.zeros_like())
+    fn zeros_like(&self) -> forma_core::Result<Self> {
+        Ok((self.0.zeros_like()?, self.1.zeros_like()?))
     }
-    fn visit(&self, f: &mut impl FnMut(&[E])) {
+    fn visit(&self, f: &mut impl FnMut(&P)) {
         self.0.visit(f);
         self.1.visit(f);
     }
-    fn visit_mut(&mut self, f: &mut impl FnMut(&mut [E])) {
+    fn visit_mut(&mut self, f: &mut impl FnMut(&mut P)) {
         self.0.visit_mut(f);
         self.1.visit_mut(f);
     }
-    fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut [E], &[E])) {
+    fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut P, &P)) {
         self.0.zip_mut(&g.0, f);
         self.1.zip_mut(&g.1, f);
     }
-    fn zip2_mut(&mut self, g: &Self, s: &mut Self, f: &mut impl FnMut(&mut [E], &[E], &mut [E])) {
+    fn zip2_mut(&mut self, g: &Self, s: &mut Self, f: &mut impl FnMut(&mut P, &P, &mut P)) {
         self.0.zip2_mut(&g.0, &mut s.0, f);
         self.1.zip2_mut(&g.1, &mut s.1, f);
     }
@@ -71,12 +71,12 @@ impl<A: Params<E>, B: Params<E>, E: Float> Params<E> for (A, B) {
         g: &Self,
         s: &mut Self,
         t: &mut Self,
-        f: &mut impl FnMut(&mut [E], &[E], &mut [E], &mut [E]),
+        f: &mut impl FnMut(&mut P, &P, &mut P, &mut P),
     ) {
         self.0.zip3_mut(&g.0, &mut s.0, &mut t.0, f);
         self.1.zip3_mut(&g.1, &mut s.1, &mut t.1, f);
     }
-    fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&[E], &[E], &[E], &[E])) {
+    fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&P, &P, &P, &P)) {
         self.0.zip3(&g.0, &s.0, &t.0, f);
         self.1.zip3(&g.1, &s.1, &t.1, f);
     }
@@ -108,9 +108,9 @@ impl<E: Float, In: ConstDim, A: Layer<E, In>, B: Layer<E, A::Out>> Layer<E, In> 
 mod train {
     use super::*;
     use crate::Module;
-    use forma_core::{Dim, Tensor};
+    use forma_core::{Activation, Device, Dim, Result, Tensor};
 
-    /// The cache of `(A, B)`: both caches and the gradient buffer between them.
+    /// The cache of `(A, B)`: both caches and the gradient between them.
     #[derive(Debug, Clone)]
     pub struct PairCache<CA, CB, H> {
         a: CA,
@@ -118,42 +118,94 @@ mod train {
         dh: H,
     }
 
-    impl<E: Float, In: ConstDim, A: Module<E, In>, B: Module<E, A::Out>> Module<E, In> for (A, B) {
-        type Cache<Bt: Dim> = PairCache<A::Cache<Bt>, B::Cache<Bt>, Tensor<E, Bt, A::Out>>;
+    /// The activation `A` applies for `B` in a fused forward of `(A, B)`, if any.
+    fn fused_activation<E, D, In, A, B>(pair: &(A, B)) -> Option<Activation>
+    where
+        E: Float,
+        D: Device<E>,
+        In: ConstDim,
+        A: Module<E, In, D>,
+        B: Module<E, A::Out, D>,
+    {
+        if A::FUSES_ACTIVATION {
+            pair.1.head_activation()
+        } else {
+            None
+        }
+    }
 
-        fn new_cache<Bt: Dim>(&self, batch: Bt) -> Self::Cache<Bt> {
-            PairCache {
-                a: self.0.new_cache(batch),
-                b: self.1.new_cache(batch),
-                dh: Tensor::zeros(batch, Default::default()),
-            }
+    /// `(A, B)` on any device: A then B forward, B then A backward. When A
+    /// can apply B's leading activation in its own pass (a `Linear` then a
+    /// `Sigmoid`), it writes straight into that activation's output.
+    impl<E, D, In, A, B> Module<E, In, D> for (A, B)
+    where
+        E: Float,
+        D: Device<E>,
+        In: ConstDim,
+        A: Module<E, In, D>,
+        B: Module<E, A::Out, D>,
+    {
+        type Out = B::Out;
+        type Cache<Bt: Dim> = PairCache<A::Cache<Bt>, B::Cache<Bt>, Tensor<E, Bt, A::Out, D>>;
+
+        fn new_cache<Bt: Dim>(&self, device: &D, batch: Bt) -> Result<Self::Cache<Bt>> {
+            Ok(PairCache {
+                a: self.0.new_cache(device, batch)?,
+                b: self.1.new_cache(device, batch)?,
+                dh: Tensor::zeros_on(device, batch, Default::default())?,
+            })
         }
 
         fn forward<'c, Bt: Dim>(
             &self,
-            x: &Tensor<E, Bt, In>,
+            device: &D,
+            x: &Tensor<E, Bt, In, D>,
             cache: &'c mut Self::Cache<Bt>,
-        ) -> &'c Tensor<E, Bt, B::Out> {
-            let h = self.0.forward(x, &mut cache.a);
-            self.1.forward(h, &mut cache.b)
+        ) -> Result<&'c Tensor<E, Bt, B::Out, D>> {
+            if let Some(act) = fused_activation::<E, D, In, A, B>(self) {
+                let Some(out) = B::head_output(&mut cache.b) else {
+                    unreachable!("a layer with a head activation has its output tensor")
+                };
+                self.0.forward_fused(device, x, &mut cache.a, act, out)?;
+                self.1.forward_after_head(device, &mut cache.b)?;
+                return Ok(B::output(&cache.b));
+            }
+            let h = self.0.forward(device, x, &mut cache.a)?;
+            self.1.forward(device, h, &mut cache.b)
         }
 
-        fn output<Bt: Dim>(cache: &Self::Cache<Bt>) -> &Tensor<E, Bt, B::Out> {
+        fn output<Bt: Dim>(cache: &Self::Cache<Bt>) -> &Tensor<E, Bt, B::Out, D> {
             B::output(&cache.b)
         }
 
         fn backward<Bt: Dim>(
             &self,
-            x: &Tensor<E, Bt, In>,
+            device: &D,
+            x: &Tensor<E, Bt, In, D>,
             cache: &mut Self::Cache<Bt>,
-            dy: &Tensor<E, Bt, B::Out>,
+            dy: &Tensor<E, Bt, B::Out, D>,
             grads: &mut Self,
-            dx: Option<&mut Tensor<E, Bt, In>>,
-        ) {
+            dx: Option<&mut Tensor<E, Bt, In, D>>,
+        ) -> Result<()> {
             let PairCache { a, b, dh } = cache;
+            // After a fused forward B reads only its own output, not this.
             let h = A::output(a);
-            self.1.backward(h, b, dy, &mut grads.1, Some(dh));
-            self.0.backward(x, a, dh, &mut grads.0, dx);
+            self.1.backward(device, h, b, dy, &mut grads.1, Some(dh))?;
+            self.0.backward(device, x, a, dh, &mut grads.0, dx)
+        }
+
+        fn head_activation(&self) -> Option<Activation> {
+            self.0.head_activation()
+        }
+
+        fn head_output<Bt: Dim>(cache: &mut Self::Cache<Bt>) -> Option<&mut Tensor<E, Bt, In, D>> {
+            A::head_output(&mut cache.a)
+        }
+
+        fn forward_after_head<Bt: Dim>(&self, device: &D, cache: &mut Self::Cache<Bt>) -> Result<()> {
+            self.0.forward_after_head(device, &mut cache.a)?;
+            self.1.forward(device, A::output(&cache.a), &mut cache.b)?;
+            Ok(())
         }
     }
 }

@@ -25,44 +25,48 @@ impl<E: Float, const N: usize> Layer<E, Const<N>> for Softmax {
     }
 }
 
+/// Softmax over each row, on every device: `y = softmax(x)`,
+/// `dx = y ⊙ (dy - rowsum(dy ⊙ y))`.
 #[cfg(feature = "alloc")]
-impl<E: Float, const N: usize> crate::Module<E, Const<N>> for Softmax {
-    type Cache<B: forma_core::Dim> = forma_core::Tensor<E, B, Const<N>>;
+impl<E: Float, D: forma_core::Device<E>, const N: usize> crate::Module<E, Const<N>, D> for Softmax {
+    type Out = Const<N>;
+    /// The output.
+    type Cache<B: forma_core::Dim> = forma_core::Tensor<E, B, Const<N>, D>;
 
-    fn new_cache<B: forma_core::Dim>(&self, batch: B) -> Self::Cache<B> {
-        forma_core::Tensor::zeros(batch, Const)
+    fn new_cache<B: forma_core::Dim>(
+        &self,
+        device: &D,
+        batch: B,
+    ) -> forma_core::Result<Self::Cache<B>> {
+        forma_core::Tensor::zeros_on(device, batch, Const)
     }
 
     fn forward<'c, B: forma_core::Dim>(
         &self,
-        x: &forma_core::Tensor<E, B, Const<N>>,
+        device: &D,
+        x: &forma_core::Tensor<E, B, Const<N>, D>,
         y: &'c mut Self::Cache<B>,
-    ) -> &'c forma_core::Tensor<E, B, Const<N>> {
-        y.set_rows(x.row_dim());
-        for (xr, yr) in x.as_rows().iter().zip(y.as_rows_mut()) {
-            rowwise::softmax(xr, yr);
-        }
+    ) -> forma_core::Result<&'c forma_core::Tensor<E, B, Const<N>, D>> {
+        y.resize_rows(device, x.row_dim())?;
+        device.softmax(x.rows(), N, x.buffer(), y.buffer_mut())?;
+        Ok(y)
+    }
+
+    fn output<B: forma_core::Dim>(y: &Self::Cache<B>) -> &forma_core::Tensor<E, B, Const<N>, D> {
         y
     }
 
-    fn output<B: forma_core::Dim>(y: &Self::Cache<B>) -> &forma_core::Tensor<E, B, Const<N>> {
-        y
-    }
-
-    /// `dx_i = y_i (dy_i - Σ_j dy_j y_j)`.
     fn backward<B: forma_core::Dim>(
         &self,
-        x: &forma_core::Tensor<E, B, Const<N>>,
+        device: &D,
+        _x: &forma_core::Tensor<E, B, Const<N>, D>,
         y: &mut Self::Cache<B>,
-        dy: &forma_core::Tensor<E, B, Const<N>>,
+        dy: &forma_core::Tensor<E, B, Const<N>, D>,
         _grads: &mut Self,
-        dx: Option<&mut forma_core::Tensor<E, B, Const<N>>>,
-    ) {
-        if let Some(dx) = dx {
-            dx.set_rows(x.row_dim());
-            for ((yr, gr), dr) in y.as_rows().iter().zip(dy.as_rows()).zip(dx.as_rows_mut()) {
-                rowwise::softmax_backward(yr, gr, dr);
-            }
-        }
+        dx: Option<&mut forma_core::Tensor<E, B, Const<N>, D>>,
+    ) -> forma_core::Result<()> {
+        let Some(dx) = dx else { return Ok(()) };
+        dx.resize_rows(device, dy.row_dim())?;
+        device.softmax_backward(dy.rows(), N, y.buffer(), dy.buffer(), dx.buffer_mut())
     }
 }

@@ -18,6 +18,6 @@ mod squares;
 
 pub use bce::{Bce, BceWithLogits};
 pub use classes::Classes;
-pub use cross_entropy::{DeviceClasses, SoftmaxCrossEntropy};
-pub use loss::{DeviceLoss, ElementwiseLoss, Loss};
+pub use cross_entropy::SoftmaxCrossEntropy;
+pub use loss::{ElementwiseLoss, Loss};
 pub use squares::{HalfMse, HalfSumSquares, Mse, SumSquares};

@@ -1,34 +1,70 @@
 //! The loss trait.
 
-use forma_core::{ConstDim, Device, DeviceTensor, Dim, Float, LossKind, Result, Tensor};
+use forma_core::{ConstDim, Cpu, Device, Dim, Float, LossKind, Result, Tensor};
 
-/// A loss over predictions of width `C`: its value and its gradient with
-/// respect to the prediction.
-pub trait Loss<E: Float, C: ConstDim> {
-    /// What the prediction is compared with, for batches of row type `B`.
+/// A loss over predictions of width `C` on device `D` (the [`Cpu`] unless
+/// named): its value and its gradient with respect to the prediction.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot compare `{C}`-wide predictions on device `{D}`",
+    note = "losses: HalfSumSquares, SumSquares, Mse, HalfMse, Bce, BceWithLogits (any width), SoftmaxCrossEntropy (its class count is the width)"
+)]
+pub trait Loss<E: Float, C: ConstDim, D: Device<E> = Cpu> {
+    /// What the prediction is compared with, for batches of row type `B`
+    /// (on the same device).
     type Target<B: Dim>;
 
     /// The loss, and its gradient written to `grad` (resized to the batch).
-    /// `Err` if the target's batch length differs from the prediction's.
+    /// `Err` if the target's batch length differs from the prediction's,
+    /// or for an empty batch.
     fn value_and_grad<B: Dim>(
         &self,
-        pred: &Tensor<E, B, C>,
+        device: &D,
+        pred: &Tensor<E, B, C, D>,
         target: &Self::Target<B>,
-        grad: &mut Tensor<E, B, C>,
+        grad: &mut Tensor<E, B, C, D>,
     ) -> Result<E>;
 
-    /// The loss alone.
-    fn value<B: Dim>(&self, pred: &Tensor<E, B, C>, target: &Self::Target<B>) -> Result<E> {
-        let mut grad = Tensor::zeros(pred.row_dim(), pred.col_dim());
-        self.value_and_grad(pred, target, &mut grad)
+    /// The loss alone (it allocates a gradient buffer on each call).
+    fn value<B: Dim>(
+        &self,
+        device: &D,
+        pred: &Tensor<E, B, C, D>,
+        target: &Self::Target<B>,
+    ) -> Result<E> {
+        let mut grad = Tensor::zeros_on(device, pred.row_dim(), pred.col_dim())?;
+        self.value_and_grad(device, pred, target, &mut grad)
     }
 
     /// `Err` if the target holds a value no prediction should be compared
-    /// with (NaN or infinity), naming its row and column. The trainer calls
-    /// it before each step; targets that are valid by construction
-    /// ([`Classes`](crate::Classes)) need not override it.
-    fn check_target<B: Dim>(&self, target: &Self::Target<B>) -> Result<()> {
-        let _ = target;
+    /// with (NaN or infinity), naming its row and column (read in place on
+    /// the host, copied back from other devices). The trainer calls it
+    /// before each checked step on the CPU, and on other devices when
+    /// [`Loss::count_target_nonfinite`] found something. Targets valid by
+    /// construction ([`Classes`](crate::Classes)) need not override it.
+    fn check_target<B: Dim>(&self, device: &D, target: &Self::Target<B>) -> Result<()> {
+        let _ = (device, target);
+        Ok(())
+    }
+
+    /// Queues [`Device::count_nonfinite`] of the target into
+    /// `counts[slot]` (nothing for targets valid by construction).
+    fn count_target_nonfinite<B: Dim>(
+        &self,
+        device: &D,
+        target: &Self::Target<B>,
+        counts: &mut D::Slice,
+        slot: usize,
+    ) -> Result<()> {
+        let _ = (device, target, counts, slot);
+        Ok(())
+    }
+
+    /// Called with the prediction, on the host, when the loss was not
+    /// finite on a device that cannot check it first: `Err` naming the row
+    /// and column if the loss refuses it (a `Bce` prediction outside
+    /// [0, 1]).
+    fn check_prediction(&self, pred: &[E]) -> Result<()> {
+        let _ = pred;
         Ok(())
     }
 }
@@ -65,14 +101,10 @@ pub(crate) fn same_batch(what: &'static str, pred: usize, target: usize) -> Resu
     forma_core::check_len(what, pred, target)
 }
 
-/// `1 / n` in `E`, for mean reductions.
-pub(crate) fn inv<E: Float>(n: usize) -> E {
-    E::ONE / E::from_f64(n as f64)
-}
 
 /// A loss that is a sum (or mean) of one term per element: its formula is a
-/// [`LossKind`], shared with every device. Implementing this gives both
-/// [`Loss`] and [`DeviceLoss`].
+/// [`LossKind`], shared with every device. Implementing this gives [`Loss`]
+/// on every device.
 pub trait ElementwiseLoss {
     /// The per-element formula and reduction.
     const KIND: LossKind;
@@ -80,113 +112,46 @@ pub trait ElementwiseLoss {
     const NAME: &'static str;
 }
 
-impl<E: Float, C: ConstDim, L: ElementwiseLoss> Loss<E, C> for L {
-    type Target<B: Dim> = Tensor<E, B, C>;
+impl<E: Float, C: ConstDim, D: Device<E>, L: ElementwiseLoss> Loss<E, C, D> for L {
+    type Target<B: Dim> = Tensor<E, B, C, D>;
 
     fn value_and_grad<B: Dim>(
         &self,
-        pred: &Tensor<E, B, C>,
-        target: &Tensor<E, B, C>,
-        grad: &mut Tensor<E, B, C>,
+        device: &D,
+        pred: &Tensor<E, B, C, D>,
+        target: &Tensor<E, B, C, D>,
+        grad: &mut Tensor<E, B, C, D>,
     ) -> Result<E> {
         same_batch(L::NAME, pred.rows(), target.rows())?;
         not_empty(L::NAME, pred.rows())?;
-        if L::KIND == LossKind::Bce {
-            probabilities(C::SIZE, pred.as_slice())?;
+        if L::KIND == LossKind::Bce
+            && let Some(p) = D::host(pred.buffer())
+        {
+            probabilities(C::SIZE, &p[..pred.len()])?;
         }
-        grad.set_rows(pred.row_dim());
-        Ok(L::KIND.value_and_grad(pred.as_slice(), target.as_slice(), grad.as_mut_slice()))
+        grad.resize_rows(device, pred.row_dim())?;
+        let len = pred.len();
+        device.loss(L::KIND, len, pred.buffer(), target.buffer(), grad.buffer_mut())
     }
 
-    fn check_target<B: Dim>(&self, target: &Tensor<E, B, C>) -> Result<()> {
-        forma_core::check_finite_rows("target", C::SIZE, target.as_slice())
+    fn check_target<B: Dim>(&self, device: &D, target: &Tensor<E, B, C, D>) -> Result<()> {
+        match D::host(target.buffer()) {
+            Some(t) => forma_core::check_finite_rows("target", C::SIZE, &t[..target.len()]),
+            None => {
+                let host = target.download(device)?;
+                forma_core::check_finite_rows("target", C::SIZE, host.as_slice())
+            }
+        }
     }
-}
 
-/// A loss computed on a [`Device`]: predictions of `C` features in a device
-/// buffer, compared with a target batch on the same device.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot run on a device yet",
-    note = "device losses: HalfSumSquares, SumSquares, Mse, HalfMse, Bce, BceWithLogits, SoftmaxCrossEntropy"
-)]
-pub trait DeviceLoss<E: Float, D: Device<E>, C: ConstDim> {
-    /// What the prediction is compared with, on the device.
-    type DeviceTarget;
-    /// The loss of the first `rows` rows of `pred`, with its gradient written
-    /// to `grad`. `Err` if `target` has a different number of rows.
-    fn value_and_grad_on(
+    fn count_target_nonfinite<B: Dim>(
         &self,
         device: &D,
-        pred: &D::Buffer,
-        rows: usize,
-        target: &Self::DeviceTarget,
-        grad: &mut D::Buffer,
-    ) -> Result<E>;
-
-    /// Queues [`Device::count_nonfinite`] of the target into
-    /// `counts[slot]` (nothing for targets valid by construction).
-    fn count_target_nonfinite(
-        &self,
-        device: &D,
-        target: &Self::DeviceTarget,
-        counts: &mut D::Buffer,
+        target: &Tensor<E, B, C, D>,
+        counts: &mut D::Slice,
         slot: usize,
     ) -> Result<()> {
-        let _ = (device, target, counts, slot);
-        Ok(())
-    }
-
-    /// The target copied to the host, flat, if it is a tensor of values
-    /// (to name the row and column of a bad one).
-    fn download_target(&self, device: &D, target: &Self::DeviceTarget) -> Result<Option<Vec<E>>> {
-        let _ = (device, target);
-        Ok(None)
-    }
-
-    /// Called with the prediction, on the host, when the loss was not
-    /// finite: `Err` naming the row and column if the loss refuses it
-    /// (a `Bce` prediction outside [0, 1]).
-    fn check_prediction(&self, pred: &[E]) -> Result<()> {
-        let _ = pred;
-        Ok(())
-    }
-}
-
-impl<E: Float, D: Device<E>, C: ConstDim, L: ElementwiseLoss> DeviceLoss<E, D, C> for L {
-    type DeviceTarget = DeviceTensor<E, D, C>;
-
-    fn value_and_grad_on(
-        &self,
-        device: &D,
-        pred: &D::Buffer,
-        rows: usize,
-        target: &DeviceTensor<E, D, C>,
-        grad: &mut D::Buffer,
-    ) -> Result<E> {
-        same_batch(L::NAME, rows, target.rows())?;
-        not_empty(L::NAME, rows)?;
-        device.loss(L::KIND, rows * C::SIZE, pred, target.buffer(), grad)
-    }
-
-    fn count_target_nonfinite(
-        &self,
-        device: &D,
-        target: &DeviceTensor<E, D, C>,
-        counts: &mut D::Buffer,
-        slot: usize,
-    ) -> Result<()> {
-        let len = target.rows() * C::SIZE;
-        device.count_nonfinite(len, target.buffer(), counts, slot)
-    }
-
-    fn download_target(
-        &self,
-        device: &D,
-        target: &DeviceTensor<E, D, C>,
-    ) -> Result<Option<Vec<E>>> {
-        let mut host = vec![E::ZERO; target.rows() * C::SIZE];
-        device.read(target.buffer(), &mut host)?;
-        Ok(Some(host))
+        device.count_nonfinite(target.len(), target.buffer(), counts, slot)
     }
 
     fn check_prediction(&self, pred: &[E]) -> Result<()> {

@@ -1,11 +1,9 @@
 //! Adam and AdamW, as `torch.optim.Adam` / `torch.optim.AdamW`.
 
-use alloc::vec::Vec;
-
 use forma_core::{AdamStep, Device, Float, Result};
 use forma_layers::Params;
 
-use crate::{DeviceOptimizer, Optimizer, check_rate, copy_all, count_all, zeros_like};
+use crate::{Optimizer, check_rate, copy_params, count_params};
 
 /// Adam (`decoupled = false`, weight decay added to the gradient) or AdamW
 /// (`decoupled = true`, `p *= 1 - lr·wd` before the step):
@@ -26,7 +24,7 @@ pub struct Adam<E, P> {
     moments: Option<(P, P)>,
 }
 
-impl<E: Float, P: Params<E>> Adam<E, P> {
+impl<E: Float, P> Adam<E, P> {
     /// Adam with PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay.
     pub fn new(lr: f64) -> Result<Self> {
         let lr = check_rate("Adam learning rate must be finite and >= 0", lr, None)?;
@@ -104,77 +102,76 @@ impl<E: Float, P> Adam<E, P> {
     }
 }
 
-impl<E: Float, P: Params<E>> Optimizer<E, P> for Adam<E, P> {
-    fn check(&mut self, params: &P, grads: &P) -> Result<()> {
+impl<E: Float, P> Adam<E, P> {
+    /// The moments, made zero like `params` on first use.
+    fn moments<S: ?Sized>(&mut self, params: &P) -> Result<&mut (P, P)>
+    where
+        P: Params<E, S>,
+    {
+        if self.moments.is_none() {
+            self.moments = Some((params.zeros_like()?, params.zeros_like()?));
+        }
+        match self.moments.as_mut() {
+            Some(m) => Ok(m),
+            None => unreachable!("made just above"),
+        }
+    }
+}
+
+impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Adam<E, P> {
+    fn check(&mut self, _device: &D, params: &P, grads: &P) -> Result<()> {
         let step = self.settings(self.t);
-        let (m, v) = self
-            .moments
-            .get_or_insert_with(|| (params.zeros_like(), params.zeros_like()));
-        crate::locate(params, grads, m, v, |p, g, m, v| {
+        let (m, v) = self.moments(params)?;
+        crate::locate::<E, D, P>(params, grads, m, v, |p, g, m, v| {
             step.first_nonfinite(p, g, m, v)
         })
     }
 
-    fn step(&mut self, params: &mut P, grads: &P) {
+    /// In place in host memory, else by [`Device::adam`].
+    fn step(&mut self, device: &D, params: &mut P, grads: &P) -> Result<()> {
         let step = self.next_step();
-        let (m, v) = self
-            .moments
-            .get_or_insert_with(|| (params.zeros_like(), params.zeros_like()));
-        params.zip3_mut(grads, m, v, &mut |p, g, m, v| step.apply(p, g, m, v));
+        let (m, v) = self.moments(params)?;
+        let mut result = Ok(());
+        params.zip3_mut(grads, m, v, &mut |p, g, m, v| {
+            if result.is_err() {
+                return;
+            }
+            match (D::host_mut(p), D::host(g), D::host_mut(m), D::host_mut(v)) {
+                (Some(p), Some(g), Some(m), Some(v)) => step.apply(p, g, m, v),
+                _ => result = device.adam(D::len(g), &step, p, g, m, v),
+            }
+        });
+        result
     }
-}
 
-/// Adam's state on a device: both moments, one buffer per parameter buffer.
-pub struct AdamState<B> {
-    m: Vec<B>,
-    v: Vec<B>,
-    /// Steps taken on the device (the bias corrections' `t`), kept with the
-    /// moments so that a snapshot of the state holds all of it.
-    t: i32,
-}
-
-impl<E: Float, D: Device<E>, P: Params<E>> DeviceOptimizer<E, D, P> for Adam<E, P> {
-    type State = AdamState<D::Buffer>;
-
-    fn device_state(&self, device: &D, params: &[D::Buffer]) -> Result<Self::State> {
-        Ok(AdamState {
-            m: zeros_like(device, params)?,
-            v: zeros_like(device, params)?,
+    fn fresh(&self) -> Self {
+        Adam {
             t: 0,
-        })
+            moments: None,
+            ..*self
+        }
     }
 
-    fn step_on(
-        &mut self,
-        device: &D,
-        params: &mut [D::Buffer],
-        grads: &[D::Buffer],
-        state: &mut Self::State,
-    ) -> Result<()> {
-        let step = self.settings(state.t);
-        state.t = state.t.saturating_add(1);
-        let moments = state.m.iter_mut().zip(state.v.iter_mut());
-        for ((p, g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
-            let len = D::buffer_len(p);
-            device.adam(len, &step, p, g, m, v)?;
+    fn copy_state(&mut self, device: &D, from: &Self, like: &P) -> Result<()> {
+        self.t = from.t;
+        match &from.moments {
+            None => self.moments = None,
+            Some((fm, fv)) => {
+                let (m, v) = self.moments(like)?;
+                copy_params::<E, D, P>(device, fm, m)?;
+                copy_params::<E, D, P>(device, fv, v)?;
+            }
         }
         Ok(())
     }
 
-    fn copy_state(&self, device: &D, from: &Self::State, to: &mut Self::State) -> Result<()> {
-        to.t = from.t;
-        copy_all(device, &from.m, &mut to.m)?;
-        copy_all(device, &from.v, &mut to.v)
-    }
-
-    fn count_state_nonfinite(
-        &self,
-        device: &D,
-        state: &Self::State,
-        counts: &mut D::Buffer,
-        slot: usize,
-    ) -> Result<()> {
-        count_all(device, &state.m, counts, slot)?;
-        count_all(device, &state.v, counts, slot)
+    fn count_state_nonfinite(&self, device: &D, counts: &mut D::Slice, slot: usize) -> Result<()> {
+        match &self.moments {
+            Some((m, v)) => {
+                count_params::<E, D, P>(device, m, counts, slot)?;
+                count_params::<E, D, P>(device, v, counts, slot)
+            }
+            None => Ok(()),
+        }
     }
 }

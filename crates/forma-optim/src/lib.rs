@@ -14,16 +14,20 @@ extern crate alloc;
 mod adam;
 mod sgd;
 
-pub use adam::{Adam, AdamState};
-pub use sgd::{Sgd, SgdState};
+pub use adam::Adam;
+pub use sgd::Sgd;
 
-use alloc::vec::Vec;
-
-use forma_core::{Device, Float, Result};
+use forma_core::{Cpu, Device, Float, Result};
 use forma_layers::Params;
 
-/// Updates parameters `P` from their gradient.
-pub trait Optimizer<E: Float, P: Params<E>> {
+/// Updates parameters `P`, held on device `D` (the [`Cpu`] unless named),
+/// from their gradient (a value of the same type). State (momentum, Adam
+/// moments) is a `P` too, made on the first step in the parameters' place.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot update `{P}` on device `{D}`",
+    note = "optimizers: Sgd, Adam (with the model's type as their second parameter, usually inferred)"
+)]
+pub trait Optimizer<E: Float, P: Params<E, D::Slice>, D: Device<E> = Cpu> {
     /// Whether [`Optimizer::step`] with these arguments would leave every
     /// parameter and every piece of optimizer state finite, computed without
     /// writing anything (the trainer calls it before each update, so a
@@ -31,25 +35,46 @@ pub trait Optimizer<E: Float, P: Params<E>> {
     /// parameter tensor and element: `what` is [`GRADIENT`](forma_core::GRADIENT) when a gradient
     /// is not finite (the first one in visiting order), else `"update"`.
     /// It may create zeroed state on the first call, as `step` would.
-    fn check(&mut self, params: &P, grads: &P) -> Result<()>;
+    ///
+    /// It reads the parameters in place, so it checks only on a device the
+    /// host can read ([`Device::host`]); elsewhere it returns `Ok` and the
+    /// trainer counts non-finite values on the device after the update
+    /// instead ([`Optimizer::count_state_nonfinite`]).
+    fn check(&mut self, device: &D, params: &P, grads: &P) -> Result<()>;
     /// [`Optimizer::check`] for parameters known to be exactly what this
     /// optimizer's last [`Optimizer::step`] left: it may then decide from
     /// bounds kept by that step (the largest parameter and state) and one
     /// pass over the gradient, instead of reading every parameter. The
     /// trainer calls it unless the model was handed out mutably since. The
     /// default is [`Optimizer::check`].
-    fn check_after_step(&mut self, params: &P, grads: &P) -> Result<()> {
-        self.check(params, grads)
+    fn check_after_step(&mut self, device: &D, params: &P, grads: &P) -> Result<()> {
+        self.check(device, params, grads)
     }
     /// One update: `params -= f(grads, state)`.
-    fn step(&mut self, params: &mut P, grads: &P);
+    fn step(&mut self, device: &D, params: &mut P, grads: &P) -> Result<()>;
+    /// The same settings with no state (as before the first step): the
+    /// snapshot a trainer keeps, on a device the host cannot read, to
+    /// restore a refused step.
+    fn fresh(&self) -> Self
+    where
+        Self: Sized;
+    /// Copies every piece of state from `from` (an optimizer for the same
+    /// parameters): buffers and step counters.
+    fn copy_state(&mut self, device: &D, from: &Self, like: &P) -> Result<()>
+    where
+        Self: Sized;
+    /// Queues [`Device::count_nonfinite`] of every state buffer into
+    /// `counts[slot]`.
+    fn count_state_nonfinite(&self, device: &D, counts: &mut D::Slice, slot: usize)
+    -> Result<()>;
 }
 
 /// Runs `find` over every parameter tensor with its gradient and two state
-/// tensors; on the first tensor where it reports an element, names it as an
-/// [`Error::Parameter`](forma_core::Error::Parameter): the first non-finite
-/// gradient of the whole model if there is one (the cause), else the update.
-fn locate<E: Float, P: Params<E>>(
+/// tensors, in host memory; on the first tensor where it reports an element,
+/// names it as an [`Error::Parameter`](forma_core::Error::Parameter): the
+/// first non-finite gradient of the whole model if there is one (the cause),
+/// else the update. On a device the host cannot read it checks nothing.
+fn locate<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
     params: &P,
     grads: &P,
     s: &P,
@@ -59,6 +84,7 @@ fn locate<E: Float, P: Params<E>>(
     let (mut tensor, mut found) = (0, None);
     params.zip3(grads, s, t, &mut |p, g, s, t| {
         if found.is_none()
+            && let (Some(p), Some(g), Some(s), Some(t)) = (D::host(p), D::host(g), D::host(s), D::host(t))
             && let Some((i, v)) = find(p, g, s, t)
         {
             found = Some((tensor, i, v));
@@ -71,6 +97,7 @@ fn locate<E: Float, P: Params<E>>(
     let (mut at, mut bad_grad) = (0, None);
     grads.visit(&mut |g| {
         if bad_grad.is_none()
+            && let Some(g) = D::host(g)
             && let Some(i) = g.iter().position(|x| !x.is_finite())
         {
             bad_grad = Some((at, i, g[i]));
@@ -93,72 +120,35 @@ fn locate<E: Float, P: Params<E>>(
     })
 }
 
-/// Updates the parameters of a `P` held on a [`Device`], as one buffer per
-/// parameter tensor (the order of [`Params::visit`]), with state kept on the
-/// device too.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot update parameters on a device",
-    note = "device optimizers: Sgd, Adam"
-)]
-pub trait DeviceOptimizer<E: Float, D: Device<E>, P: Params<E>> {
-    /// Velocity, moments: whatever persists between steps, on the device.
-    type State;
-    /// Zeroed state for these parameter buffers.
-    fn device_state(&self, device: &D, params: &[D::Buffer]) -> Result<Self::State>;
-    /// One update of every buffer in `params` from `grads`.
-    fn step_on(
-        &mut self,
-        device: &D,
-        params: &mut [D::Buffer],
-        grads: &[D::Buffer],
-        state: &mut Self::State,
-    ) -> Result<()>;
-    /// Copies `from` into `to` (made by [`DeviceOptimizer::device_state`] for
-    /// the same parameters): every buffer and every counter. The trainer
-    /// keeps such a snapshot to restore when a step is refused.
-    fn copy_state(&self, device: &D, from: &Self::State, to: &mut Self::State) -> Result<()>;
-    /// Queues [`Device::count_nonfinite`] of every state buffer into
-    /// `counts[slot]`.
-    fn count_state_nonfinite(
-        &self,
-        device: &D,
-        state: &Self::State,
-        counts: &mut D::Buffer,
-        slot: usize,
-    ) -> Result<()>;
-}
-
-/// Copies each buffer of `from` into the same one of `to`.
-fn copy_all<E: Float, D: Device<E>>(
+/// Copies every buffer of `from` into the same one of `to`.
+fn copy_params<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
     device: &D,
-    from: &[D::Buffer],
-    to: &mut [D::Buffer],
+    from: &P,
+    to: &mut P,
 ) -> Result<()> {
-    for (f, t) in from.iter().zip(to.iter_mut()) {
-        device.copy(D::buffer_len(f), f, t)?;
-    }
-    Ok(())
+    let mut result = Ok(());
+    to.zip_mut(from, &mut |t, f| {
+        if result.is_ok() {
+            result = device.copy(D::len(f), f, t);
+        }
+    });
+    result
 }
 
-/// Counts the non-finite values of all `buffers` into `counts[slot]`.
-fn count_all<E: Float, D: Device<E>>(
+/// Counts the non-finite values of every buffer of `p` into `counts[slot]`.
+fn count_params<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
     device: &D,
-    buffers: &[D::Buffer],
-    counts: &mut D::Buffer,
+    p: &P,
+    counts: &mut D::Slice,
     slot: usize,
 ) -> Result<()> {
-    for b in buffers {
-        device.count_nonfinite(D::buffer_len(b), b, counts, slot)?;
-    }
-    Ok(())
-}
-
-/// A zeroed buffer of the same length for each of `buffers`.
-fn zeros_like<E: Float, D: Device<E>>(device: &D, buffers: &[D::Buffer]) -> Result<Vec<D::Buffer>> {
-    buffers
-        .iter()
-        .map(|b| device.alloc(D::buffer_len(b)))
-        .collect()
+    let mut result = Ok(());
+    p.visit(&mut |b| {
+        if result.is_ok() {
+            result = device.count_nonfinite(D::len(b), b, counts, slot);
+        }
+    });
+    result
 }
 
 /// `v` as an `E`, if it is finite and not negative in `E` (so `1e39` is

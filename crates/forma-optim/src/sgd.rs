@@ -1,11 +1,9 @@
 //! Stochastic gradient descent, as `torch.optim.SGD`.
 
-use alloc::vec::Vec;
-
 use forma_core::{Device, Float, Result, SgdStep};
 use forma_layers::Params;
 
-use crate::{DeviceOptimizer, Optimizer, check_rate, copy_all, count_all, zeros_like};
+use crate::{Optimizer, check_rate, copy_params, count_params};
 
 /// `p -= lr · g`, with optional momentum (`dampening` 0), Nesterov and L2
 /// weight decay, following `torch.optim.SGD` exactly:
@@ -27,7 +25,7 @@ pub struct Sgd<E, P> {
     bounds: Option<(E, E)>,
 }
 
-impl<E: Float, P: Params<E>> Sgd<E, P> {
+impl<E: Float, P> Sgd<E, P> {
     /// Plain SGD with learning rate `lr` (finite, not negative).
     pub fn new(lr: f64) -> Result<Self> {
         let lr = check_rate("SGD learning rate must be finite and >= 0", lr, None)?;
@@ -83,111 +81,111 @@ impl<E: Float, P> Sgd<E, P> {
     }
 }
 
-impl<E: Float, P: Params<E>> Optimizer<E, P> for Sgd<E, P> {
-    fn check(&mut self, params: &P, grads: &P) -> Result<()> {
+impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Sgd<E, P> {
+    fn check(&mut self, _device: &D, params: &P, grads: &P) -> Result<()> {
         if self.momentum == E::ZERO {
             let step = self.settings(false);
-            return crate::locate(params, grads, params, params, |p, g, _, _| {
+            return crate::locate::<E, D, P>(params, grads, params, params, |p, g, _, _| {
                 step.first_nonfinite(p, g, None)
             });
         }
-        // Before the first step the velocity is not read (it starts as the
-        // gradient): the parameters stand in for it.
         let step = self.settings(self.velocity.is_none());
         let velocity = self.velocity.as_ref().unwrap_or(params);
-        crate::locate(params, grads, velocity, params, |p, g, v, _| {
+        crate::locate::<E, D, P>(params, grads, velocity, params, |p, g, v, _| {
             step.first_nonfinite(p, g, Some(v))
         })
     }
 
-    fn check_after_step(&mut self, params: &P, grads: &P) -> Result<()> {
+    fn check_after_step(&mut self, device: &D, params: &P, grads: &P) -> Result<()> {
         let Some((p_max, v_max)) = self.bounds else {
-            return self.check(params, grads);
+            return self.check(device, params, grads);
         };
         let (mut finite, mut g_max) = (true, E::ZERO);
-        grads.visit(&mut |g| {
-            let (f, m) = forma_core::math::pointwise::scan_finite_max(g);
-            finite &= f;
-            g_max = g_max.max(m);
+        grads.visit(&mut |g| match D::host(g) {
+            Some(g) => {
+                let (f, m) = forma_core::math::pointwise::scan_finite_max(g);
+                finite &= f;
+                g_max = g_max.max(m);
+            }
+            None => finite = false,
         });
         let step = self.settings(self.velocity.is_none());
         if finite && step.bounded(p_max, v_max, g_max) {
             return Ok(());
         }
-        // A non-finite gradient to name, or an update that may overflow.
-        self.check(params, grads)
+        self.check(device, params, grads)
     }
 
-    fn step(&mut self, params: &mut P, grads: &P) {
-        let (mut p_max, mut v_max) = (E::ZERO, E::ZERO);
-        let mut keep = |(p, v): (E, E)| {
-            p_max = p_max.max(p);
-            v_max = v_max.max(v);
+    /// In place in host memory (keeping the bounds
+    /// [`Optimizer::check_after_step`] uses), else by [`Device::sgd`].
+    fn step(&mut self, device: &D, params: &mut P, grads: &P) -> Result<()> {
+        let (mut p_max, mut v_max, mut host) = (E::ZERO, E::ZERO, true);
+        let mut result = Ok(());
+        let step = self.settings(self.momentum != E::ZERO && self.velocity.is_none());
+        let mut update = |p: &mut D::Slice, g: &D::Slice, v: Option<&mut D::Slice>| {
+            if result.is_err() {
+                return;
+            }
+            if let (Some(ph), Some(gh)) = (D::host(p), D::host(g))
+                && ph.len() == gh.len()
+            {
+                let (Some(p), Some(g)) = (D::host_mut(p), D::host(g)) else {
+                    unreachable!("host memory stays host memory")
+                };
+                let v = v.and_then(|v| D::host_mut(v));
+                let (pm, vm) = step.apply(p, g, v);
+                p_max = p_max.max(pm);
+                v_max = v_max.max(vm);
+            } else {
+                host = false;
+                result = device.sgd(D::len(p), &step, p, g, v);
+            }
         };
         if self.momentum == E::ZERO {
-            let step = self.settings(false);
-            params.zip_mut(grads, &mut |p, g| keep(step.apply(p, g, None)));
+            params.zip_mut(grads, &mut |p, g| update(p, g, None));
         } else {
-            let step = self.settings(self.velocity.is_none());
-            let velocity = self.velocity.get_or_insert_with(|| params.zeros_like());
-            params.zip2_mut(grads, velocity, &mut |p, g, v| {
-                keep(step.apply(p, g, Some(v)))
-            });
+            if self.velocity.is_none() {
+                self.velocity = Some(params.zeros_like()?);
+            }
+            let Some(velocity) = self.velocity.as_mut() else {
+                unreachable!("made just above")
+            };
+            params.zip2_mut(grads, velocity, &mut |p, g, v| update(p, g, Some(v)));
         }
-        self.bounds = Some((p_max, v_max));
-    }
-}
-
-/// SGD's state on a device: one velocity buffer per parameter buffer (none
-/// without momentum).
-pub struct SgdState<B> {
-    velocity: Vec<B>,
-    started: bool,
-}
-
-impl<E: Float, D: Device<E>, P: Params<E>> DeviceOptimizer<E, D, P> for Sgd<E, P> {
-    type State = SgdState<D::Buffer>;
-
-    fn device_state(&self, device: &D, params: &[D::Buffer]) -> Result<Self::State> {
-        let velocity = if self.momentum == E::ZERO {
-            Vec::new()
-        } else {
-            zeros_like(device, params)?
-        };
-        Ok(SgdState {
-            velocity,
-            started: false,
-        })
+        result?;
+        self.bounds = host.then_some((p_max, v_max));
+        Ok(())
     }
 
-    fn step_on(
-        &mut self,
-        device: &D,
-        params: &mut [D::Buffer],
-        grads: &[D::Buffer],
-        state: &mut Self::State,
-    ) -> Result<()> {
-        let step = self.settings(!state.started);
-        state.started = true;
-        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            let len = D::buffer_len(p);
-            device.sgd(len, &step, p, g, state.velocity.get_mut(i))?;
+    fn fresh(&self) -> Self {
+        Sgd {
+            velocity: None,
+            bounds: None,
+            ..*self
+        }
+    }
+
+    fn copy_state(&mut self, device: &D, from: &Self, like: &P) -> Result<()> {
+        self.bounds = from.bounds;
+        match &from.velocity {
+            None => self.velocity = None,
+            Some(v) => {
+                if self.velocity.is_none() {
+                    self.velocity = Some(like.zeros_like()?);
+                }
+                let Some(to) = self.velocity.as_mut() else {
+                    unreachable!("made just above")
+                };
+                copy_params::<E, D, P>(device, v, to)?;
+            }
         }
         Ok(())
     }
 
-    fn copy_state(&self, device: &D, from: &Self::State, to: &mut Self::State) -> Result<()> {
-        to.started = from.started;
-        copy_all(device, &from.velocity, &mut to.velocity)
-    }
-
-    fn count_state_nonfinite(
-        &self,
-        device: &D,
-        state: &Self::State,
-        counts: &mut D::Buffer,
-        slot: usize,
-    ) -> Result<()> {
-        count_all(device, &state.velocity, counts, slot)
+    fn count_state_nonfinite(&self, device: &D, counts: &mut D::Slice, slot: usize) -> Result<()> {
+        match &self.velocity {
+            Some(v) => count_params::<E, D, P>(device, v, counts, slot),
+            None => Ok(()),
+        }
     }
 }

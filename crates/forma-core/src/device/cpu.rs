@@ -5,9 +5,9 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::{BiasKind, Device, Layout, checks};
+use super::{BiasKind, Device, LabelStore, Layout, checks};
 use crate::math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
-use crate::math::{gemm, reduce, rowwise};
+use crate::math::{fixed, gemm, reduce, rowwise};
 use crate::{Error, Float, Result};
 
 /// The host CPU as a [`Device`]: buffers are `Vec`s and every primitive runs
@@ -16,7 +16,21 @@ use crate::{Error, Float, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cpu;
 
+impl LabelStore for Cpu {
+    type Labels = Vec<usize>;
+
+    fn upload_labels(&self, labels: &[usize], classes: usize) -> Result<Vec<usize>> {
+        super::check_labels(labels, classes)?;
+        Ok(labels.to_vec())
+    }
+
+    fn labels_len(labels: &Vec<usize>) -> usize {
+        labels.len()
+    }
+}
+
 impl<E: Float> Device<E> for Cpu {
+    type Slice = [E];
     type Buffer = Vec<E>;
 
     fn name(&self) -> String {
@@ -27,29 +41,103 @@ impl<E: Float> Device<E> for Cpu {
         Ok(vec![E::ZERO; len])
     }
 
-    fn buffer_len(buffer: &Vec<E>) -> usize {
-        buffer.len()
+    fn len(slice: &[E]) -> usize {
+        slice.len()
     }
 
-    fn write(&self, src: &[E], dst: &mut Vec<E>) -> Result<()> {
+    fn resize(&self, buffer: &mut Vec<E>, len: usize) -> Result<()> {
+        buffer.resize(len, E::ZERO);
+        Ok(())
+    }
+
+    fn host(slice: &[E]) -> Option<&[E]> {
+        Some(slice)
+    }
+
+    fn host_mut(slice: &mut [E]) -> Option<&mut [E]> {
+        Some(slice)
+    }
+
+    /// Small widths (`K · N` up to [`fixed::SMALL_WEIGHTS`]) take the
+    /// unrolled kernels, larger ones the packed GEMM; then one pass adds the
+    /// bias and applies the activation.
+    fn forward_linear<const K: usize, const N: usize>(
+        &self,
+        m: usize,
+        a: &[E],
+        b: &[E],
+        bias: &[E],
+        kind: BiasKind,
+        act: Activation,
+        c: &mut [E],
+    ) -> Result<()> {
+        checks::linear_forward((m, K, N), (a.len(), b.len(), c.len()), Some(bias.len()), kind)?;
+        let len = m * N; // fits: checked above
+        let c = &mut c[..len];
+        if fixed::is_small(K, N) {
+            fixed::matmul_nt(rows::<E, K>(a, m), weight::<E, K, N>(b), E::ZERO, rows_mut::<E, N>(c, m));
+        } else {
+            gemm::matmul_nt(m, K, N, &a[..m * K], &b[..N * K], E::ZERO, c)?;
+        }
+        epilogue(c, N, bias, kind, act);
+        Ok(())
+    }
+
+    fn backward_linear<const K: usize, const N: usize>(
+        &self,
+        m: usize,
+        x: &[E],
+        w: &[E],
+        dy: &[E],
+        (gw, gb): (&mut [E], &mut [E]),
+        kind: BiasKind,
+        dx: Option<&mut [E]>,
+    ) -> Result<()> {
+        checks::matmul((N, m, K), (dy.len(), x.len(), gw.len()))?;
+        checks::bias_grad(m, N, dy.len(), kind, gb.len())?;
+        let (x, dy) = (&x[..m * K], &dy[..m * N]); // fit: checked above
+        if fixed::is_small(K, N) {
+            let gw: &mut [[E; K]; N] = weight_mut::<E, K, N>(gw);
+            fixed::matmul_tn(rows::<E, N>(dy, m), rows::<E, K>(x, m), E::ZERO, gw);
+        } else {
+            gemm::matmul_tn(N, m, K, dy, x, E::ZERO, &mut gw[..N * K])?;
+        }
+        match kind {
+            BiasKind::None => {}
+            BiasKind::Shared => gb[0] = reduce::sum(dy),
+            BiasKind::PerColumn => reduce::sum_over_rows(m, N, dy, E::ZERO, &mut gb[..N]),
+        }
+        if let Some(dx) = dx {
+            checks::matmul((m, N, K), (dy.len(), w.len(), dx.len()))?;
+            let dx = &mut dx[..m * K];
+            if fixed::is_small(K, N) {
+                fixed::matmul_nn(rows::<E, N>(dy, m), weight::<E, K, N>(w), E::ZERO, rows_mut::<E, K>(dx, m));
+            } else {
+                gemm::matmul_nn(m, N, K, dy, &w[..N * K], E::ZERO, dx)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, src: &[E], dst: &mut [E]) -> Result<()> {
         checks::write(src.len(), dst.len())?;
         dst[..src.len()].copy_from_slice(src);
         Ok(())
     }
 
-    fn read(&self, src: &Vec<E>, dst: &mut [E]) -> Result<()> {
+    fn read(&self, src: &[E], dst: &mut [E]) -> Result<()> {
         checks::read(src.len(), dst.len())?;
         dst.copy_from_slice(&src[..dst.len()]);
         Ok(())
     }
 
-    fn fill(&self, len: usize, value: E, buffer: &mut Vec<E>) -> Result<()> {
+    fn fill(&self, len: usize, value: E, buffer: &mut [E]) -> Result<()> {
         checks::fill(len, buffer.len())?;
         buffer[..len].fill(value);
         Ok(())
     }
 
-    fn copy(&self, len: usize, src: &Vec<E>, dst: &mut Vec<E>) -> Result<()> {
+    fn copy(&self, len: usize, src: &[E], dst: &mut [E]) -> Result<()> {
         checks::copy(len, src.len(), dst.len())?;
         dst[..len].copy_from_slice(&src[..len]);
         Ok(())
@@ -61,9 +149,9 @@ impl<E: Float> Device<E> for Cpu {
         m: usize,
         k: usize,
         n: usize,
-        a: &Vec<E>,
-        b: &Vec<E>,
-        c: &mut Vec<E>,
+        a: &[E],
+        b: &[E],
+        c: &mut [E],
     ) -> Result<()> {
         checks::matmul((m, k, n), (a.len(), b.len(), c.len()))?;
         let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
@@ -78,35 +166,26 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         rows: usize,
         cols: usize,
-        x: Option<&Vec<E>>,
-        bias: Option<&Vec<E>>,
+        x: Option<&[E]>,
+        bias: Option<&[E]>,
         kind: BiasKind,
         act: Activation,
-        y: &mut Vec<E>,
+        y: &mut [E],
     ) -> Result<()> {
         checks::bias_act(
             (rows, cols),
-            x.map(Vec::len),
-            bias.map(Vec::len),
+            x.map(<[E]>::len),
+            bias.map(<[E]>::len),
             kind,
             y.len(),
         )?;
         // After the check, which multiplies with overflow checks: this fits.
         let len = rows * cols;
-        let bias = bias.map_or(&[][..], |b| &b[..]);
+        let bias = bias.unwrap_or(&[]);
         if let Some(x) = x {
             y[..len].copy_from_slice(&x[..len]);
         }
-        for row in y[..len].chunks_exact_mut(cols.max(1)) {
-            for (j, v) in row.iter_mut().enumerate() {
-                let b = match kind {
-                    BiasKind::None => E::ZERO,
-                    BiasKind::Shared => bias[0],
-                    BiasKind::PerColumn => bias[j],
-                };
-                *v = act.apply(*v + b);
-            }
-        }
+        epilogue(&mut y[..len], cols, bias, kind, act);
         Ok(())
     }
 
@@ -114,14 +193,27 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         len: usize,
         act: Activation,
-        x: &Vec<E>,
-        y: &Vec<E>,
-        dy: &Vec<E>,
-        dx: &mut Vec<E>,
+        x: &[E],
+        y: &[E],
+        dy: &[E],
+        dx: &mut [E],
     ) -> Result<()> {
         checks::act_backward(len, x.len(), y.len(), dy.len(), dx.len())?;
-        for (i, d) in dx[..len].iter_mut().enumerate() {
-            *d = dy[i] * act.derivative(x[i], y[i]);
+        let (x, y, dy, dx) = (&x[..len], &y[..len], &dy[..len], &mut dx[..len]);
+        match act {
+            Activation::Identity => dx.copy_from_slice(dy),
+            Activation::Sigmoid => times_derivative(x, y, dy, dx, |x, y| {
+                Activation::Sigmoid.derivative(x, y)
+            }),
+            Activation::ReLU => {
+                times_derivative(x, y, dy, dx, |x, y| Activation::ReLU.derivative(x, y))
+            }
+            Activation::Tanh => {
+                times_derivative(x, y, dy, dx, |x, y| Activation::Tanh.derivative(x, y))
+            }
+            Activation::LeakyReLU { slope } => times_derivative(x, y, dy, dx, |x, y| {
+                Activation::LeakyReLU { slope }.derivative(x, y)
+            }),
         }
         Ok(())
     }
@@ -129,8 +221,8 @@ impl<E: Float> Device<E> for Cpu {
     fn count_nonfinite(
         &self,
         len: usize,
-        x: &Vec<E>,
-        counts: &mut Vec<E>,
+        x: &[E],
+        counts: &mut [E],
         slot: usize,
     ) -> Result<()> {
         checks::count_nonfinite(len, x.len(), counts.len(), slot)?;
@@ -143,9 +235,9 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         op: Binary,
         len: usize,
-        a: &Vec<E>,
-        b: &Vec<E>,
-        out: &mut Vec<E>,
+        a: &[E],
+        b: &[E],
+        out: &mut [E],
     ) -> Result<()> {
         checks::binary(len, a.len(), b.len(), out.len())?;
         for ((o, &a), &b) in out[..len].iter_mut().zip(&a[..len]).zip(&b[..len]) {
@@ -154,7 +246,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
-    fn axpby(&self, len: usize, alpha: E, x: &Vec<E>, beta: E, y: &mut Vec<E>) -> Result<()> {
+    fn axpby(&self, len: usize, alpha: E, x: &[E], beta: E, y: &mut [E]) -> Result<()> {
         checks::axpby(len, x.len(), y.len())?;
         for (y, &x) in y[..len].iter_mut().zip(&x[..len]) {
             *y = alpha * x + beta * *y;
@@ -166,9 +258,9 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         rows: usize,
         cols: usize,
-        x: &Vec<E>,
+        x: &[E],
         axis: Axis,
-        out: &mut Vec<E>,
+        out: &mut [E],
     ) -> Result<()> {
         checks::sum_axis(rows, cols, x.len(), axis, out.len())?;
         let x = &x[..rows * cols]; // fits: checked above
@@ -190,9 +282,9 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         rows: usize,
         cols: usize,
-        dy: &Vec<E>,
+        dy: &[E],
         kind: BiasKind,
-        out: &mut Vec<E>,
+        out: &mut [E],
     ) -> Result<()> {
         checks::bias_grad(rows, cols, dy.len(), kind, out.len())?;
         let dy = &dy[..rows * cols];
@@ -204,7 +296,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
-    fn softmax(&self, rows: usize, cols: usize, x: &Vec<E>, y: &mut Vec<E>) -> Result<()> {
+    fn softmax(&self, rows: usize, cols: usize, x: &[E], y: &mut [E]) -> Result<()> {
         checks::softmax(rows, cols, x.len(), y.len())?;
         let n = rows * cols; // fits: checked above
         let c = cols.max(1);
@@ -218,9 +310,9 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         rows: usize,
         cols: usize,
-        y: &Vec<E>,
-        dy: &Vec<E>,
-        dx: &mut Vec<E>,
+        y: &[E],
+        dy: &[E],
+        dx: &mut [E],
     ) -> Result<()> {
         checks::softmax_backward(rows, cols, y.len(), dy.len(), dx.len())?;
         let n = rows * cols; // fits: checked above
@@ -236,9 +328,9 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         rows: usize,
         classes: usize,
-        logits: &Vec<E>,
-        labels: &Vec<E>,
-        grad: &mut Vec<E>,
+        logits: &[E],
+        labels: &Vec<usize>,
+        grad: &mut [E],
     ) -> Result<E> {
         checks::cross_entropy(rows, classes, logits.len(), labels.len(), grad.len())?;
         let n = rows * classes; // fits: checked above
@@ -252,15 +344,14 @@ impl<E: Float> Device<E> for Cpu {
             .chunks_exact(c)
             .zip(grad[..n].chunks_exact_mut(c));
         for (row, ((x, g), &label)) in rows_iter.zip(&labels[..rows]).enumerate() {
-            let label = label.to_f64();
-            if !(label >= 0.0 && label < classes as f64 && libm::trunc(label) == label) {
+            if label >= classes {
                 return Err(Error::ClassOutOfRange {
                     row,
-                    label,
+                    label: label as f64,
                     classes,
                 });
             }
-            total += rowwise::cross_entropy(x, label as usize, scale, g);
+            total += rowwise::cross_entropy(x, label, scale, g);
         }
         Ok(total * scale)
     }
@@ -269,9 +360,9 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         kind: LossKind,
         len: usize,
-        pred: &Vec<E>,
-        target: &Vec<E>,
-        grad: &mut Vec<E>,
+        pred: &[E],
+        target: &[E],
+        grad: &mut [E],
     ) -> Result<E> {
         checks::loss(len, pred.len(), target.len(), grad.len())?;
         if len == 0 {
@@ -284,9 +375,9 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         len: usize,
         step: &SgdStep<E>,
-        params: &mut Vec<E>,
-        grads: &Vec<E>,
-        velocity: Option<&mut Vec<E>>,
+        params: &mut [E],
+        grads: &[E],
+        velocity: Option<&mut [E]>,
     ) -> Result<()> {
         let momentum = step.momentum != E::ZERO;
         let v_len = velocity.as_ref().map(|v| v.len());
@@ -300,10 +391,10 @@ impl<E: Float> Device<E> for Cpu {
         &self,
         len: usize,
         step: &AdamStep<E>,
-        params: &mut Vec<E>,
-        grads: &Vec<E>,
-        m: &mut Vec<E>,
-        v: &mut Vec<E>,
+        params: &mut [E],
+        grads: &[E],
+        m: &mut [E],
+        v: &mut [E],
     ) -> Result<()> {
         checks::adam(len, params.len(), grads.len(), m.len(), v.len())?;
         step.apply(
@@ -317,5 +408,74 @@ impl<E: Float> Device<E> for Cpu {
 
     fn synchronize(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// The first `m` rows of a row-major slice of width `W`, as arrays. The
+/// caller checked that the slice holds them.
+fn rows<E: Float, const W: usize>(a: &[E], m: usize) -> &[[E; W]] {
+    &a.as_chunks::<W>().0[..m]
+}
+
+/// [`rows`], mutable.
+fn rows_mut<E: Float, const W: usize>(a: &mut [E], m: usize) -> &mut [[E; W]] {
+    &mut a.as_chunks_mut::<W>().0[..m]
+}
+
+/// The first `N x K` elements as a weight matrix. The caller checked that
+/// the slice holds them.
+fn weight<E: Float, const K: usize, const N: usize>(w: &[E]) -> &[[E; K]; N] {
+    match w.as_chunks::<K>().0[..N].try_into() {
+        Ok(w) => w,
+        Err(_) => unreachable!("a slice of N rows converts to [_; N]"),
+    }
+}
+
+/// [`weight`], mutable.
+fn weight_mut<E: Float, const K: usize, const N: usize>(w: &mut [E]) -> &mut [[E; K]; N] {
+    match (&mut w.as_chunks_mut::<K>().0[..N]).try_into() {
+        Ok(w) => w,
+        Err(_) => unreachable!("a slice of N rows converts to [_; N]"),
+    }
+}
+
+/// `y = act(y + bias)` over a `rows x cols` matrix, in place. The match on
+/// the activation and the bias layout happens once, outside the loops, so
+/// each loop is specialised as a fixed-type layer's would be.
+fn epilogue<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, act: Activation) {
+    match act {
+        Activation::Identity if kind == BiasKind::None => {}
+        Activation::Identity => add_bias(y, cols, bias, kind, |v| v),
+        Activation::Sigmoid => add_bias(y, cols, bias, kind, |v| Activation::Sigmoid.apply(v)),
+        Activation::ReLU => add_bias(y, cols, bias, kind, |v| Activation::ReLU.apply(v)),
+        Activation::Tanh => add_bias(y, cols, bias, kind, |v| Activation::Tanh.apply(v)),
+        Activation::LeakyReLU { slope } => add_bias(y, cols, bias, kind, |v| {
+            Activation::LeakyReLU { slope }.apply(v)
+        }),
+    }
+}
+
+#[inline(always)]
+fn add_bias<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, f: impl Fn(E) -> E) {
+    match kind {
+        BiasKind::None => y.iter_mut().for_each(|v| *v = f(*v)),
+        BiasKind::Shared => {
+            let b = bias[0];
+            y.iter_mut().for_each(|v| *v = f(*v + b));
+        }
+        BiasKind::PerColumn => {
+            for row in y.chunks_exact_mut(cols.max(1)) {
+                for (v, &b) in row.iter_mut().zip(&bias[..cols]) {
+                    *v = f(*v + b);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn times_derivative<E: Float>(x: &[E], y: &[E], dy: &[E], dx: &mut [E], df: impl Fn(E, E) -> E) {
+    for (((d, &x), &y), &g) in dx.iter_mut().zip(x).zip(y).zip(dy) {
+        *d = g * df(x, y);
     }
 }

@@ -20,12 +20,11 @@
 
 pub mod checks;
 mod cpu;
-mod tensor;
 
 pub use cpu::Cpu;
-pub use tensor::{DeviceBatch, DeviceTensor};
 
 use alloc::string::String;
+use core::borrow::{Borrow, BorrowMut};
 
 use crate::math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
 use crate::{Float, Result};
@@ -69,30 +68,78 @@ impl BiasKind {
     }
 }
 
+/// Where a device keeps class labels: one class index per row, whatever the
+/// element type (the [`Cpu`] keeps `usize`s, a GPU codes them in its float
+/// buffers).
+pub trait LabelStore: Clone {
+    /// A buffer of class labels.
+    type Labels;
+    /// Copies `labels` to the device, each checked below `classes`
+    /// (`Error::ClassOutOfRange` naming the row otherwise).
+    fn upload_labels(&self, labels: &[usize], classes: usize) -> Result<Self::Labels>;
+    /// How many labels a buffer holds.
+    fn labels_len(labels: &Self::Labels) -> usize;
+}
+
+/// `Err(ClassOutOfRange)` for the first label not below `classes`.
+pub fn check_labels(labels: &[usize], classes: usize) -> Result<()> {
+    match labels.iter().enumerate().find(|(_, l)| **l >= classes) {
+        Some((row, &label)) => Err(crate::Error::ClassOutOfRange {
+            row,
+            label: label as f64,
+            classes,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A place where tensors live and the primitives of a training step run.
 ///
 /// Buffers are flat arrays of `E`. Sizes are passed explicitly, and a buffer
 /// may be longer than an operation needs (a cache built for 128 rows serves a
 /// batch of 100), never shorter. Operations are asynchronous on devices that
 /// can be: [`Device::read`] and [`Device::loss`] wait for the result.
-pub trait Device<E: Float>: Clone {
-    /// A buffer of `E` on this device.
-    type Buffer;
+pub trait Device<E: Float>: LabelStore {
+    /// A run of `E` in this device's memory, borrowed: what every primitive
+    /// reads and writes. On the [`Cpu`] it is `[E]`, so a layer's own
+    /// parameter storage (a `Box<[[E; I]; O]>`, an inline array) is passed
+    /// to the primitives as it is, without a copy.
+    type Slice: ?Sized;
+    /// An owned buffer of `E` on this device (the [`Cpu`]'s is a `Vec<E>`).
+    type Buffer: Borrow<Self::Slice> + BorrowMut<Self::Slice>;
 
     /// A human-readable name ("CPU", "NVIDIA H100 80GB HBM3").
     fn name(&self) -> String;
     /// A buffer of `len` zeros.
     fn alloc(&self, len: usize) -> Result<Self::Buffer>;
-    /// The length of a buffer.
-    fn buffer_len(buffer: &Self::Buffer) -> usize;
+    /// The length of a slice.
+    fn len(slice: &Self::Slice) -> usize;
+    /// Makes `buffer` hold at least `len` elements (the [`Cpu`]: exactly):
+    /// the first `min(len, old)` are kept and new ones are zero. It allocates only to grow beyond the
+    /// largest length the buffer had (a shorter last batch costs nothing).
+    fn resize(&self, buffer: &mut Self::Buffer, len: usize) -> Result<()>;
+    /// The slice as host memory, if the host can address it (the [`Cpu`]:
+    /// always; a GPU: never). A trainer on such a device checks an update
+    /// before making it, by reading parameters and gradients in place; on
+    /// other devices it counts non-finite values on the device and keeps a
+    /// snapshot to restore.
+    fn host(slice: &Self::Slice) -> Option<&[E]> {
+        let _ = slice;
+        None
+    }
+    /// [`Device::host`], mutable.
+    fn host_mut(slice: &mut Self::Slice) -> Option<&mut [E]> {
+        let _ = slice;
+        None
+    }
     /// Copies `src` from the host into the first `src.len()` elements of `dst`.
-    fn write(&self, src: &[E], dst: &mut Self::Buffer) -> Result<()>;
+    fn write(&self, src: &[E], dst: &mut Self::Slice) -> Result<()>;
     /// Copies the first `dst.len()` elements of `src` to the host.
-    fn read(&self, src: &Self::Buffer, dst: &mut [E]) -> Result<()>;
+    fn read(&self, src: &Self::Slice, dst: &mut [E]) -> Result<()>;
     /// Sets the first `len` elements to `value`.
-    fn fill(&self, len: usize, value: E, buffer: &mut Self::Buffer) -> Result<()>;
+    fn fill(&self, len: usize, value: E, buffer: &mut Self::Slice) -> Result<()>;
     /// Copies the first `len` elements of `src` into `dst`.
-    fn copy(&self, len: usize, src: &Self::Buffer, dst: &mut Self::Buffer) -> Result<()>;
+    fn copy(&self, len: usize, src: &Self::Slice, dst: &mut Self::Slice) -> Result<()>;
     /// `C = op(A) · op(B)` in `layout` (see [`Layout`]); `C` is overwritten.
     #[allow(clippy::too_many_arguments)]
     fn matmul(
@@ -101,9 +148,9 @@ pub trait Device<E: Float>: Clone {
         m: usize,
         k: usize,
         n: usize,
-        a: &Self::Buffer,
-        b: &Self::Buffer,
-        c: &mut Self::Buffer,
+        a: &Self::Slice,
+        b: &Self::Slice,
+        c: &mut Self::Slice,
     ) -> Result<()>;
     /// `C = act(A · Bᵀ + bias)`: a linear layer's forward with its bias and
     /// activation in one pass where the device can (`C` is `m x n`, the bias
@@ -113,16 +160,58 @@ pub trait Device<E: Float>: Clone {
     fn linear_forward(
         &self,
         (m, k, n): (usize, usize, usize),
-        a: &Self::Buffer,
-        b: &Self::Buffer,
-        bias: Option<&Self::Buffer>,
+        a: &Self::Slice,
+        b: &Self::Slice,
+        bias: Option<&Self::Slice>,
         kind: BiasKind,
         act: Activation,
-        c: &mut Self::Buffer,
+        c: &mut Self::Slice,
     ) -> Result<()> {
         self.matmul(Layout::Nt, m, k, n, a, b, c)?;
         if kind != BiasKind::None || act != Activation::Identity {
             self.bias_act(m, n, None, bias, kind, act, c)?;
+        }
+        Ok(())
+    }
+    /// What a `Linear<K, N>` layer's forward calls: `C = act(A · Bᵀ + bias)`
+    /// for `m` rows, with the widths `K` and `N` compile-time constants. The
+    /// default is [`Device::linear_forward`]; the [`Cpu`] overrides it to
+    /// pick unrolled fixed-width kernels for small widths (a GPU has no use
+    /// for the constants).
+    #[allow(clippy::too_many_arguments)]
+    fn forward_linear<const K: usize, const N: usize>(
+        &self,
+        m: usize,
+        a: &Self::Slice,
+        b: &Self::Slice,
+        bias: &Self::Slice,
+        kind: BiasKind,
+        act: Activation,
+        c: &mut Self::Slice,
+    ) -> Result<()> {
+        self.linear_forward((m, K, N), a, b, Some(bias), kind, act, c)
+    }
+    /// What a `Linear<K, N>` layer's backward calls, for `m` rows of input
+    /// `x` (`m x K`) and output gradient `dy` (`m x N`) with weight `w`
+    /// (`N x K`): the weight gradient `gw = dyᵀ · x`, the bias gradient `gb`
+    /// (by `kind`) and, if asked, the input gradient `dx = dy · w`. The
+    /// default is [`Device::matmul`] and [`Device::bias_grad`]; the [`Cpu`]
+    /// overrides it as [`Device::forward_linear`].
+    #[allow(clippy::too_many_arguments)]
+    fn backward_linear<const K: usize, const N: usize>(
+        &self,
+        m: usize,
+        x: &Self::Slice,
+        w: &Self::Slice,
+        dy: &Self::Slice,
+        (gw, gb): (&mut Self::Slice, &mut Self::Slice),
+        kind: BiasKind,
+        dx: Option<&mut Self::Slice>,
+    ) -> Result<()> {
+        self.matmul(Layout::Tn, N, m, K, dy, x, gw)?;
+        self.bias_grad(m, N, dy, kind, gb)?;
+        if let Some(dx) = dx {
+            self.matmul(Layout::Nn, m, N, K, dy, w, dx)?;
         }
         Ok(())
     }
@@ -134,11 +223,11 @@ pub trait Device<E: Float>: Clone {
         &self,
         rows: usize,
         cols: usize,
-        x: Option<&Self::Buffer>,
-        bias: Option<&Self::Buffer>,
+        x: Option<&Self::Slice>,
+        bias: Option<&Self::Slice>,
         kind: BiasKind,
         act: Activation,
-        y: &mut Self::Buffer,
+        y: &mut Self::Slice,
     ) -> Result<()>;
     /// `dx = dy · act'(x, y)` over `len` elements.
     #[allow(clippy::too_many_arguments)]
@@ -146,10 +235,10 @@ pub trait Device<E: Float>: Clone {
         &self,
         len: usize,
         act: Activation,
-        x: &Self::Buffer,
-        y: &Self::Buffer,
-        dy: &Self::Buffer,
-        dx: &mut Self::Buffer,
+        x: &Self::Slice,
+        y: &Self::Slice,
+        dy: &Self::Slice,
+        dx: &mut Self::Slice,
     ) -> Result<()>;
     /// `out = a op b` over `len` elements (the algebra a user's layer is
     /// written in: a residual block adds, a gate multiplies).
@@ -157,9 +246,9 @@ pub trait Device<E: Float>: Clone {
         &self,
         op: Binary,
         len: usize,
-        a: &Self::Buffer,
-        b: &Self::Buffer,
-        out: &mut Self::Buffer,
+        a: &Self::Slice,
+        b: &Self::Slice,
+        out: &mut Self::Slice,
     ) -> Result<()>;
     /// `y = alpha · x + beta · y` over `len` elements: axpy (`beta = 1`),
     /// a scaled copy (`beta = 0`), gradient accumulation. Every element of
@@ -168,9 +257,9 @@ pub trait Device<E: Float>: Clone {
         &self,
         len: usize,
         alpha: E,
-        x: &Self::Buffer,
+        x: &Self::Slice,
         beta: E,
-        y: &mut Self::Buffer,
+        y: &mut Self::Slice,
     ) -> Result<()>;
     /// Sums of a `rows x cols` matrix along `axis` into `out`
     /// ([`Axis::len`] values, overwritten).
@@ -178,9 +267,9 @@ pub trait Device<E: Float>: Clone {
         &self,
         rows: usize,
         cols: usize,
-        x: &Self::Buffer,
+        x: &Self::Slice,
         axis: Axis,
-        out: &mut Self::Buffer,
+        out: &mut Self::Slice,
     ) -> Result<()>;
     /// The bias gradient from a `rows x cols` output gradient: column sums
     /// ([`BiasKind::PerColumn`]), the total ([`BiasKind::Shared`]) or nothing.
@@ -188,42 +277,41 @@ pub trait Device<E: Float>: Clone {
         &self,
         rows: usize,
         cols: usize,
-        dy: &Self::Buffer,
+        dy: &Self::Slice,
         kind: BiasKind,
-        out: &mut Self::Buffer,
+        out: &mut Self::Slice,
     ) -> Result<()>;
     /// `y = softmax(x)` over each row of a `rows x cols` matrix.
     fn softmax(
         &self,
         rows: usize,
         cols: usize,
-        x: &Self::Buffer,
-        y: &mut Self::Buffer,
+        x: &Self::Slice,
+        y: &mut Self::Slice,
     ) -> Result<()>;
     /// `dx = y ⊙ (dy - rowsum(dy ⊙ y))`, the input gradient of a softmax with output `y`.
     fn softmax_backward(
         &self,
         rows: usize,
         cols: usize,
-        y: &Self::Buffer,
-        dy: &Self::Buffer,
-        dx: &mut Self::Buffer,
+        y: &Self::Slice,
+        dy: &Self::Slice,
+        dx: &mut Self::Slice,
     ) -> Result<()>;
     /// Softmax cross-entropy, the mean over `rows` of `-ln softmax(x)[label]`
-    /// (0 for no rows),
-    /// with its gradient in `grad`. `labels` holds one class index per row,
-    /// as an exact value of `E`, each below `classes` (checked when uploaded,
-    /// see `forma_losses::DeviceClasses`). Given a label that is not a class
+    /// (0 for no rows), with its gradient in `grad`. `labels` holds one
+    /// class index per row, each below `classes` (checked when uploaded, see
+    /// [`LabelStore::upload_labels`]). Given a label that is not a class
     /// anyway, the `Cpu` device returns `Error::ClassOutOfRange` and the CUDA
-    /// device a NaN loss (its kernel cannot raise an error), which
-    /// `DeviceTrainer` reports as `Error::NonFinite`.
+    /// device a NaN loss (its kernel cannot raise an error), which the
+    /// trainer reports as a non-finite loss.
     fn cross_entropy(
         &self,
         rows: usize,
         classes: usize,
-        logits: &Self::Buffer,
-        labels: &Self::Buffer,
-        grad: &mut Self::Buffer,
+        logits: &Self::Slice,
+        labels: &Self::Labels,
+        grad: &mut Self::Slice,
     ) -> Result<E>;
     /// The loss of `len` predictions against `target`, and its gradient in
     /// `grad`. An empty batch has loss 0.
@@ -231,9 +319,9 @@ pub trait Device<E: Float>: Clone {
         &self,
         kind: LossKind,
         len: usize,
-        pred: &Self::Buffer,
-        target: &Self::Buffer,
-        grad: &mut Self::Buffer,
+        pred: &Self::Slice,
+        target: &Self::Slice,
+        grad: &mut Self::Slice,
     ) -> Result<E>;
     /// One SGD update of `len` parameters; `velocity` is needed (and used)
     /// only when the momentum is not 0: without it that is a length error.
@@ -241,9 +329,9 @@ pub trait Device<E: Float>: Clone {
         &self,
         len: usize,
         step: &SgdStep<E>,
-        params: &mut Self::Buffer,
-        grads: &Self::Buffer,
-        velocity: Option<&mut Self::Buffer>,
+        params: &mut Self::Slice,
+        grads: &Self::Slice,
+        velocity: Option<&mut Self::Slice>,
     ) -> Result<()>;
     /// One Adam update of `len` parameters with moments `m` and `v`.
     #[allow(clippy::too_many_arguments)]
@@ -251,10 +339,10 @@ pub trait Device<E: Float>: Clone {
         &self,
         len: usize,
         step: &AdamStep<E>,
-        params: &mut Self::Buffer,
-        grads: &Self::Buffer,
-        m: &mut Self::Buffer,
-        v: &mut Self::Buffer,
+        params: &mut Self::Slice,
+        grads: &Self::Slice,
+        m: &mut Self::Slice,
+        v: &mut Self::Slice,
     ) -> Result<()>;
     /// Adds to `counts[slot]` the number of elements of `x[..len]` that are
     /// NaN or infinite. The trainer's finiteness checks queue one per buffer
@@ -263,8 +351,8 @@ pub trait Device<E: Float>: Clone {
     fn count_nonfinite(
         &self,
         len: usize,
-        x: &Self::Buffer,
-        counts: &mut Self::Buffer,
+        x: &Self::Slice,
+        counts: &mut Self::Slice,
         slot: usize,
     ) -> Result<()>;
     /// Waits until all queued work is done, and reports any error it raised.

@@ -1,0 +1,133 @@
+//! [`Module`]: the one trait a trainable layer implements, for every device.
+
+use forma_core::{Activation, ConstDim, Cpu, Device, Dim, Float, Result, Tensor};
+
+use crate::{FixedInput, Params};
+
+/// Training: a batched forward into a reusable typed cache, and a backward
+/// that fills a gradient of the layer's own type, on device `D` (the
+/// [`Cpu`] unless named).
+///
+/// ```text
+/// forward (x, cache)            -> &y          (y lives in the cache)
+/// backward(x, cache, dy, grads) -> grads = dL/dθ, and dx if asked for
+/// ```
+/// The layer's parameters live in its own storage on `D` (the
+/// [`Params`] supertrait walks them), and every tensor it takes or makes
+/// carries its width in its type, on every device. The cache holds every
+/// buffer of one pass for batches of row type `B`; it is built once by
+/// [`Module::new_cache`] and adapts to another batch length, allocating
+/// only to grow beyond the largest one. Backward overwrites `grads` (it
+/// does not accumulate).
+///
+/// A layer is written once, generic over `D`, from the [`Device`]
+/// primitives (matrix products, elementwise `binary` and `axpby`, sums
+/// along an axis, activations, softmax). The guide in
+/// [`crate::guide`] writes a SiLU and a residual block that way.
+///
+/// The five items after [`Module::backward`] let a layer that can apply
+/// an activation in its own output pass (`Linear`) write straight into
+/// the activation's output; their defaults opt out.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot take `{In}`-wide inputs (on device `{D}`)",
+    label = "this layer's input width does not match what feeds it, or it cannot train on this device",
+    note = "the output width of each layer must equal the input width of the next; a layer's storage must be the device's (a `Linear<.., Heap>` trains on `Cpu`)"
+)]
+pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>: Params<E, D::Slice> {
+    /// The output width.
+    type Out: ConstDim;
+    /// The buffers of one forward and backward pass.
+    type Cache<B: Dim>;
+    /// Buffers for batches of `batch` rows.
+    fn new_cache<B: Dim>(&self, device: &D, batch: B) -> Result<Self::Cache<B>>;
+    /// Computes the output of a batch into `cache` and returns it.
+    fn forward<'c, B: Dim>(
+        &self,
+        device: &D,
+        x: &Tensor<E, B, In, D>,
+        cache: &'c mut Self::Cache<B>,
+    ) -> Result<&'c Tensor<E, B, Self::Out, D>>;
+    /// The output of the last [`Module::forward`] on this cache.
+    fn output<B: Dim>(cache: &Self::Cache<B>) -> &Tensor<E, B, Self::Out, D>;
+    /// Given the input and cache of the last forward and the gradient `dy` of
+    /// the loss with respect to the output, writes the parameter gradients
+    /// to `grads` and, if `dx` is given, the gradient with respect to the
+    /// input.
+    fn backward<B: Dim>(
+        &self,
+        device: &D,
+        x: &Tensor<E, B, In, D>,
+        cache: &mut Self::Cache<B>,
+        dy: &Tensor<E, B, Self::Out, D>,
+        grads: &mut Self,
+        dx: Option<&mut Tensor<E, B, In, D>>,
+    ) -> Result<()>;
+
+    /// Whether [`Module::forward_fused`] is implemented.
+    const FUSES_ACTIVATION: bool = false;
+
+    /// The activation this layer (or sequence) starts with, if its
+    /// derivative needs only its output
+    /// ([`Activation::derivative_from_output`]): the layer before may then
+    /// apply it in its own pass.
+    fn head_activation(&self) -> Option<Activation> {
+        None
+    }
+
+    /// The output tensor of that first activation.
+    fn head_output<B: Dim>(cache: &mut Self::Cache<B>) -> Option<&mut Tensor<E, B, In, D>> {
+        let _ = cache;
+        None
+    }
+
+    /// The forward pass after the first activation's output was written by
+    /// the layer before it.
+    fn forward_after_head<B: Dim>(&self, device: &D, cache: &mut Self::Cache<B>) -> Result<()> {
+        let _ = (device, cache);
+        unreachable!("forward_after_head is called only when head_activation is Some")
+    }
+
+    /// The forward pass with `act` applied to the output, written to `out`
+    /// instead of this layer's cache.
+    fn forward_fused<B: Dim>(
+        &self,
+        device: &D,
+        x: &Tensor<E, B, In, D>,
+        cache: &mut Self::Cache<B>,
+        act: Activation,
+        out: &mut Tensor<E, B, Self::Out, D>,
+    ) -> Result<()> {
+        let _ = (device, x, cache, act, out);
+        unreachable!("forward_fused is called only when FUSES_ACTIVATION is true")
+    }
+}
+
+/// A network that can be trained: a [`Module`] at its own input width, so
+/// that a cache can be built without naming that width.
+///
+/// ```
+/// use forma_core::{Batch, Cpu};
+/// use forma_layers::{Initialize, Mlp, Model, Module};
+/// let net = Mlp::<4, 8, 2>::initialize(&mut forma_core::rng(0));
+/// let mut cache = net.cache(&Cpu, 16).unwrap();
+/// let x = Batch::<f32, 4>::from_flat(&[0.5; 64]).unwrap();
+/// assert_eq!(net.forward(&Cpu, &x, &mut cache).unwrap().rows(), 16);
+/// ```
+pub trait Model<E: Float, D: Device<E> = Cpu>:
+    FixedInput + Module<E, <Self as FixedInput>::Input, D>
+{
+    /// Buffers for batches of `batch` rows ([`Module::new_cache`] at the
+    /// network's input width).
+    fn cache<B: Dim>(
+        &self,
+        device: &D,
+        batch: B,
+    ) -> Result<<Self as Module<E, <Self as FixedInput>::Input, D>>::Cache<B>> {
+        self.new_cache(device, batch)
+    }
+}
+
+impl<E: Float, D: Device<E>, T: FixedInput + Module<E, <T as FixedInput>::Input, D>> Model<E, D>
+    for T
+{
+}
