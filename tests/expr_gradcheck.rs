@@ -927,7 +927,7 @@ mod training {
         want: impl Fn(f64, f64) -> (f64, f64),
     ) -> Result<(), TestCaseError> {
         let mut grad = Batch::<f64, 3>::zeros(pred.rows(), Const);
-        let value = loss.value_and_grad(pred, target, &mut grad).unwrap();
+        let value = loss.value_and_grad(&Cpu, pred, target, &mut grad).unwrap();
         let mut want_value = 0.0;
         for ((&p, &t), &g) in pred
             .as_slice()
@@ -967,8 +967,8 @@ mod training {
             Batch::<f64, 3>::zeros(0, Const),
             Batch::<f64, 3>::zeros(0, Const),
         );
-        let va = a.value_and_grad(pred, target, &mut ga).unwrap();
-        let vb = b.value_and_grad(pred, target, &mut gb).unwrap();
+        let va = a.value_and_grad(&Cpu, pred, target, &mut ga).unwrap();
+        let vb = b.value_and_grad(&Cpu, pred, target, &mut gb).unwrap();
         prop_assert!(close(va, vb), "{name}: value {va:e} vs {vb:e}");
         prop_assert!(ga.rows() == pred.rows() && gb.rows() == pred.rows());
         for (x, y) in ga.as_slice().iter().zip(gb.as_slice()) {
@@ -1028,13 +1028,13 @@ mod training {
         let target = Batch::<f64, 3>::from_flat(t).unwrap();
         let mut pred = Batch::<f64, 3>::from_flat(p).unwrap();
         let mut grad = Batch::<f64, 3>::zeros(0, Const);
-        let value = loss.value_and_grad(&pred, &target, &mut grad).unwrap();
+        let value = loss.value_and_grad(&Cpu, &pred, &target, &mut grad).unwrap();
         prop_assert!(grad.rows() == pred.rows());
         for (i, (&pi, &g)) in p.iter().zip(grad.as_slice()).enumerate() {
             pred.as_mut_slice()[i] = pi + H;
-            let (up, lp) = (pred.as_slice()[i], loss.value(&pred, &target).unwrap());
+            let (up, lp) = (pred.as_slice()[i], loss.value(&Cpu, &pred, &target).unwrap());
             pred.as_mut_slice()[i] = pi - H;
-            let (dn, lm) = (pred.as_slice()[i], loss.value(&pred, &target).unwrap());
+            let (dn, lm) = (pred.as_slice()[i], loss.value(&Cpu, &pred, &target).unwrap());
             pred.as_mut_slice()[i] = pi;
             let fd = (lp - lm) / (up - dn);
             let tol = (RTOL * g.abs().max(fd.abs())).max(ATOL * value.abs().max(1.0));
@@ -1075,7 +1075,7 @@ mod training {
         let t = Batch::<f64, 1>::from_flat(ts).unwrap();
         let mut trainer = Trainer::new(net, loss, Sgd::new(0.05).unwrap());
         let first = trainer.compute_gradients(&x, &t).unwrap();
-        let grads = trainer.grads().to_vec();
+        let grads = trainer.grads().unwrap().to_vec();
         let params = trainer.model().to_vec();
         prop_assert!(grads.len() == 16 + 3 && params.len() == 16 + 3);
         let mut q = params.clone();

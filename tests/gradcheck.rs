@@ -113,27 +113,27 @@ where
     let width = x.cols();
 
     // Analytic.
-    let mut cache = m.new_cache(x.row_dim());
-    let dy = dy(m.forward(x, &mut cache));
-    let mut grads = m.zeros_like();
+    let mut cache = m.new_cache(&Cpu, x.row_dim()).unwrap();
+    let dy = dy(m.forward(&Cpu, x, &mut cache).unwrap());
+    let mut grads = m.zeros_like().unwrap();
     grads.visit_mut(&mut |p| p.fill(SENTINEL));
     let mut dx = Tensor::full(x.row_dim(), In::default(), SENTINEL);
-    m.backward(x, &mut cache, &dy, &mut grads, Some(&mut dx));
+    m.backward(&Cpu, x, &mut cache, &dy, &mut grads, Some(&mut dx));
     let g = grads.to_vec();
     assert_eq!(g.len(), M::COUNT, "gradient length of {}", M::COUNT);
     assert_eq!(dx.rows(), rows, "dx rows");
 
     // Numeric: a separate cache, so the one above is not reused.
-    let mut fd_cache = m.new_cache(x.row_dim());
+    let mut fd_cache = m.new_cache(&Cpu, x.row_dim()).unwrap();
     let mut out = Derivatives::default();
     for (idx, &gi) in g.iter().enumerate() {
         let mut orig = 0.0;
         with_param(m, idx, |p| orig = *p);
         let (plus, minus) = (orig + H, orig - H);
         with_param(m, idx, |p| *p = plus);
-        let y_plus = m.forward(x, &mut fd_cache).clone();
+        let y_plus = m.forward(&Cpu, x, &mut fd_cache).unwrap().clone();
         with_param(m, idx, |p| *p = minus);
-        let y_minus = m.forward(x, &mut fd_cache).clone();
+        let y_minus = m.forward(&Cpu, x, &mut fd_cache).unwrap().clone();
         with_param(m, idx, |p| *p = orig);
         out.push(
             format!("param[{idx}]"),
@@ -146,9 +146,9 @@ where
         let orig = x.as_slice()[k];
         let (plus, minus) = (orig + H, orig - H);
         xp.as_mut_slice()[k] = plus;
-        let y_plus = m.forward(&xp, &mut fd_cache).clone();
+        let y_plus = m.forward(&Cpu, &xp, &mut fd_cache).unwrap().clone();
         xp.as_mut_slice()[k] = minus;
-        let y_minus = m.forward(&xp, &mut fd_cache).clone();
+        let y_minus = m.forward(&Cpu, &xp, &mut fd_cache).unwrap().clone();
         xp.as_mut_slice()[k] = orig;
         out.push(
             format!("x[{}][{}]", k / width, k % width),
@@ -206,11 +206,11 @@ where
     B: Dim,
     M: Module<f64, In>,
 {
-    let mut cache = m.new_cache(x.row_dim());
-    m.forward(x, &mut cache);
-    let mut grads = m.zeros_like();
+    let mut cache = m.new_cache(&Cpu, x.row_dim()).unwrap();
+    m.forward(&Cpu, x, &mut cache).unwrap();
+    let mut grads = m.zeros_like().unwrap();
     let mut dx = Tensor::full(x.row_dim(), In::default(), SENTINEL);
-    m.backward(x, &mut cache, r, &mut grads, Some(&mut dx));
+    m.backward(&Cpu, x, &mut cache, r, &mut grads, Some(&mut dx));
     dx.into_vec()
 }
 
@@ -239,10 +239,10 @@ where
         x,
         |y| {
             let mut dy = Tensor::zeros(y.row_dim(), y.col_dim());
-            value = loss.value_and_grad(y, target, &mut dy).unwrap();
+            value = loss.value_and_grad(&Cpu, y, target, &mut dy).unwrap();
             dy
         },
-        |a, b| loss.value(a, target).unwrap() - loss.value(b, target).unwrap(),
+        |a, b| loss.value(&Cpu, a, target).unwrap() - loss.value(&Cpu, b, target).unwrap(),
     );
     d.scale = value;
     d.compare(&what)
@@ -262,8 +262,8 @@ where
     L: Loss<f64, C>,
 {
     let what = format!("{} (batch {})", std::any::type_name::<L>(), pred.rows());
-    let v = loss.value_and_grad(pred, target, &mut grad).unwrap();
-    prop_assert_eq!(v, loss.value(pred, target).unwrap(), "{}: value", &what);
+    let v = loss.value_and_grad(&Cpu, pred, target, &mut grad).unwrap();
+    prop_assert_eq!(v, loss.value(&Cpu, pred, target).unwrap(), "{}: value", &what);
     prop_assert_eq!(grad.rows(), pred.rows(), "{}: gradient rows", &what);
     let mut d = Derivatives {
         scale: v,
@@ -274,9 +274,9 @@ where
         let orig = pred.as_slice()[k];
         let (plus, minus) = (orig + H, orig - H);
         p.as_mut_slice()[k] = plus;
-        let l_plus = loss.value(&p, target).unwrap();
+        let l_plus = loss.value(&Cpu, &p, target).unwrap();
         p.as_mut_slice()[k] = minus;
-        let l_minus = loss.value(&p, target).unwrap();
+        let l_minus = loss.value(&Cpu, &p, target).unwrap();
         p.as_mut_slice()[k] = orig;
         d.push(
             format!("pred[{}][{}]", k / pred.cols(), k % pred.cols()),
@@ -520,8 +520,8 @@ proptest! {
         check_loss(&SoftmaxCrossEntropy, &xb, &target, Tensor::zeros(0, Const))?;
         let shifted = batch::<3>(&x.iter().map(|v| v + shift).collect::<Vec<_>>());
         let (mut g, mut g_shifted) = (Tensor::zeros(0, Const), Tensor::zeros(0, Const));
-        let v = SoftmaxCrossEntropy.value_and_grad(&xb, &target, &mut g).unwrap();
-        let v_shifted = SoftmaxCrossEntropy.value_and_grad(&shifted, &target, &mut g_shifted).unwrap();
+        let v = SoftmaxCrossEntropy.value_and_grad(&Cpu, &xb, &target, &mut g).unwrap();
+        let v_shifted = SoftmaxCrossEntropy.value_and_grad(&Cpu, &shifted, &target, &mut g_shifted).unwrap();
         let mut d = Derivatives::default();
         d.push("value".into(), v_shifted, v);
         for (k, (a, b)) in g_shifted.as_slice().iter().zip(g.as_slice()).enumerate() {

@@ -41,7 +41,7 @@ fn initial_loss_and_all_gradients() {
     assert_rel("initial loss", loss, num(&g["initial_loss"]), TOL);
 
     let grads = &g["grads_after_first_backward"];
-    let (l1, (_, (l2, _))) = trainer.grads();
+    let (l1, (_, (l2, _))) = trainer.grads().unwrap();
     // Golden dW[i][j] is for h = x @ W (in x out); forma's weight is [out][in].
     for (name, layer, want) in [("dW1", l1, &grads["dW1"]), ("dW2", l2, &grads["dW2"])] {
         let want = nums(want);
@@ -84,7 +84,7 @@ fn losses_along_1000_steps_and_the_final_output() {
         TOL,
     );
 
-    let out = trainer.predict(&x).clone();
+    let out = trainer.predict(&x).unwrap().clone();
     let want = nums(&g["final_output"]);
     assert_rel("final output 0", out[(0, 0)], want[0], TOL);
     assert_rel("final output 1", out[(0, 1)], want[1], TOL);

@@ -8,11 +8,11 @@ type P = Linear<1, 1, f64, NoBias>;
 /// Runs `steps` updates of `opt` on f(p) = p²/2 and returns p after each.
 fn trajectory(mut opt: impl Optimizer<f64, P>, steps: usize) -> Vec<f64> {
     let mut p = P::from_weights([[1.0]], []).expect("finite weights");
-    let mut g = p.zeros_like();
+    let mut g = p.zeros_like().unwrap();
     (0..steps)
         .map(|_| {
             g.weight_mut()[0][0] = p.weight()[0][0];
-            opt.step(&mut p, &g);
+            opt.step(&Cpu, &mut p, &g).unwrap();
             p.weight()[0][0]
         })
         .collect()

@@ -38,7 +38,7 @@ fn flat_arrays_round_trip_without_an_allocator_type() {
     let flat: GenericArray<f32, <Net as FlatParams<f32>>::Count> = net.to_array();
     assert_eq!(flat.len(), 2 * 3 + 3 + 3 + 1);
     assert_eq!(flat.as_slice(), net.to_vec().as_slice());
-    let mut other = net.zeros_like();
+    let mut other = net.zeros_like().unwrap();
     assert_ne!(other.to_vec(), net.to_vec());
     other.load_array(&flat).unwrap();
     assert_eq!(other.to_vec(), net.to_vec());

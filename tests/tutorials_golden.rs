@@ -52,7 +52,7 @@ fn xor_from_pytorch_seed_70_weights() {
             );
         }
     }
-    let out = trainer.predict(&x).clone();
+    let out = trainer.predict(&x).unwrap().clone();
     let predictions: Vec<u8> = out.as_slice().iter().map(|&p| u8::from(p > 0.5)).collect();
     assert_eq!(predictions, [0, 1, 1, 0]);
     for (got, want) in out
@@ -84,6 +84,7 @@ fn xor_from_forma_init_with_a_fixed_seed_solves_xor() {
     );
     let predictions: Vec<u8> = trainer
         .predict(&x)
+        .unwrap()
         .as_slice()
         .iter()
         .map(|&p| u8::from(p > 0.5))

@@ -106,6 +106,11 @@ impl CudaBuffer {
         })
     }
 
+    /// `len` zeros on the device that made `self`.
+    pub fn zeros_beside(&self, len: usize) -> Result<Self> {
+        Self::zeros(len, &self.gpu)
+    }
+
     /// The number of elements.
     pub fn len(&self) -> usize {
         self.len

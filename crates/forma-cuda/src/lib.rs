@@ -2,7 +2,9 @@
 //!
 //! forma's CUDA backend: `Cuda`, a `Device<f32>` on an
 //! NVIDIA GPU, so the same network types train there with the same model code
-//! (`DeviceTrainer::new(Cuda::new(0)?, net, loss, optimizer)`).
+//! (`Trainer::on(cuda, net.to_device(&cuda)?, loss, optimizer)`): a layer
+//! whose storage is `Cuda` (`Linear<I, O, f32, B, Cuda>`) keeps its
+//! parameters in GPU memory, and class labels live there too.
 //!
 //! * cust manages the driver, the context, the stream and device memory.
 //! * The kernels are CUDA C in `kernels/*.cu`, one concern per file; the PTX
@@ -32,6 +34,8 @@ mod device;
 mod error;
 #[cfg(feature = "cuda")]
 pub mod kernels;
+#[cfg(feature = "cuda")]
+mod storage;
 
 #[cfg(feature = "cuda")]
 pub use buffer::CudaBuffer;
