@@ -1,29 +1,33 @@
-//! The device-generic layers, losses and optimizers on the [`Cpu`] device
-//! train every tutorial network exactly as the CPU [`Trainer`] does, reach
-//! seed 000's PyTorch golden values, and report bad lengths as errors.
+//! The device code path (checks counted on the device, snapshots, the
+//! default `forward_linear`/`backward_linear`), run on the CPU's primitives
+//! through [`Opaque`], trains every tutorial network exactly as the CPU
+//! [`Trainer`] does, reaches seed 000's PyTorch golden values, and reports
+//! bad lengths as errors. The primitives of the [`Cpu`] device are checked
+//! here too.
 
 mod common;
 mod device_common;
 
 use common::{assert_rel, golden, num, nums};
+use device_common::opaque::Opaque;
 use device_common::{classification_networks, tutorial_networks};
 use forma::core::{BiasKind, Layout};
 use forma::prelude::*;
 
 #[test]
 fn tutorial_networks_f64_match_the_cpu_trainer() {
-    tutorial_networks::<f64, _>(Cpu, 1e-10, usize::MAX);
+    tutorial_networks::<f64, _>(Opaque, 1e-10, usize::MAX);
 }
 
 #[test]
 fn tutorial_networks_f32_match_the_cpu_trainer() {
-    tutorial_networks::<f32, _>(Cpu, 1e-5, usize::MAX);
+    tutorial_networks::<f32, _>(Opaque, 1e-5, usize::MAX);
 }
 
 #[test]
 fn classification_with_softmax_and_cross_entropy_matches_the_cpu_trainer() {
-    classification_networks::<f64, _>(Cpu, 1e-10, usize::MAX);
-    classification_networks::<f32, _>(Cpu, 1e-5, usize::MAX);
+    classification_networks::<f64, _>(Opaque, 1e-10, usize::MAX);
+    classification_networks::<f32, _>(Opaque, 1e-5, usize::MAX);
 }
 
 #[test]
@@ -46,7 +50,7 @@ type Mazur =
     seq!(@type Linear<2, 2, f64, SharedBias>, Sigmoid, Linear<2, 2, f64, SharedBias>, Sigmoid);
 
 #[test]
-fn seed_000_on_the_cpu_device_matches_pytorch_for_1000_steps() {
+fn seed_000_on_the_device_path_matches_pytorch_for_1000_steps() {
     let g = golden("mazur.json");
     let net: Mazur = seq!(
         Linear::from_weights([[0.2, 0.1], [0.4, 0.15]], [0.3]).expect("finite weights"),
@@ -54,15 +58,15 @@ fn seed_000_on_the_cpu_device_matches_pytorch_for_1000_steps() {
         Linear::from_weights([[0.65, 0.7], [0.45, 0.3]], [0.5]).expect("finite weights"),
         Sigmoid
     );
-    let x = DeviceTensor::upload(&Cpu, &Batch::<f64, 2>::from_rows(&[[0.2, 0.1]])).unwrap();
-    let y = DeviceTensor::upload(&Cpu, &Batch::<f64, 2>::from_rows(&[[0.99, 0.01]])).unwrap();
-    let mut trainer = DeviceTrainer::new(Cpu, net, HalfSumSquares, Sgd::new(0.5).unwrap()).unwrap();
+    let x = Tensor::upload(&Opaque, &Batch::<f64, 2>::from_rows(&[[0.2, 0.1]])).unwrap();
+    let y = Tensor::upload(&Opaque, &Batch::<f64, 2>::from_rows(&[[0.99, 0.01]])).unwrap();
+    let mut trainer = Trainer::on(Opaque, net, HalfSumSquares, Sgd::new(0.5).unwrap());
     let losses = nums(&g["losses_all"]);
     for (step, want) in losses.iter().take(1000).enumerate() {
         let got = trainer.step(&x, &y).unwrap();
         assert_rel(&format!("loss before step {step}"), got, *want, 1e-9);
     }
-    let out = trainer.predict(&x).unwrap();
+    let out = trainer.predict(&x).unwrap().download(&Opaque).unwrap();
     let want = nums(&g["final_output"]);
     assert_rel("final output 0", out[(0, 0)], want[0], 1e-9);
     assert_rel("final output 1", out[(0, 1)], want[1], 1e-9);
@@ -79,14 +83,14 @@ fn seed_000_on_the_cpu_device_matches_pytorch_for_1000_steps() {
 fn a_shorter_batch_reuses_the_cache_and_a_longer_one_grows_it() {
     let net = Mlp::<3, 5, 2, f64>::initialize(&mut rng(1));
     let mut host = Trainer::new(net.clone(), Mse, Sgd::new(0.1).unwrap());
-    let mut dev = DeviceTrainer::new(Cpu, net, Mse, Sgd::new(0.1).unwrap()).unwrap();
+    let mut dev = Trainer::on(Opaque, net, Mse, Sgd::new(0.1).unwrap());
     for rows in [8, 3, 8, 12, 1] {
         let x = device_common::uniform::<f64, 3>(rows, rows as u64);
         let y = device_common::uniform::<f64, 2>(rows, 100 + rows as u64);
         let want = host.step(&x, &y).unwrap();
         let (dx, dy) = (
-            DeviceTensor::upload(&Cpu, &x).unwrap(),
-            DeviceTensor::upload(&Cpu, &y).unwrap(),
+            Tensor::upload(&Opaque, &x).unwrap(),
+            Tensor::upload(&Opaque, &y).unwrap(),
         );
         let got = dev.step(&dx, &dy).unwrap();
         assert_rel(&format!("loss with {rows} rows"), got, want, 1e-12);
@@ -96,9 +100,9 @@ fn a_shorter_batch_reuses_the_cache_and_a_longer_one_grows_it() {
 #[test]
 fn a_target_with_another_batch_length_is_an_error() {
     let net = Mlp::<2, 3, 1, f64>::initialize(&mut rng(1));
-    let mut dev = DeviceTrainer::new(Cpu, net, Bce, Sgd::new(0.1).unwrap()).unwrap();
-    let x = DeviceTensor::upload(&Cpu, &Batch::<f64, 2>::from_flat(&[0.5; 8]).unwrap()).unwrap();
-    let y = DeviceTensor::upload(&Cpu, &Batch::<f64, 1>::from_flat(&[1.0; 3]).unwrap()).unwrap();
+    let mut dev = Trainer::on(Opaque, net, Bce, Sgd::new(0.1).unwrap());
+    let x = Tensor::upload(&Opaque, &Batch::<f64, 2>::from_flat(&[0.5; 8]).unwrap()).unwrap();
+    let y = Tensor::upload(&Opaque, &Batch::<f64, 1>::from_flat(&[1.0; 3]).unwrap()).unwrap();
     let err = dev.step(&x, &y).unwrap_err();
     assert_eq!(
         err,
@@ -115,22 +119,16 @@ fn a_target_with_another_batch_length_is_an_error() {
 }
 
 #[test]
-fn device_tensor_write_refuses_more_rows_than_it_was_built_for() {
+fn a_device_tensor_write_grows_it_and_a_shorter_one_keeps_its_buffer() {
     let small = Batch::<f32, 2>::from_flat(&[1.0; 4]).unwrap();
     let big = Batch::<f32, 2>::from_flat(&[2.0; 6]).unwrap();
-    let mut t = DeviceTensor::upload(&Cpu, &small).unwrap();
-    assert!(matches!(
-        t.write(&Cpu, &big),
-        // The tensor holds 2 rows; 3 came.
-        Err(Error::Length {
-            expected: 2,
-            got: 3,
-            ..
-        })
-    ));
+    let mut t = Tensor::upload(&Opaque, &small).unwrap();
+    t.write(&Opaque, &big).unwrap();
+    assert_eq!(t.rows(), 3);
+    assert_eq!(t.download(&Opaque).unwrap(), big);
     let one = Batch::<f32, 2>::from_flat(&[3.0, 4.0]).unwrap();
-    t.write(&Cpu, &one).unwrap();
-    assert_eq!(t.download(&Cpu).unwrap().as_slice(), &[3.0, 4.0]);
+    t.write(&Opaque, &one).unwrap();
+    assert_eq!(t.download(&Opaque).unwrap().as_slice(), &[3.0, 4.0]);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use forma_core::math::gemm::{self, Backend};
-use forma_core::{Batch, Const, Cpu, Device, DeviceTensor, Error, Float, Layout, Tensor};
+use forma_core::{Batch, Const, Cpu, Device, Error, Float, Layout, Tensor};
 
 /// 2^62 + 1: times 4 it wraps to 4.
 const HUGE: usize = (1 << 62) + 1;
@@ -166,26 +166,42 @@ fn a_cpu_matmul_whose_sizes_overflow_is_an_error() {
 
 #[test]
 fn a_device_tensor_whose_rows_times_width_overflow_is_an_error() {
-    let r = DeviceTensor::<f32, Cpu, Const<4>>::zeros(&Cpu, HUGE);
+    let r = Tensor::<f32, usize, Const<4>, Cpu>::zeros_on(&Cpu, HUGE, Const);
     assert_eq!(
-        r.err().map(|e| e.to_string()),
-        Some(
-            "DeviceTensor::zeros: rows, at most usize::MAX / width: \
-             expected length 4611686018427387903, got 4611686018427387905"
-                .to_string()
-        )
+        r.err(),
+        Some(overflow("Tensor::zeros_on (rows · cols overflows usize)", 0))
     );
+    let mut t = Tensor::<f32, usize, Const<4>, Cpu>::zeros_on(&Cpu, 2, Const).unwrap();
+    assert_eq!(
+        t.resize_rows(&Cpu, HUGE),
+        Err(overflow("Tensor::resize_rows (rows · cols overflows usize)", 8))
+    );
+    assert_eq!(t.rows(), 2, "a refused resize changes nothing");
 }
 
 #[test]
-fn writing_64_rows_into_a_32_row_device_tensor_says_32_expected_64_got() {
-    let mut t = DeviceTensor::upload(&Cpu, &Batch::<f32, 2>::zeros(32, Const)).unwrap();
-    let e = t
-        .write(&Cpu, &Batch::<f32, 2>::zeros(64, Const))
-        .unwrap_err();
+fn writing_64_rows_into_a_32_row_tensor_grows_it_and_a_short_write_keeps_the_buffer() {
+    let mut t = Tensor::<f32, usize, Const<2>, Cpu>::upload(&Cpu, &Batch::zeros(32, Const)).unwrap();
+    let big = Batch::<f32, 2>::from_fn(64, Const, |r, c| (2 * r + c) as f32);
+    t.write(&Cpu, &big).unwrap();
+    assert_eq!(t.download(&Cpu).unwrap(), big);
+    let small = Batch::<f32, 2>::from_fn(3, Const, |r, c| -((2 * r + c) as f32));
+    t.write(&Cpu, &small).unwrap();
+    assert_eq!((t.rows(), t.len()), (3, 6));
+    assert_eq!(t.download(&Cpu).unwrap(), small);
+}
+
+#[test]
+fn a_device_write_into_a_short_buffer_says_what_it_needs_expected_and_the_buffer_got() {
+    let mut short = vec![0.0f32; 32];
+    let e = Cpu.write(&[1.0; 64], &mut short).unwrap_err();
     assert_eq!(
-        e.to_string(),
-        "DeviceTensor::write: rows, at most the tensor's capacity: expected length 32, got 64"
+        e,
+        Error::Length {
+            what: "Device::write destination",
+            expected: 64,
+            got: 32
+        }
     );
 }
 
