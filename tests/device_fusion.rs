@@ -26,18 +26,32 @@ impl Counting {
     }
 }
 
-type Buf = Vec<f32>;
+type Buf = [f32];
+
+impl forma::core::LabelStore for Counting {
+    type Labels = Vec<usize>;
+    fn upload_labels(&self, labels: &[usize], classes: usize) -> Result<Vec<usize>> {
+        Cpu.upload_labels(labels, classes)
+    }
+    fn labels_len(labels: &Vec<usize>) -> usize {
+        labels.len()
+    }
+}
 
 impl Device<f32> for Counting {
-    type Buffer = Buf;
+    type Slice = [f32];
+    type Buffer = Vec<f32>;
     fn name(&self) -> String {
         "counting CPU".into()
     }
-    fn alloc(&self, len: usize) -> Result<Buf> {
+    fn alloc(&self, len: usize) -> Result<Vec<f32>> {
         Cpu.alloc(len)
     }
-    fn buffer_len(b: &Buf) -> usize {
+    fn len(b: &Buf) -> usize {
         b.len()
+    }
+    fn resize(&self, b: &mut Vec<f32>, len: usize) -> Result<()> {
+        Cpu.resize(b, len)
     }
     fn write(&self, src: &[f32], dst: &mut Buf) -> Result<()> {
         Cpu.write(src, dst)
@@ -135,7 +149,7 @@ impl Device<f32> for Counting {
         rows: usize,
         classes: usize,
         x: &Buf,
-        l: &Buf,
+        l: &Vec<usize>,
         g: &mut Buf,
     ) -> Result<f32> {
         self.count("cross_entropy");
@@ -191,19 +205,14 @@ impl Device<f32> for Counting {
 
 fn step_calls<M>(net: M) -> BTreeMap<&'static str, usize>
 where
-    M: FixedInput<Input = Const<3>>
-        + OnDevice<f32, Counting, Const<3>, Out = Const<1>>
-        + Params<f32>,
+    M: Module<f32, Const<3>, Counting, Out = Const<1>>,
 {
     let dev = Counting::default();
-    let x = DeviceTensor::upload(&dev, &Batch::<f32, 3>::from_flat(&[0.5; 12]).unwrap()).unwrap();
-    let y = DeviceTensor::upload(&dev, &Batch::<f32, 1>::from_flat(&[1.0; 4]).unwrap()).unwrap();
+    let x = Tensor::upload(&dev, &Batch::<f32, 3>::from_flat(&[0.5; 12]).unwrap()).unwrap();
+    let y = Tensor::upload(&dev, &Batch::<f32, 1>::from_flat(&[1.0; 4]).unwrap()).unwrap();
     // Checks off: this counts the step's compute calls (the checks add
     // fills, counts, copies and reads, tested in tests/checked_steps.rs).
-    let mut trainer = DeviceTrainer::new(dev.clone(), net, Mse, Sgd::new(0.1).unwrap())
-        .unwrap()
-        .with_checks(false)
-        .unwrap();
+    let mut trainer = Trainer::on(dev.clone(), net, Mse, Sgd::new(0.1).unwrap()).with_checks(false);
     dev.take();
     trainer.step(&x, &y).unwrap();
     dev.take()
