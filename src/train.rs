@@ -111,6 +111,10 @@ struct Guard<E: Float, D: Device<E>, M, O> {
     counts: D::Buffer,
     host: Vec<E>,
     tensors: usize,
+    /// Whether the snapshot optimizer has buffers for the state (made by a
+    /// copy after the first update that creates it, so that later
+    /// snapshots allocate nothing).
+    warm: bool,
 }
 
 const INPUT: usize = 0;
@@ -266,6 +270,7 @@ where
                 counts: self.device.alloc(len)?,
                 host: alloc::vec![E::ZERO; len],
                 tensors,
+                warm: false,
             });
         }
         Ok(())
@@ -542,6 +547,13 @@ where
             // A failed restore is the error to report: the state is unknown.
             restore.map_err(|e| refuse(step, StepCause::Device, e))?;
             return Err(error);
+        }
+        if let Some(guard) = self.guard.as_mut().filter(|g| !g.warm) {
+            let warm = guard
+                .optimizer
+                .copy_state(&self.device, &self.optimizer, &self.model);
+            warm.map_err(|e| refuse(step, StepCause::Device, e))?;
+            guard.warm = true;
         }
         Ok(())
     }

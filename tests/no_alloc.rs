@@ -2,11 +2,15 @@
 //! first step (which builds the cache and optimizer state), a training step
 //! performs no heap allocation, and inline-stored inference never does.
 
+#[path = "device_common/opaque.rs"]
+mod opaque;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use forma::layers::{Initialize, Inline};
 use forma::prelude::*;
+use opaque::Opaque;
 
 /// Counts allocations made by the current thread (tests run in parallel threads).
 struct Counting;
@@ -164,18 +168,19 @@ fn inline_inference_never_allocates() {
 }
 
 #[test]
-fn device_trainer_steps_on_the_cpu_device_allocate_nothing_after_the_first() {
+fn checked_steps_on_the_device_path_allocate_nothing_after_the_first() {
     // The 64x1000 net with Adam, and a classifier with softmax cross-entropy,
-    // through the device-generic path; a shorter batch reuses the cache.
+    // on the device code path (counts, snapshot) through the `Opaque` test
+    // device; a shorter batch reuses the cache.
     type TwoLayer = seq!(@type Linear<1000, 100>, ReLU, Linear<100, 10>);
     let net = TwoLayer::initialize(&mut rng(4));
     let x = Batch::<f32, 1000>::from_flat(&vec![0.25; 64 * 1000]).unwrap();
     let y = Batch::<f32, 10>::from_flat(&[0.5; 640]).unwrap();
     let (dx, dy) = (
-        DeviceTensor::upload(&Cpu, &x).unwrap(),
-        DeviceTensor::upload(&Cpu, &y).unwrap(),
+        Tensor::upload(&Opaque, &x).unwrap(),
+        Tensor::upload(&Opaque, &y).unwrap(),
     );
-    let mut trainer = DeviceTrainer::new(Cpu, net, SumSquares, Adam::new(1e-4).unwrap()).unwrap();
+    let mut trainer = Trainer::on(Opaque, net, SumSquares, Adam::new(1e-4).unwrap());
     trainer.step(&dx, &dy).unwrap();
     assert_eq!(
         allocations_during(|| {
@@ -183,13 +188,13 @@ fn device_trainer_steps_on_the_cpu_device_allocate_nothing_after_the_first() {
         }),
         0
     );
-    let mut short_x = DeviceTensor::zeros(&Cpu, 64).unwrap();
-    let mut short_y = DeviceTensor::zeros(&Cpu, 64).unwrap();
+    let mut short_x = Tensor::zeros_on(&Opaque, 64, Const).unwrap();
+    let mut short_y = Tensor::zeros_on(&Opaque, 64, Const).unwrap();
     let xs = Batch::<f32, 1000>::from_flat(&vec![0.5; 20 * 1000]).unwrap();
     let ys = Batch::<f32, 10>::from_flat(&[0.1; 200]).unwrap();
     let n = allocations_during(|| {
-        short_x.write(&Cpu, &xs).unwrap();
-        short_y.write(&Cpu, &ys).unwrap();
+        short_x.write(&Opaque, &xs).unwrap();
+        short_y.write(&Opaque, &ys).unwrap();
         trainer.step(&short_x, &short_y).unwrap();
     });
     assert_eq!(n, 0, "a shorter batch written into existing device tensors");
@@ -199,11 +204,10 @@ fn device_trainer_steps_on_the_cpu_device_allocate_nothing_after_the_first() {
         ReLU,
         Linear::<16, 3>::initialize(&mut rng(9))
     );
-    let x = DeviceTensor::upload(&Cpu, &Batch::<f32, 4>::from_flat(&[0.3; 40]).unwrap()).unwrap();
+    let x = Tensor::upload(&Opaque, &Batch::<f32, 4>::from_flat(&[0.3; 40]).unwrap()).unwrap();
     let labels = Classes::<usize, 3>::from_labels((0..10).map(|r| r % 3).collect()).unwrap();
-    let labels = DeviceClasses::<f32, Cpu, 3>::upload(&Cpu, &labels).unwrap();
-    let mut trainer =
-        DeviceTrainer::new(Cpu, clf, SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).unwrap();
+    let labels = Classes::upload(&Opaque, &labels).unwrap();
+    let mut trainer = Trainer::on(Opaque, clf, SoftmaxCrossEntropy, Sgd::new(0.1).unwrap());
     trainer.step(&x, &labels).unwrap();
     assert_eq!(
         allocations_during(|| {
