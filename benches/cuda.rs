@@ -88,25 +88,23 @@ fn mlp(c: &mut Criterion) {
         }
         .fill(1, 1, &mut forma::rng(3), &mut v)
         .expect("valid init");
-        let x =
-            DeviceTensor::upload(&gpu, &Batch::<f32, 64>::from_flat(&v).expect("x")).expect("x");
+        let x = Tensor::upload(&gpu, &Batch::<f32, 64>::from_flat(&v).expect("x")).expect("x");
         Init::Uniform {
             low: 0.0,
             high: 1.0,
         }
         .fill(1, 1, &mut forma::rng(4), &mut v)
         .expect("valid init");
-        let y =
-            DeviceTensor::upload(&gpu, &Batch::<f32, 64>::from_flat(&v).expect("y")).expect("y");
+        let y = Tensor::upload(&gpu, &Batch::<f32, 64>::from_flat(&v).expect("y")).expect("y");
         // "forma": the default, checked steps (input, target, gradients and
         // update counted on the GPU, a snapshot for rollback); "unchecked":
         // `with_checks(false)`, the same work PyTorch does.
         for (label, checks) in [("forma", true), ("forma_unchecked", false)] {
-            let net = Mlp64::initialize(&mut forma::rng(5));
-            let mut trainer =
-                DeviceTrainer::new(gpu.clone(), net, Mse, Sgd::new(0.01).expect("lr"))
-                    .and_then(|t| t.with_checks(checks))
-                    .expect("trainer");
+            let net = Mlp64::initialize(&mut forma::rng(5))
+                .to_device(&gpu)
+                .expect("upload");
+            let mut trainer = Trainer::on(gpu.clone(), net, Mse, Sgd::new(0.01).expect("lr"))
+                .with_checks(checks);
             g.bench_function(label, |b| {
                 b.iter_custom(|iters| {
                     let ((), elapsed) = gpu

@@ -210,117 +210,17 @@ fn mnist_inference(c: &mut Criterion) {
     let net = Mnist::initialize(&mut forma::rng(8));
     for batch in [1usize, 1024] {
         let x = random::<f32, 784>(batch, 9);
-        let mut cache = net.cache(batch);
+        let mut cache = net.cache(&Cpu, batch).expect("cache");
         let mut g = group(c, &format!("infer/mnist_784-256-128-10_f32_b{batch}"));
         g.throughput(Throughput::Elements(batch as u64));
         g.bench_function("forma", |b| {
-            b.iter(|| black_box(net.forward(black_box(&x), &mut cache).as_slice()[0]))
-        });
-        g.finish();
-    }
-}
-
-/// The same step through `Trainer` (the CPU `Module` path) and through
-/// `DeviceTrainer` on the `Cpu` device (the device-generic path every device
-/// shares), side by side in one group: the price of the generic path.
-fn trainer_vs_cpu_device(c: &mut Criterion) {
-    #[allow(clippy::too_many_arguments)]
-    fn pair<M, L, O, const I: usize, const C: usize>(
-        c: &mut Criterion,
-        name: &str,
-        net: M,
-        loss: L,
-        optimizer: O,
-        x: &Batch<f32, I>,
-        y: &L::Target<usize>,
-        target_on_device: L::DeviceTarget,
-    ) where
-        M: Clone
-            + FixedInput<Input = Const<I>>
-            + Module<f32, Const<I>, Out = Const<C>>
-            + OnDevice<f32, Cpu, Const<I>>,
-        L: Clone + Loss<f32, Const<C>> + DeviceLoss<f32, Cpu, Const<C>>,
-        O: Clone + Optimizer<f32, M> + DeviceOptimizer<f32, Cpu, M>,
-    {
-        let mut host = Trainer::new(net.clone(), loss.clone(), optimizer.clone());
-        let mut dev = DeviceTrainer::new(Cpu, net, loss, optimizer).expect("device trainer");
-        let dx = DeviceTensor::upload(&Cpu, x).expect("upload");
-        let mut g = group(c, &format!("device/{name}"));
-        g.throughput(Throughput::Elements(x.rows() as u64));
-        g.bench_function("trainer", |b| {
-            b.iter(|| host.step(black_box(x), black_box(y)).expect("finite"))
-        });
-        g.bench_function("cpu_device", |b| {
             b.iter(|| {
-                dev.step(black_box(&dx), black_box(&target_on_device))
-                    .expect("finite")
+                let y = net.forward(&Cpu, black_box(&x), &mut cache);
+                black_box(y.expect("forward").as_slice()[0])
             })
         });
         g.finish();
     }
-    let x = Batch::<f32, 2>::from_rows(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
-    let y = Batch::<f32, 1>::from_rows(&[[0.], [1.], [1.], [0.]]);
-    let yd = DeviceTensor::upload(&Cpu, &y).expect("upload");
-    let net = Xor::initialize(&mut forma::rng(1));
-    pair(
-        c,
-        "xor_2-2-1_f32_b4",
-        net,
-        Bce,
-        Sgd::new(0.5).expect("lr"),
-        &x,
-        &y,
-        yd,
-    );
-
-    type Iris =
-        seq!(@type Linear<2, 32, f32, NoBias>, Sigmoid, Linear<32, 1, f32, NoBias>, Sigmoid);
-    let x = random::<f32, 2>(100, 1);
-    let y = random::<f32, 1>(100, 2).map(|v| if v > 0.5 { 1.0 } else { 0.0 });
-    let yd = DeviceTensor::upload(&Cpu, &y).expect("upload");
-    let net = Iris::initialize(&mut forma::rng(3));
-    pair(
-        c,
-        "iris_2-32-1_f32_b100",
-        net,
-        Bce,
-        Sgd::new(0.001).expect("lr"),
-        &x,
-        &y,
-        yd,
-    );
-
-    type TwoLayer = seq!(@type Linear<1000, 100, f32, NoBias>, ReLU, Linear<100, 10, f32, NoBias>);
-    let x = random::<f32, 1000>(64, 4);
-    let y = random::<f32, 10>(64, 5);
-    let yd = DeviceTensor::upload(&Cpu, &y).expect("upload");
-    let net = TwoLayer::initialize(&mut forma::rng(6));
-    pair(
-        c,
-        "two_layer_64x1000-100-10_f32",
-        net,
-        SumSquares,
-        Sgd::new(1e-9).expect("lr"),
-        &x,
-        &y,
-        yd,
-    );
-
-    let x = random::<f32, 784>(128, 7);
-    let labels = Classes::<usize, 10>::from_labels((0..128).map(|i| (i * 7) % 10).collect())
-        .expect("labels below 10");
-    let ld = DeviceClasses::<f32, Cpu, 10>::upload(&Cpu, &labels).expect("upload");
-    let net = Mnist::initialize(&mut forma::rng(8));
-    pair(
-        c,
-        "mnist_784-256-128-10_f32_b128",
-        net,
-        SoftmaxCrossEntropy,
-        Sgd::new(0.01).expect("lr"),
-        &x,
-        &labels,
-        ld,
-    );
 }
 
 /// The price of the per-step checks (issue 11): the same step with
@@ -383,7 +283,6 @@ fn checks(c: &mut Criterion) {
 criterion_group!(
     benches,
     checks,
-    trainer_vs_cpu_device,
     mazur,
     mazur_expression_vs_layers,
     xor,

@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("epoch {epoch:>3}  loss {loss:.7}");
         }
     }
-    let out = trainer.predict(&x);
+    let out = trainer.predict(&x)?;
     let correct = out
         .as_slice()
         .iter()

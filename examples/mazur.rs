@@ -23,7 +23,9 @@ fn main() -> forma::Result<()> {
 
     let loss = trainer.compute_gradients(&x, &target)?;
     println!("initial loss: {loss:.12}");
-    let (g1, (_, (g2, _))) = trainer.grads();
+    let Some((g1, (_, (g2, _)))) = trainer.grads() else {
+        unreachable!("compute_gradients made the gradient")
+    };
     // Printed as d loss / d W[i][j] for h = x @ W (in x out), like the tutorial.
     println!(
         "dW1: [[{:.12e}, {:.12e}], [{:.12e}, {:.12e}]]",
@@ -51,7 +53,7 @@ fn main() -> forma::Result<()> {
             println!("step {step:>4}  loss {loss:.12}");
         }
     }
-    let out = trainer.predict(&x).clone();
+    let out = trainer.predict(&x)?.clone();
     println!(
         "loss after 1000 steps: {:.12}",
         trainer.evaluate(&x, &target)?

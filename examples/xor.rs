@@ -32,7 +32,7 @@ fn train(net: Xor) -> Result<(), Box<dyn std::error::Error>> {
             println!("step {step:>5}  loss {loss:.7}");
         }
     }
-    let out = trainer.predict(&x);
+    let out = trainer.predict(&x)?;
     let outputs: Vec<f32> = out.as_slice().to_vec();
     let predictions: Vec<u8> = outputs.iter().map(|&p| u8::from(p > 0.5)).collect();
     println!("outputs: {outputs:.6?}");

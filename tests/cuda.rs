@@ -7,7 +7,7 @@
 mod device_common;
 
 use device_common::{assert_close, classification_networks, tutorial_networks};
-use forma::core::{AdamStep, BiasKind, Layout, SgdStep};
+use forma::core::{AdamStep, BiasKind, LabelStore, Layout, SgdStep};
 use forma::cuda::Cuda;
 use forma::cuda::kernels::Module;
 use forma::prelude::*;
@@ -252,14 +252,13 @@ fn every_primitive_matches_the_cpu_device() {
     gpu.softmax_backward(r, k, &upload(&gpu, &want_y), &upload(&gpu, &g), &mut got_dx)
         .unwrap();
     close("softmax_backward", &download(&gpu, &got_dx), &want_dx);
-    let labels: Vec<f32> = (0..r).map(|i| ((i * 7) % k) as f32).collect();
+    let labels: Vec<usize> = (0..r).map(|i| (i * 7) % k).collect();
     let mut want_g = vec![0.0; r * k];
-    let want = Cpu
-        .cross_entropy(r, k, &logits, &labels, &mut want_g)
-        .unwrap();
+    let want = Device::<f32>::cross_entropy(&Cpu, r, k, &logits, &labels, &mut want_g).unwrap();
     let mut got_g = gpu.alloc(r * k).unwrap();
+    let on_gpu = gpu.upload_labels(&labels, k).unwrap();
     let got = gpu
-        .cross_entropy(r, k, &dl, &upload(&gpu, &labels), &mut got_g)
+        .cross_entropy(r, k, &dl, &on_gpu, &mut got_g)
         .unwrap();
     close("cross_entropy", &[got], &[want]);
     close("cross_entropy gradient", &download(&gpu, &got_g), &want_g);
@@ -501,7 +500,7 @@ fn relu_keeps_nan_and_bce_refuses_what_is_not_a_probability() {
     assert!(loss.is_nan(), "Bce of -0.25 gave {loss}");
 }
 
-/// The checked DeviceTrainer on the GPU: a NaN input is refused with its
+/// A checked step on the GPU (the device code path): a NaN input is refused with its
 /// row and column, and the parameters stay as they were.
 #[test]
 fn a_checked_step_on_the_gpu_refuses_a_nan_input() {
@@ -510,13 +509,12 @@ fn a_checked_step_on_the_gpu_refuses_a_nan_input() {
     };
     type Net = seq!(@type Linear<3, 8>, ReLU, Linear<8, 2>);
     let net = Net::initialize(&mut forma::rng(9));
-    let mut trainer =
-        DeviceTrainer::new(gpu.clone(), net.clone(), Mse, Sgd::new(0.1).unwrap()).unwrap();
+    let on = net.to_device(&gpu).unwrap();
+    let mut trainer = Trainer::on(gpu.clone(), on, Mse, Sgd::new(0.1).unwrap());
     let mut xs = nonzero(4 * 3, 81);
     xs[7] = f32::NAN;
-    let x = DeviceTensor::upload(&gpu, &Batch::<f32, 3>::from_flat(&xs).unwrap()).unwrap();
-    let y =
-        DeviceTensor::upload(&gpu, &Batch::<f32, 2>::from_flat(&nonzero(8, 82)).unwrap()).unwrap();
+    let x = Tensor::upload(&gpu, &Batch::<f32, 3>::from_flat(&xs).unwrap()).unwrap();
+    let y = Tensor::upload(&gpu, &Batch::<f32, 2>::from_flat(&nonzero(8, 82)).unwrap()).unwrap();
     match trainer.step(&x, &y).unwrap_err() {
         Error::Step {
             step: 1,
@@ -537,7 +535,7 @@ fn a_checked_step_on_the_gpu_refuses_a_nan_input() {
         }
         other => panic!("expected a refused input, got {other:?}"),
     }
-    assert_eq!(trainer.model().unwrap().to_vec(), net.to_vec());
+    assert_eq!(trainer.model().to_host(&gpu).unwrap().to_vec(), net.to_vec());
 }
 
 #[test]

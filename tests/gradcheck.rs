@@ -118,7 +118,7 @@ where
     let mut grads = m.zeros_like().unwrap();
     grads.visit_mut(&mut |p| p.fill(SENTINEL));
     let mut dx = Tensor::full(x.row_dim(), In::default(), SENTINEL);
-    m.backward(&Cpu, x, &mut cache, &dy, &mut grads, Some(&mut dx));
+    m.backward(&Cpu, x, &mut cache, &dy, &mut grads, Some(&mut dx)).unwrap();
     let g = grads.to_vec();
     assert_eq!(g.len(), M::COUNT, "gradient length of {}", M::COUNT);
     assert_eq!(dx.rows(), rows, "dx rows");
@@ -210,7 +210,7 @@ where
     m.forward(&Cpu, x, &mut cache).unwrap();
     let mut grads = m.zeros_like().unwrap();
     let mut dx = Tensor::full(x.row_dim(), In::default(), SENTINEL);
-    m.backward(&Cpu, x, &mut cache, r, &mut grads, Some(&mut dx));
+    m.backward(&Cpu, x, &mut cache, r, &mut grads, Some(&mut dx)).unwrap();
     dx.into_vec()
 }
 

@@ -3,6 +3,7 @@
 //! device, a snapshot restored on refusal, the default `forward_linear` and
 //! `backward_linear`) runs and is tested on any machine.
 
+#![allow(dead_code)] // each test binary uses the parts it needs
 use forma::core::{AdamStep, Axis, BiasKind, Binary, LabelStore, Layout, SgdStep};
 use forma::layers::{Bias, Heap, Resident};
 use forma::prelude::*;
