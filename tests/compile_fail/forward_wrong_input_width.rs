@@ -7,8 +7,8 @@ fn main() {
     let y = Batch::<f32, 1>::from_rows(&[[1.0]]);
 
     let net = Mlp::<2, 32, 1>::initialize(&mut forma::rng(0));
-    let mut cache = net.new_cache(x.rows());
-    let _ = net.forward(&x, &mut cache);
+    let mut cache = net.new_cache(&Cpu, x.rows()).unwrap();
+    let _ = net.forward(&Cpu, &x, &mut cache);
 
     let net = Mlp::<2, 32, 1>::initialize(&mut forma::rng(0));
     let mut trainer = Trainer::new(net, Bce, Sgd::new(0.1).unwrap());

@@ -129,12 +129,15 @@ impl<E: Float, P: ?Sized, F: Clone, const I: usize, const O: usize> Params<E, P>
     fn zip3(&self, _g: &Self, _s: &Self, _t: &Self, _f: &mut impl FnMut(&P, &P, &P, &P)) {}
 }
 
+impl<F, const I: usize, const O: usize> forma_layers::Takes<Const<I>> for RowFn<F, I, O> {
+    type Out = Const<O>;
+}
+
 impl<E: Float, F: Clone, X, const I: usize, const O: usize> Layer<E, Const<I>> for RowFn<F, I, O>
 where
     F: Fn(Ex<Var<0, Mat<1, I>, E>>) -> Ex<X>,
     X: Expr<E> + Node<Shape = Mat<1, O>>,
 {
-    type Out = Const<O>;
     fn infer(&self, x: [E; I]) -> [E; O] {
         let [y] = (self.f)(var([x])).value();
         y
@@ -147,7 +150,6 @@ where
     F: Fn(Ex<Var<0, Mat<1, I>, E>>) -> Ex<X>,
     X: Expr<E> + Node<Shape = Mat<1, O>>,
 {
-    type Out = Const<O>;
     type Cache<B: Dim> = Tensor<E, B, Const<O>>;
 
     fn new_cache<B: Dim>(&self, _device: &Cpu, batch: B) -> Result<Self::Cache<B>> {

@@ -127,15 +127,19 @@ pub(crate) use no_params;
 /// Turns an [`Elementwise`] function into a layer of every width `N`:
 ///
 /// ```text
-/// impl Layer<E, Const<N>> for Sigmoid  { type Out = Const<N>; infer: map f }
+/// impl Takes<Const<N>> for Sigmoid     { type Out = Const<N>; }
+/// impl Layer<E, Const<N>> for Sigmoid  { infer: map f }
 /// impl Module<E, Const<N>> for Sigmoid { Cache = output y; backward: dx = dy * df(x, y) }
 /// ```
 macro_rules! elementwise_layer {
     ($($t:ty),*) => {$(
         no_params!($t);
 
-        impl<E: Float, const N: usize> Layer<E, Const<N>> for $t {
+        impl<const N: usize> crate::Takes<Const<N>> for $t {
             type Out = Const<N>;
+        }
+
+        impl<E: Float, const N: usize> Layer<E, Const<N>> for $t {
             fn infer(&self, x: [E; N]) -> [E; N] {
                 x.map(|v| self.f(v))
             }
@@ -153,9 +157,8 @@ impl<E, D, A, const N: usize> crate::Module<E, Const<N>, D> for A
 where
     E: Float,
     D: forma_core::Device<E>,
-    A: Elementwise + Params<E, D::Slice>,
+    A: Elementwise + Params<E, D::Slice> + crate::Takes<Const<N>, Out = Const<N>>,
 {
-    type Out = Const<N>;
     /// The output.
     type Cache<B: forma_core::Dim> = forma_core::Tensor<E, B, Const<N>, D>;
 

@@ -1,24 +1,32 @@
-//! The two traits every layer implements.
+//! What a layer's type says: the width it takes and gives ([`Takes`]), and
+//! allocation-free inference ([`Layer`]).
 
 use forma_core::{ConstDim, Float};
 
 use crate::Params;
 
-/// A layer that takes `In`-wide inputs: its output width and allocation-free
-/// inference of one row.
+/// The shape rule of a layer: it takes `In`-wide inputs and gives
+/// [`Takes::Out`]-wide outputs, whatever the element type and the device.
 ///
 /// The input width is a type parameter, so an activation fits any width and a
 /// `Linear<I, O>` only `Const<I>`; feeding anything else fails to compile with
 /// the message below (or the more precise one of
-/// [`SameWidth`](forma_core::SameWidth)).
+/// [`SameWidth`](forma_core::SameWidth)). Both [`Layer`] (inference) and
+/// [`Module`](crate::Module) (training) build on it, so a width mismatch reads
+/// the same in either.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot take `{In}`-wide inputs",
     label = "this layer's input width does not match what feeds it",
     note = "the output width of each layer must equal the input width of the next"
 )]
-pub trait Layer<E: Float, In: ConstDim>: Params<E> {
+pub trait Takes<In: ConstDim> {
     /// The output width.
     type Out: ConstDim;
+}
+
+/// A layer's allocation-free inference of one row, on the stack (with its
+/// parameters in host memory).
+pub trait Layer<E: Float, In: ConstDim>: Takes<In> + Params<E> {
     /// The output for one input row, computed on the stack.
     fn infer(&self, x: In::Array<E>) -> <Self::Out as ConstDim>::Array<E>;
 }
@@ -51,7 +59,7 @@ pub trait Network<E: Float>: FixedInput + Layer<E, <Self as FixedInput>::Input> 
     fn predict(
         &self,
         x: <<Self as FixedInput>::Input as ConstDim>::Array<E>,
-    ) -> <<Self as Layer<E, <Self as FixedInput>::Input>>::Out as ConstDim>::Array<E> {
+    ) -> <<Self as Takes<<Self as FixedInput>::Input>>::Out as ConstDim>::Array<E> {
         self.infer(x)
     }
 }

@@ -37,7 +37,7 @@ mod storage;
 
 pub use activation::{Elementwise, Identity, LeakyReLU, ReLU, Sigmoid, Tanh};
 pub use bias::{Bias, NoBias, PerOutput, SharedBias};
-pub use layer::{FixedInput, Layer, Network};
+pub use layer::{FixedInput, Layer, Network, Takes};
 #[cfg(feature = "alloc")]
 pub use module::{Model, Module};
 #[cfg(feature = "alloc")]

@@ -271,12 +271,19 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> crate::Fi
     type Input = Const<I>;
 }
 
-impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>, In> Layer<E, In>
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>, In> crate::Takes<In>
     for Linear<I, O, E, B, S>
 where
     In: SameWidth<Const<I>>,
 {
     type Out = Const<O>;
+}
+
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>, In> Layer<E, In>
+    for Linear<I, O, E, B, S>
+where
+    In: SameWidth<Const<I>>,
+{
 
     fn infer(&self, x: In::Array<E>) -> [E; O] {
         let x: [E; I] = In::cast_array(x);
@@ -310,7 +317,6 @@ mod train {
         D: Device<E, Slice = S::Slice>,
         In: SameWidth<Const<I>>,
     {
-        type Out = Const<O>;
         /// The output.
         type Cache<Bt: Dim> = Tensor<E, Bt, Const<O>, D>;
 

@@ -2,7 +2,7 @@
 
 use forma_core::{Activation, ConstDim, Cpu, Device, Dim, Float, Result, Tensor};
 
-use crate::{FixedInput, Params};
+use crate::{FixedInput, Params, Takes};
 
 /// Training: a batched forward into a reusable typed cache, and a backward
 /// that fills a gradient of the layer's own type, on device `D` (the
@@ -28,14 +28,9 @@ use crate::{FixedInput, Params};
 /// The five items after [`Module::backward`] let a layer that can apply
 /// an activation in its own output pass (`Linear`) write straight into
 /// the activation's output; their defaults opt out.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot take `{In}`-wide inputs (on device `{D}`)",
-    label = "this layer's input width does not match what feeds it, or it cannot train on this device",
-    note = "the output width of each layer must equal the input width of the next; a layer's storage must be the device's (a `Linear<.., Heap>` trains on `Cpu`)"
-)]
-pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>: Params<E, D::Slice> {
-    /// The output width.
-    type Out: ConstDim;
+pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
+    Takes<In> + Params<E, D::Slice>
+{
     /// The buffers of one forward and backward pass.
     type Cache<B: Dim>;
     /// Buffers for batches of `batch` rows.

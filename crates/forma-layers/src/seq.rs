@@ -10,7 +10,7 @@ use forma_core::generic_array::ArrayLength;
 use forma_core::typenum::Sum;
 use forma_core::{ConstDim, Float, Rng};
 
-use crate::{FixedInput, FlatParams, Layer, Params};
+use crate::{FixedInput, FlatParams, Layer, Params, Takes};
 
 /// Builds a nested sequence: `seq!(a, b, c)` is `(a, (b, c))`, and the type
 /// `seq!(@type A, B, C)` is `(A, (B, C))`.
@@ -97,8 +97,11 @@ impl<A: Initialize, B: Initialize> Initialize for (A, B) {
     }
 }
 
-impl<E: Float, In: ConstDim, A: Layer<E, In>, B: Layer<E, A::Out>> Layer<E, In> for (A, B) {
+impl<In: ConstDim, A: Takes<In>, B: Takes<A::Out>> Takes<In> for (A, B) {
     type Out = B::Out;
+}
+
+impl<E: Float, In: ConstDim, A: Layer<E, In>, B: Layer<E, A::Out>> Layer<E, In> for (A, B) {
     fn infer(&self, x: In::Array<E>) -> <B::Out as ConstDim>::Array<E> {
         self.1.infer(self.0.infer(x))
     }
@@ -145,7 +148,6 @@ mod train {
         A: Module<E, In, D>,
         B: Module<E, A::Out, D>,
     {
-        type Out = B::Out;
         type Cache<Bt: Dim> = PairCache<A::Cache<Bt>, B::Cache<Bt>, Tensor<E, Bt, A::Out, D>>;
 
         fn new_cache<Bt: Dim>(&self, device: &D, batch: Bt) -> Result<Self::Cache<Bt>> {

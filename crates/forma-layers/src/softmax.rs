@@ -16,8 +16,11 @@ pub struct Softmax;
 
 no_params!(Softmax);
 
-impl<E: Float, const N: usize> Layer<E, Const<N>> for Softmax {
+impl<const N: usize> crate::Takes<Const<N>> for Softmax {
     type Out = Const<N>;
+}
+
+impl<E: Float, const N: usize> Layer<E, Const<N>> for Softmax {
     fn infer(&self, x: [E; N]) -> [E; N] {
         let mut y = [E::ZERO; N];
         rowwise::softmax(&x, &mut y);
@@ -29,7 +32,6 @@ impl<E: Float, const N: usize> Layer<E, Const<N>> for Softmax {
 /// `dx = y ⊙ (dy - rowsum(dy ⊙ y))`.
 #[cfg(feature = "alloc")]
 impl<E: Float, D: forma_core::Device<E>, const N: usize> crate::Module<E, Const<N>, D> for Softmax {
-    type Out = Const<N>;
     /// The output.
     type Cache<B: forma_core::Dim> = forma_core::Tensor<E, B, Const<N>, D>;
 
