@@ -31,6 +31,7 @@
 extern crate alloc;
 
 pub mod data;
+pub mod testing;
 mod train;
 
 pub use forma_core as core;

@@ -11,7 +11,8 @@
 //! `fd` must agree within `max(RTOL·max(|g|, |fd|), ATOL·max(1, |L|))` with
 //! `RTOL = 1e-6` and `ATOL = 1e-8`: central differences in f64 are accurate to
 //! about 1e-9 here, while a missing factor, a wrong sign or a transposed index
-//! is off by far more (see `the_checker_rejects_broken_gradients`).
+//! is off by far more (see `the_checker_rejects_broken_gradients` in
+//! src/testing.rs, the public checker these tests use).
 //!
 //! For the layer objective the difference `L(p+h) - L(p-h)` is accumulated as
 //! `Σ r_i (y+_i - y-_i)`: outputs a perturbation does not touch cancel exactly,
@@ -21,170 +22,30 @@
 //! of a few `ε·|L|/h ≈ 2e-10·|L|`; hence the floor's factor `max(1, |L|)`.
 
 use forma::prelude::*;
+use forma::testing::{Derivatives, Mismatch, Tolerance, derivatives, gradcheck_with};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
+/// The step and tolerances of every check here (`forma::testing`'s defaults:
+/// `h = 1e-6`, `RTOL = 1e-6`, `ATOL = 1e-8`).
+const TOL: Tolerance = Tolerance {
+    step: 1e-6,
+    rtol: 1e-6,
+    atol: 1e-8,
+};
 /// The finite-difference step.
-const H: f64 = 1e-6;
-/// Relative tolerance.
-const RTOL: f64 = 1e-6;
-/// Absolute floor of the tolerance.
-const ATOL: f64 = 1e-8;
+const H: f64 = TOL.step;
 /// What the gradient buffers hold before a backward: backward must overwrite it.
 const SENTINEL: f64 = 7.25;
 
-// ---------------------------------------------------------------------------
-// The checker.
-// ---------------------------------------------------------------------------
-
-/// Analytic and numeric derivatives of one scalar objective, with a name for
-/// each entry (`param[3]`, `x[1][0]`).
-#[derive(Debug, Default)]
-struct Derivatives {
-    names: Vec<String>,
-    analytic: Vec<f64>,
-    numeric: Vec<f64>,
-    /// `|L|` where the differences are of a black-box scalar `L` (a loss): the
-    /// rounding error of `L(p+h) - L(p-h)` is proportional to it, so the
-    /// absolute floor is `ATOL·max(1, |L|)`. Zero for the layer objective.
-    scale: f64,
+/// A mismatch as a proptest failure.
+fn fail(m: Mismatch) -> TestCaseError {
+    TestCaseError::fail(m.to_string())
 }
 
-impl Derivatives {
-    fn push(&mut self, name: String, analytic: f64, numeric: f64) {
-        self.names.push(name);
-        self.analytic.push(analytic);
-        self.numeric.push(numeric);
-    }
-
-    /// `Err` naming the first entry outside the tolerance.
-    fn compare(&self, what: &str) -> Result<(), TestCaseError> {
-        for ((name, &g), &fd) in self.names.iter().zip(&self.analytic).zip(&self.numeric) {
-            let tol = (RTOL * g.abs().max(fd.abs())).max(ATOL * self.scale.abs().max(1.0));
-            let err = (g - fd).abs();
-            if !(g.is_finite() && fd.is_finite()) || err > tol {
-                return Err(TestCaseError::fail(format!(
-                    "{what}: d/d{name}: analytic {g:e}, finite difference {fd:e}, \
-                     |diff| {err:e} > tol {tol:e}"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Calls `f` on parameter `idx` (in visiting order) of `m`.
-fn with_param<M: Params<f64>>(m: &mut M, idx: usize, f: impl FnOnce(&mut f64)) {
-    let mut f = Some(f);
-    let mut at = 0;
-    m.visit_mut(&mut |p| {
-        if (at..at + p.len()).contains(&idx)
-            && let Some(f) = f.take()
-        {
-            f(&mut p[idx - at]);
-        }
-        at += p.len();
-    });
-    assert!(
-        f.is_none(),
-        "parameter {idx} out of range ({at} parameters)"
-    );
-}
-
-/// Derivatives of the objective `phi(y)` of the network output `y = m(x)`,
-/// with respect to every parameter of `m` and every element of `x`.
-///
-/// `dy` is `dphi/dy` at the unperturbed output and `diff(y+, y-)` computes
-/// `phi(y+) - phi(y-)`. The analytic side is one `Module::backward` into
-/// gradient and `dx` buffers prefilled with [`SENTINEL`] (backward overwrites).
-fn derivatives<In, B, M>(
-    m: &mut M,
-    x: &Tensor<f64, B, In>,
-    dy: impl FnOnce(&Tensor<f64, B, M::Out>) -> Tensor<f64, B, M::Out>,
-    diff: impl Fn(&Tensor<f64, B, M::Out>, &Tensor<f64, B, M::Out>) -> f64,
-) -> Derivatives
-where
-    In: ConstDim,
-    B: Dim,
-    M: Module<f64, In>,
-{
-    let rows = x.rows();
-    let width = x.cols();
-
-    // Analytic.
-    let mut cache = m.new_cache(&Cpu, x.row_dim()).unwrap();
-    let dy = dy(m.forward(&Cpu, x, &mut cache).unwrap());
-    let mut grads = m.zeros_like().unwrap();
-    grads.visit_mut(&mut |p| p.fill(SENTINEL));
-    let mut dx = Tensor::full(x.row_dim(), In::default(), SENTINEL);
-    m.backward(&Cpu, x, &mut cache, &dy, &mut grads, Some(&mut dx)).unwrap();
-    let g = grads.to_vec();
-    assert_eq!(g.len(), M::COUNT, "gradient length of {}", M::COUNT);
-    assert_eq!(dx.rows(), rows, "dx rows");
-
-    // Numeric: a separate cache, so the one above is not reused.
-    let mut fd_cache = m.new_cache(&Cpu, x.row_dim()).unwrap();
-    let mut out = Derivatives::default();
-    for (idx, &gi) in g.iter().enumerate() {
-        let mut orig = 0.0;
-        with_param(m, idx, |p| orig = *p);
-        let (plus, minus) = (orig + H, orig - H);
-        with_param(m, idx, |p| *p = plus);
-        let y_plus = m.forward(&Cpu, x, &mut fd_cache).unwrap().clone();
-        with_param(m, idx, |p| *p = minus);
-        let y_minus = m.forward(&Cpu, x, &mut fd_cache).unwrap().clone();
-        with_param(m, idx, |p| *p = orig);
-        out.push(
-            format!("param[{idx}]"),
-            gi,
-            diff(&y_plus, &y_minus) / (plus - minus),
-        );
-    }
-    let mut xp = x.clone();
-    for k in 0..rows * width {
-        let orig = x.as_slice()[k];
-        let (plus, minus) = (orig + H, orig - H);
-        xp.as_mut_slice()[k] = plus;
-        let y_plus = m.forward(&Cpu, &xp, &mut fd_cache).unwrap().clone();
-        xp.as_mut_slice()[k] = minus;
-        let y_minus = m.forward(&Cpu, &xp, &mut fd_cache).unwrap().clone();
-        xp.as_mut_slice()[k] = orig;
-        out.push(
-            format!("x[{}][{}]", k / width, k % width),
-            dx.as_slice()[k],
-            diff(&y_plus, &y_minus) / (plus - minus),
-        );
-    }
-    out
-}
-
-/// Derivatives of `L = Σ r ⊙ m(x)` (so `dy = r`).
-fn weighted_derivatives<In, B, M>(
-    m: &mut M,
-    x: &Tensor<f64, B, In>,
-    r: &Tensor<f64, B, M::Out>,
-) -> Derivatives
-where
-    In: ConstDim,
-    B: Dim,
-    M: Module<f64, In>,
-{
-    derivatives(
-        m,
-        x,
-        |_| r.clone(),
-        |a, b| {
-            r.as_slice()
-                .iter()
-                .zip(a.as_slice().iter().zip(b.as_slice()))
-                .map(|(&ri, (&ai, &bi))| ri * (ai - bi))
-                .sum()
-        },
-    )
-}
-
-/// Checks a layer's backward under `L = Σ r ⊙ m(x)`.
+/// Checks a layer's backward under `L = Σ r ⊙ m(x)` with the public
+/// `forma::testing::gradcheck`.
 fn check_layer<In, B, M>(
     mut m: M,
     x: &Tensor<f64, B, In>,
@@ -195,8 +56,7 @@ where
     B: Dim,
     M: Module<f64, In>,
 {
-    let what = format!("{} (batch {})", std::any::type_name::<M>(), x.rows());
-    weighted_derivatives(&mut m, x, r).compare(&what)
+    gradcheck_with(&mut m, x, r, TOL).map(|_| ()).map_err(fail)
 }
 
 /// `dx` of one forward and backward of `m` at `x` with `dy = r`.
@@ -237,15 +97,17 @@ where
     let mut d = derivatives(
         &mut net,
         x,
+        H,
         |y| {
             let mut dy = Tensor::zeros(y.row_dim(), y.col_dim());
             value = loss.value_and_grad(&Cpu, y, target, &mut dy).unwrap();
             dy
         },
         |a, b| loss.value(&Cpu, a, target).unwrap() - loss.value(&Cpu, b, target).unwrap(),
-    );
+    )
+    .unwrap();
     d.scale = value;
-    d.compare(&what)
+    d.compare(&what, TOL).map_err(fail)
 }
 
 /// Checks `value_and_grad`'s gradient against differences of `value`, and that
@@ -284,7 +146,7 @@ where
             (l_plus - l_minus) / (plus - minus),
         );
     }
-    d.compare(&what)
+    d.compare(&what, TOL).map_err(fail)
 }
 
 // ---------------------------------------------------------------------------
@@ -438,7 +300,7 @@ proptest! {
         for (k, (a, b)) in input_grad(&Softmax, &shifted, &r).into_iter().zip(input_grad(&Softmax, &xb, &r)).enumerate() {
             d.push(format!("x[{k}] (shifted by {shift})"), a, b);
         }
-        d.compare("Softmax, shifted vs unshifted")?;
+        d.compare("Softmax, shifted vs unshifted", TOL).map_err(fail)?;
     }
 }
 
@@ -527,7 +389,7 @@ proptest! {
         for (k, (a, b)) in g_shifted.as_slice().iter().zip(g.as_slice()).enumerate() {
             d.push(format!("pred[{k}] (shifted by {shift})"), *a, *b);
         }
-        d.compare("SoftmaxCrossEntropy, shifted vs unshifted")?;
+        d.compare("SoftmaxCrossEntropy, shifted vs unshifted", TOL).map_err(fail)?;
     }
 }
 
@@ -709,59 +571,5 @@ proptest! {
     }
 }
 
-// ---------------------------------------------------------------------------
-// The checker itself.
-// ---------------------------------------------------------------------------
-
-/// A gradient off by a small factor, with a flipped sign, or with the weight
-/// gradient transposed, is rejected; the true one is accepted.
-#[test]
-fn the_checker_rejects_broken_gradients() {
-    let mut l = Linear::<3, 3, f64>::from_weights(
-        [[0.3, -0.7, 0.2], [0.5, 0.1, -0.4], [-0.9, 0.6, 0.8]],
-        [0.1, -0.2, 0.3],
-    )
-    .expect("finite weights");
-    let x = batch::<3>(&[0.5, -1.0, 0.25, 0.8, 0.3, -0.6]);
-    let r = batch::<3>(&[1.0, -0.5, 0.25, 0.75, 0.6, -0.9]);
-    let good = weighted_derivatives(&mut l, &x, &r);
-    good.compare("good").unwrap();
-
-    let mut broken = |f: &dyn Fn(&mut Vec<f64>)| {
-        let mut d = weighted_derivatives(&mut l, &x, &r);
-        f(&mut d.analytic);
-        d.compare("broken").is_err()
-    };
-    // Every entry by a factor of 1 + 1e-5.
-    assert!(broken(&|g| g.iter_mut().for_each(|v| *v *= 1.0 + 1e-5)));
-    // One sign.
-    assert!(broken(&|g| g[4] = -g[4]));
-    // The weight gradient transposed.
-    assert!(broken(&|g| {
-        let w: Vec<f64> = g[..9].to_vec();
-        for i in 0..3 {
-            for j in 0..3 {
-                g[i * 3 + j] = w[j * 3 + i];
-            }
-        }
-    }));
-    // dx off by a factor of 2.
-    assert!(broken(&|g| g[12..].iter_mut().for_each(|v| *v *= 2.0)));
-    // A bias gradient missing.
-    assert!(broken(&|g| g[10] = 0.0));
-}
-
-/// The numeric side alone recovers a known derivative to well within the
-/// tolerance: `d/dw Σ r ⊙ (x·wᵀ)` for one weight is `Σ_rows r·x`.
-#[test]
-fn finite_differences_are_accurate() {
-    let mut l =
-        Linear::<2, 1, f64, NoBias>::from_weights([[1.5, -2.5]], []).expect("finite weights");
-    let x = batch::<2>(&[0.3, 0.7, -1.1, 0.4]);
-    let r = batch::<1>(&[2.0, -0.5]);
-    let d = weighted_derivatives(&mut l, &x, &r);
-    let want = [2.0 * 0.3 + -0.5 * -1.1, 2.0 * 0.7 + -0.5 * 0.4];
-    for (got, want) in d.numeric.iter().zip(want) {
-        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
-    }
-}
+// The checker itself is tested in `forma::testing` (src/testing.rs): it
+// rejects broken gradients and its finite differences are accurate.
