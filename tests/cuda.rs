@@ -6,7 +6,10 @@
 
 mod device_common;
 
-use device_common::{assert_close, classification_networks, tutorial_networks};
+#[path = "../examples/custom_layers/layers.rs"]
+mod layers;
+
+use device_common::{assert_close, classification_networks, same_training, tutorial_networks, uniform};
 use forma::core::{AdamStep, BiasKind, LabelStore, Layout, SgdStep};
 use forma::cuda::Cuda;
 use forma::cuda::kernels::Module;
@@ -580,4 +583,23 @@ fn binary_axpby_and_axis_sums_match_the_cpu_device() {
             );
         }
     }
+}
+
+/// The user's layers of `examples/custom_layers` (SiLU and a residual block,
+/// written once from the device primitives) train on the GPU as on the CPU.
+#[test]
+fn user_layers_train_on_the_gpu_as_on_the_cpu() {
+    let Some(gpu) = gpu("user layers") else {
+        return;
+    };
+    type Net = seq!(@type
+        Linear<2, 16>, layers::SiLU,
+        layers::Residual<seq!(@type Linear<16, 16>, layers::SiLU)>,
+        Linear<16, 1>
+    );
+    let net = Net::initialize(&mut forma::rng(7));
+    let x = uniform::<f32, 2>(33, 3);
+    let y = uniform::<f32, 1>(33, 4);
+    let adam = (Adam::new(0.01).unwrap(), Adam::new(0.01).unwrap());
+    same_training(gpu, net, Mse, adam, &x, &y, 10, 1e-5);
 }

@@ -3,6 +3,8 @@
 //! `to_device`) from the same weights and data, and require the same losses
 //! and parameters step by step.
 
+#![allow(dead_code)] // each test binary uses the parts it needs
+
 pub mod opaque;
 
 use forma::layers::{Resident, ToDevice, ToHost};

@@ -31,6 +31,7 @@ mod module;
 #[cfg(feature = "alloc")]
 mod place;
 mod params;
+mod params_macro;
 mod seq;
 mod softmax;
 mod storage;
@@ -45,6 +46,9 @@ pub use place::{Resident, ToDevice, ToHost};
 pub use linear::Linear;
 pub use mlp::{Mlp, Mlp3};
 pub use params::{FlatParams, Params};
+
+#[doc(hidden)]
+pub use forma_core as __core;
 #[cfg(feature = "alloc")]
 pub use seq::PairCache;
 pub use seq::{Initialize, chain};
