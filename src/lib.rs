@@ -31,6 +31,8 @@
 extern crate alloc;
 
 pub mod data;
+#[doc = include_str!("../docs/guide.md")]
+pub mod guide {}
 pub mod testing;
 mod train;
 

@@ -22,8 +22,8 @@ use crate::{FixedInput, Params, Takes};
 ///
 /// A layer is written once, generic over `D`, from the [`Device`]
 /// primitives (matrix products, elementwise `binary` and `axpby`, sums
-/// along an axis, activations, softmax). The guide in
-/// [`crate::guide`] writes a SiLU and a residual block that way.
+/// along an axis, activations, softmax). The guide (`forma::guide`, in
+/// `docs/guide.md`) writes a SiLU and a residual block that way.
 ///
 /// The five items after [`Module::backward`] let a layer that can apply
 /// an activation in its own output pass (`Linear`) write straight into
