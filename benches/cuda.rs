@@ -103,8 +103,8 @@ fn mlp(c: &mut Criterion) {
             let net = Mlp64::initialize(&mut forma::rng(5))
                 .to_device(&gpu)
                 .expect("upload");
-            let mut trainer = Trainer::on(gpu.clone(), net, Mse, Sgd::new(0.01).expect("lr"))
-                .with_checks(checks);
+            let mut trainer =
+                Trainer::on(gpu.clone(), net, Mse, Sgd::new(0.01).expect("lr")).with_checks(checks);
             g.bench_function(label, |b| {
                 b.iter_custom(|iters| {
                     let ((), elapsed) = gpu

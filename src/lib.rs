@@ -50,8 +50,8 @@ pub use train::Trainer;
 pub mod prelude {
     pub use crate::Trainer;
     pub use forma_core::{
-        Activation, Batch, Const, ConstDim, Cpu, Device, Dim, Error, Float, Init, LossKind,
-        Result, Rng, Tensor, rng,
+        Activation, Batch, Const, ConstDim, Cpu, Device, Dim, Error, Float, Init, LossKind, Result,
+        Rng, Tensor, rng,
     };
     pub use forma_expr::{Ex, Mat, RowFn, RowLoss, Scalar, constant, var};
     pub use forma_layers::{

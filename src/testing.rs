@@ -129,7 +129,8 @@ impl Derivatives {
     pub fn compare(&self, what: &str, tol: Tolerance) -> Result<(), Mismatch> {
         let entries = self.names.iter().zip(&self.analytic).zip(&self.numeric);
         for ((name, &g), &fd) in entries {
-            let limit = (tol.rtol * g.abs().max(fd.abs())).max(tol.atol * self.scale.abs().max(1.0));
+            let limit =
+                (tol.rtol * g.abs().max(fd.abs())).max(tol.atol * self.scale.abs().max(1.0));
             if !(g.is_finite() && fd.is_finite()) || (g - fd).abs() > limit {
                 return Err(Mismatch {
                     what: String::from(what),
@@ -353,6 +354,9 @@ mod tests {
         let e = d.compare("Lin", Tolerance::default()).unwrap_err();
         assert_eq!(e.name, "param[3]");
         let text = e.to_string();
-        assert!(text.starts_with("Lin: d/dparam[3]: analytic 1e0, finite difference 1.5e0"), "{text}");
+        assert!(
+            text.starts_with("Lin: d/dparam[3]: analytic 1e0, finite difference 1.5e0"),
+            "{text}"
+        );
     }
 }

@@ -276,7 +276,12 @@ where
         Ok(())
     }
 
-    fn gradients(&mut self, x: &Tensor<E, B, In, D>, target: &L::Target<B>, step: u64) -> Result<E> {
+    fn gradients(
+        &mut self,
+        x: &Tensor<E, B, In, D>,
+        target: &L::Target<B>,
+        step: u64,
+    ) -> Result<E> {
         if x.rows() == 0 {
             let source = Error::EmptyBatch {
                 what: "Trainer::step input",
@@ -319,7 +324,11 @@ where
         let device = &self.device;
         let as_device = |e| refuse(step, StepCause::Device, e);
         if self.cache.is_none() {
-            self.cache = Some(self.model.new_cache(device, x.row_dim()).map_err(as_device)?);
+            self.cache = Some(
+                self.model
+                    .new_cache(device, x.row_dim())
+                    .map_err(as_device)?,
+            );
         }
         if self.dy.is_none() {
             let dy = Tensor::zeros_on(device, x.row_dim(), Default::default());
@@ -429,11 +438,15 @@ where
             return Some(refuse(step, StepCause::Input, e));
         }
         if counts[TARGET] != E::ZERO {
-            let e = self.loss.check_target(device, target).err().unwrap_or(Error::Invalid {
-                what: "target: non-finite values counted on the device",
-                value: counts[TARGET].to_f64(),
-                expected: "0",
-            });
+            let e = self
+                .loss
+                .check_target(device, target)
+                .err()
+                .unwrap_or(Error::Invalid {
+                    what: "target: non-finite values counted on the device",
+                    value: counts[TARGET].to_f64(),
+                    expected: "0",
+                });
             return Some(refuse(step, StepCause::Target, e));
         }
         let grads = self.grads.as_ref()?;

@@ -284,8 +284,7 @@ fn an_empty_batch_is_the_same_error_on_every_path() {
         let net = Xor::initialize(&mut rng(1));
         let (host, device) = if loss_is_sum {
             let mut t = Trainer::new(net.clone(), HalfSumSquares, Sgd::new(0.5).unwrap());
-            let mut d =
-                Trainer::on(Opaque, net, HalfSumSquares, Sgd::new(0.5).unwrap());
+            let mut d = Trainer::on(Opaque, net, HalfSumSquares, Sgd::new(0.5).unwrap());
             let (dx, dy) = (
                 Tensor::upload(&Opaque, &x).unwrap(),
                 Tensor::upload(&Opaque, &y).unwrap(),

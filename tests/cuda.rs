@@ -9,7 +9,9 @@ mod device_common;
 #[path = "../examples/custom_layers/layers.rs"]
 mod layers;
 
-use device_common::{assert_close, classification_networks, same_training, tutorial_networks, uniform};
+use device_common::{
+    assert_close, classification_networks, same_training, tutorial_networks, uniform,
+};
 use forma::core::{AdamStep, BiasKind, LabelStore, Layout, SgdStep};
 use forma::cuda::Cuda;
 use forma::cuda::kernels::Module;
@@ -260,9 +262,7 @@ fn every_primitive_matches_the_cpu_device() {
     let want = Device::<f32>::cross_entropy(&Cpu, r, k, &logits, &labels, &mut want_g).unwrap();
     let mut got_g = gpu.alloc(r * k).unwrap();
     let on_gpu = gpu.upload_labels(&labels, k).unwrap();
-    let got = gpu
-        .cross_entropy(r, k, &dl, &on_gpu, &mut got_g)
-        .unwrap();
+    let got = gpu.cross_entropy(r, k, &dl, &on_gpu, &mut got_g).unwrap();
     close("cross_entropy", &[got], &[want]);
     close("cross_entropy gradient", &download(&gpu, &got_g), &want_g);
 
@@ -538,7 +538,10 @@ fn a_checked_step_on_the_gpu_refuses_a_nan_input() {
         }
         other => panic!("expected a refused input, got {other:?}"),
     }
-    assert_eq!(trainer.model().to_host(&gpu).unwrap().to_vec(), net.to_vec());
+    assert_eq!(
+        trainer.model().to_host(&gpu).unwrap().to_vec(),
+        net.to_vec()
+    );
 }
 
 #[test]

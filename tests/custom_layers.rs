@@ -4,9 +4,9 @@
 //! the device code path (`Opaque`, the GPU's path on the CPU) step for step
 //! as on the CPU. tests/cuda.rs trains them on a GPU.
 
+mod device_common;
 #[path = "../examples/custom_layers/layers.rs"]
 mod layers;
-mod device_common;
 
 use device_common::opaque::Opaque;
 use device_common::{same_training, uniform};

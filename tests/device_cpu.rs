@@ -229,7 +229,7 @@ fn binary_axpby_and_axis_sums_match_plain_loops() {
     }
     // Lengths are checked, and name the operand.
     let err = Cpu
-        .sum_axis(rows, cols, &a, Axis::Columns, &mut vec![0.0; 3])
+        .sum_axis(rows, cols, &a, Axis::Columns, &mut [0.0; 3])
         .unwrap_err();
     assert!(
         matches!(

@@ -1028,13 +1028,21 @@ mod training {
         let target = Batch::<f64, 3>::from_flat(t).unwrap();
         let mut pred = Batch::<f64, 3>::from_flat(p).unwrap();
         let mut grad = Batch::<f64, 3>::zeros(0, Const);
-        let value = loss.value_and_grad(&Cpu, &pred, &target, &mut grad).unwrap();
+        let value = loss
+            .value_and_grad(&Cpu, &pred, &target, &mut grad)
+            .unwrap();
         prop_assert!(grad.rows() == pred.rows());
         for (i, (&pi, &g)) in p.iter().zip(grad.as_slice()).enumerate() {
             pred.as_mut_slice()[i] = pi + H;
-            let (up, lp) = (pred.as_slice()[i], loss.value(&Cpu, &pred, &target).unwrap());
+            let (up, lp) = (
+                pred.as_slice()[i],
+                loss.value(&Cpu, &pred, &target).unwrap(),
+            );
             pred.as_mut_slice()[i] = pi - H;
-            let (dn, lm) = (pred.as_slice()[i], loss.value(&Cpu, &pred, &target).unwrap());
+            let (dn, lm) = (
+                pred.as_slice()[i],
+                loss.value(&Cpu, &pred, &target).unwrap(),
+            );
             pred.as_mut_slice()[i] = pi;
             let fd = (lp - lm) / (up - dn);
             let tol = (RTOL * g.abs().max(fd.abs())).max(ATOL * value.abs().max(1.0));

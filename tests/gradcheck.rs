@@ -70,7 +70,8 @@ where
     m.forward(&Cpu, x, &mut cache).unwrap();
     let mut grads = m.zeros_like().unwrap();
     let mut dx = Tensor::full(x.row_dim(), In::default(), SENTINEL);
-    m.backward(&Cpu, x, &mut cache, r, &mut grads, Some(&mut dx)).unwrap();
+    m.backward(&Cpu, x, &mut cache, r, &mut grads, Some(&mut dx))
+        .unwrap();
     dx.into_vec()
 }
 
@@ -125,7 +126,12 @@ where
 {
     let what = format!("{} (batch {})", std::any::type_name::<L>(), pred.rows());
     let v = loss.value_and_grad(&Cpu, pred, target, &mut grad).unwrap();
-    prop_assert_eq!(v, loss.value(&Cpu, pred, target).unwrap(), "{}: value", &what);
+    prop_assert_eq!(
+        v,
+        loss.value(&Cpu, pred, target).unwrap(),
+        "{}: value",
+        &what
+    );
     prop_assert_eq!(grad.rows(), pred.rows(), "{}: gradient rows", &what);
     let mut d = Derivatives {
         scale: v,

@@ -49,8 +49,22 @@ impl<E: Float, D: Device<E>, const N: usize> Module<E, Const<N>, D> for SiLU {
         c.y.resize_rows(device, x.row_dim())?;
         let (rows, kind) = (x.rows(), BiasKind::None);
         // s = sigmoid(x); y = x ⊙ s
-        device.bias_act(rows, N, Some(x.buffer()), None, kind, Activation::Sigmoid, c.s.buffer_mut())?;
-        device.binary(Binary::Mul, x.len(), x.buffer(), c.s.buffer(), c.y.buffer_mut())?;
+        device.bias_act(
+            rows,
+            N,
+            Some(x.buffer()),
+            None,
+            kind,
+            Activation::Sigmoid,
+            c.s.buffer_mut(),
+        )?;
+        device.binary(
+            Binary::Mul,
+            x.len(),
+            x.buffer(),
+            c.s.buffer(),
+            c.y.buffer_mut(),
+        )?;
         Ok(&c.y)
     }
 
@@ -132,7 +146,13 @@ where
     ) -> Result<&'c Tensor<E, B, Const<N>, D>> {
         let h = self.f.forward(device, x, &mut c.f)?;
         c.y.resize_rows(device, x.row_dim())?;
-        device.binary(Binary::Add, x.len(), x.buffer(), h.buffer(), c.y.buffer_mut())?;
+        device.binary(
+            Binary::Add,
+            x.len(),
+            x.buffer(),
+            h.buffer(),
+            c.y.buffer_mut(),
+        )?;
         Ok(&c.y)
     }
 

@@ -35,12 +35,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let x = Batch::<f64, 4>::from_rows(&[[0.5, -1.2, 0.3, 2.0], [-0.7, 0.1, 1.5, -0.4]]);
     let r = Batch::<f64, 4>::from_rows(&[[1.0, -0.5, 0.25, 0.8], [0.3, 0.9, -1.1, 0.6]]);
     let checked = gradcheck(&mut SiLU, &x, &r)?;
-    println!("SiLU: {} derivatives match finite differences", checked.entries());
+    println!(
+        "SiLU: {} derivatives match finite differences",
+        checked.entries()
+    );
     let mut block = Residual {
         f: seq!(Linear::<4, 4, f64>::initialize(&mut rng(1)), SiLU),
     };
     let checked = gradcheck(&mut block, &x, &r)?;
-    println!("Residual: {} derivatives match finite differences", checked.entries());
+    println!(
+        "Residual: {} derivatives match finite differences",
+        checked.entries()
+    );
 
     // 2. Training on the CPU.
     let (x, y) = data();

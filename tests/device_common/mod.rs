@@ -54,7 +54,12 @@ pub fn same_training<E, D, M, L, OH, OD, const I: usize, const C: usize>(
     OD: Optimizer<E, M::On, D>,
 {
     let mut host = Trainer::new(net.clone(), loss.clone(), host_opt);
-    let mut dev = Trainer::on(device.clone(), net.to_device(&device).unwrap(), loss, device_opt);
+    let mut dev = Trainer::on(
+        device.clone(),
+        net.to_device(&device).unwrap(),
+        loss,
+        device_opt,
+    );
     let dx = Tensor::upload(&device, x).unwrap();
     let dy = Tensor::upload(&device, y).unwrap();
     for step in 0..steps {
@@ -232,7 +237,12 @@ pub fn classification_networks<E: Float, D: Resident<E>>(device: D, tol: f64, ma
     let classes = Classes::<usize, 3>::from_labels(labels).unwrap();
     let mut host = Trainer::new(net.clone(), SoftmaxCrossEntropy, Adam::new(0.01).unwrap());
     let on = net.to_device(&device).unwrap();
-    let mut dev = Trainer::on(device.clone(), on, SoftmaxCrossEntropy, Adam::new(0.01).unwrap());
+    let mut dev = Trainer::on(
+        device.clone(),
+        on,
+        SoftmaxCrossEntropy,
+        Adam::new(0.01).unwrap(),
+    );
     let dx = Tensor::upload(&device, &x).unwrap();
     let dl = Classes::upload(&device, &classes).unwrap();
     for step in 0..10.min(max_steps) {

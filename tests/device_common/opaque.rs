@@ -31,7 +31,10 @@ impl<E: Float> Resident<E> for Opaque {
     ) -> Result<Box<[[E; C]; R]>> {
         Cpu.upload_mat(host)
     }
-    fn upload_bias<B: Bias, const O: usize>(&self, host: &B::Param<E, O>) -> Result<B::Param<E, O>> {
+    fn upload_bias<B: Bias, const O: usize>(
+        &self,
+        host: &B::Param<E, O>,
+    ) -> Result<B::Param<E, O>> {
         <Cpu as Resident<E>>::upload_bias::<B, O>(&Cpu, host)
     }
 }
@@ -63,7 +66,16 @@ impl<E: Float> Device<E> for Opaque {
     fn copy(&self, len: usize, s: &[E], d: &mut [E]) -> Result<()> {
         Cpu.copy(len, s, d)
     }
-    fn matmul(&self, l: Layout, m: usize, k: usize, n: usize, a: &[E], b: &[E], c: &mut [E]) -> Result<()> {
+    fn matmul(
+        &self,
+        l: Layout,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[E],
+        b: &[E],
+        c: &mut [E],
+    ) -> Result<()> {
         Cpu.matmul(l, m, k, n, a, b, c)
     }
     fn linear_forward(
@@ -90,7 +102,15 @@ impl<E: Float> Device<E> for Opaque {
     ) -> Result<()> {
         Cpu.bias_act(rows, cols, x, bias, kind, act, y)
     }
-    fn act_backward(&self, len: usize, act: Activation, x: &[E], y: &[E], dy: &[E], dx: &mut [E]) -> Result<()> {
+    fn act_backward(
+        &self,
+        len: usize,
+        act: Activation,
+        x: &[E],
+        y: &[E],
+        dy: &[E],
+        dx: &mut [E],
+    ) -> Result<()> {
         Cpu.act_backward(len, act, x, y, dy, dx)
     }
     fn binary(&self, op: Binary, len: usize, a: &[E], b: &[E], out: &mut [E]) -> Result<()> {
@@ -102,13 +122,27 @@ impl<E: Float> Device<E> for Opaque {
     fn sum_axis(&self, rows: usize, cols: usize, x: &[E], axis: Axis, out: &mut [E]) -> Result<()> {
         Cpu.sum_axis(rows, cols, x, axis, out)
     }
-    fn bias_grad(&self, rows: usize, cols: usize, dy: &[E], kind: BiasKind, out: &mut [E]) -> Result<()> {
+    fn bias_grad(
+        &self,
+        rows: usize,
+        cols: usize,
+        dy: &[E],
+        kind: BiasKind,
+        out: &mut [E],
+    ) -> Result<()> {
         Cpu.bias_grad(rows, cols, dy, kind, out)
     }
     fn softmax(&self, rows: usize, cols: usize, x: &[E], y: &mut [E]) -> Result<()> {
         Cpu.softmax(rows, cols, x, y)
     }
-    fn softmax_backward(&self, rows: usize, cols: usize, y: &[E], dy: &[E], dx: &mut [E]) -> Result<()> {
+    fn softmax_backward(
+        &self,
+        rows: usize,
+        cols: usize,
+        y: &[E],
+        dy: &[E],
+        dx: &mut [E],
+    ) -> Result<()> {
         Cpu.softmax_backward(rows, cols, y, dy, dx)
     }
     fn cross_entropy(
@@ -121,13 +155,35 @@ impl<E: Float> Device<E> for Opaque {
     ) -> Result<E> {
         Cpu.cross_entropy(rows, classes, logits, labels, grad)
     }
-    fn loss(&self, kind: LossKind, len: usize, pred: &[E], target: &[E], grad: &mut [E]) -> Result<E> {
+    fn loss(
+        &self,
+        kind: LossKind,
+        len: usize,
+        pred: &[E],
+        target: &[E],
+        grad: &mut [E],
+    ) -> Result<E> {
         Cpu.loss(kind, len, pred, target, grad)
     }
-    fn sgd(&self, len: usize, step: &SgdStep<E>, p: &mut [E], g: &[E], v: Option<&mut [E]>) -> Result<()> {
+    fn sgd(
+        &self,
+        len: usize,
+        step: &SgdStep<E>,
+        p: &mut [E],
+        g: &[E],
+        v: Option<&mut [E]>,
+    ) -> Result<()> {
         Cpu.sgd(len, step, p, g, v)
     }
-    fn adam(&self, len: usize, step: &AdamStep<E>, p: &mut [E], g: &[E], m: &mut [E], v: &mut [E]) -> Result<()> {
+    fn adam(
+        &self,
+        len: usize,
+        step: &AdamStep<E>,
+        p: &mut [E],
+        g: &[E],
+        m: &mut [E],
+        v: &mut [E],
+    ) -> Result<()> {
         Cpu.adam(len, step, p, g, m, v)
     }
     fn count_nonfinite(&self, len: usize, x: &[E], counts: &mut [E], slot: usize) -> Result<()> {

@@ -8,12 +8,13 @@
 //!   trait, and the named shape rules ([`SameWidth`],
 //!   [`AreMultipliable`]) whose compile errors name the widths.
 //! * [`Float`]: the element types, `f32` and `f64`.
-//! * [`Tensor`] (feature `alloc`): a row-major matrix `rows x cols`, heap-backed.
+//! * [`Tensor`] (feature `alloc`): a row-major matrix `rows x cols` on a device.
 //! * [`math`]: slice-level kernels. Generic code stays thin; the work happens
 //!   in functions over slices and lengths, so each new shape costs little
 //!   compile time.
 //! * [`device`] (feature `alloc`): the [`Device`] trait that layers, losses
-//!   and optimizers are generic over, the [`Cpu`] device and [`DeviceTensor`].
+//!   and optimizers are generic over, and the [`Cpu`] device. A [`Tensor`]
+//!   names the device its elements live on (the `Cpu` by default).
 //! * [`init`]: PyTorch's `nn.Linear` default, Xavier/Glorot, He/Kaiming,
 //!   normal and exact values, from a seeded ChaCha8 generator.
 //!

@@ -169,19 +169,26 @@ fn a_device_tensor_whose_rows_times_width_overflow_is_an_error() {
     let r = Tensor::<f32, usize, Const<4>, Cpu>::zeros_on(&Cpu, HUGE, Const);
     assert_eq!(
         r.err(),
-        Some(overflow("Tensor::zeros_on (rows · cols overflows usize)", 0))
+        Some(overflow(
+            "Tensor::zeros_on (rows · cols overflows usize)",
+            0
+        ))
     );
     let mut t = Tensor::<f32, usize, Const<4>, Cpu>::zeros_on(&Cpu, 2, Const).unwrap();
     assert_eq!(
         t.resize_rows(&Cpu, HUGE),
-        Err(overflow("Tensor::resize_rows (rows · cols overflows usize)", 8))
+        Err(overflow(
+            "Tensor::resize_rows (rows · cols overflows usize)",
+            8
+        ))
     );
     assert_eq!(t.rows(), 2, "a refused resize changes nothing");
 }
 
 #[test]
 fn writing_64_rows_into_a_32_row_tensor_grows_it_and_a_short_write_keeps_the_buffer() {
-    let mut t = Tensor::<f32, usize, Const<2>, Cpu>::upload(&Cpu, &Batch::zeros(32, Const)).unwrap();
+    let mut t =
+        Tensor::<f32, usize, Const<2>, Cpu>::upload(&Cpu, &Batch::zeros(32, Const)).unwrap();
     let big = Batch::<f32, 2>::from_fn(64, Const, |r, c| (2 * r + c) as f32);
     t.write(&Cpu, &big).unwrap();
     assert_eq!(t.download(&Cpu).unwrap(), big);

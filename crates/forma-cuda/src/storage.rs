@@ -34,7 +34,10 @@ impl Storage<f32> for Cuda {
 
 impl Resident<f32> for Cuda {
     type Storage = Cuda;
-    fn upload_mat<const R: usize, const C: usize>(&self, host: &[[f32; C]; R]) -> Result<CudaBuffer> {
+    fn upload_mat<const R: usize, const C: usize>(
+        &self,
+        host: &[[f32; C]; R],
+    ) -> Result<CudaBuffer> {
         upload(self, host.as_flattened())
     }
     fn upload_bias<B: Bias, const O: usize>(&self, host: &B::Param<f32, O>) -> Result<CudaBuffer> {

@@ -106,7 +106,13 @@ macro_rules! no_params {
             fn visit(&self, _f: &mut impl FnMut(&P)) {}
             fn visit_mut(&mut self, _f: &mut impl FnMut(&mut P)) {}
             fn zip_mut(&mut self, _g: &Self, _f: &mut impl FnMut(&mut P, &P)) {}
-            fn zip2_mut(&mut self, _g: &Self, _s: &mut Self, _f: &mut impl FnMut(&mut P, &P, &mut P)) {}
+            fn zip2_mut(
+                &mut self,
+                _g: &Self,
+                _s: &mut Self,
+                _f: &mut impl FnMut(&mut P, &P, &mut P),
+            ) {
+            }
             fn zip3_mut(
                 &mut self,
                 _g: &Self,
@@ -201,7 +207,11 @@ where
         dx.resize_rows(device, dy.row_dim())?;
         // With a derivative from the output alone the input is not read: it
         // was never written when the layer before applied this activation.
-        let x = if act.derivative_from_output() { y.buffer() } else { x.buffer() };
+        let x = if act.derivative_from_output() {
+            y.buffer()
+        } else {
+            x.buffer()
+        };
         device.act_backward(dy.len(), act, x, y.buffer(), dy.buffer(), dx.buffer_mut())
     }
 

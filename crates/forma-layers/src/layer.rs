@@ -65,4 +65,3 @@ pub trait Network<E: Float>: FixedInput + Layer<E, <Self as FixedInput>::Input> 
 }
 
 impl<E: Float, T: FixedInput + Layer<E, <T as FixedInput>::Input>> Network<E> for T {}
-

@@ -1,19 +1,24 @@
 //! # forma-layers
 //!
 //! A network is a type. `(Linear<2, 32>, (Sigmoid, (Linear<32, 1>, Sigmoid)))`,
-//! spelled [`Mlp<2, 32, 1>`](Mlp), is a value whose forward and backward passes
-//! the compiler generates from the [`Module`] impls of its parts: no tape, no
-//! `dyn`, no allocation per step once its cache exists.
+//! spelled with [`seq!`], is a value whose forward and backward passes the
+//! compiler generates from the [`Module`] impls of its parts: no tape, no
+//! `dyn`, no allocation per step once its cache exists, on any device.
 //!
-//! * [`Layer`]: the shape of a layer (input width as a type parameter, output
-//!   width as an associated type) and allocation-free single-row inference.
-//! * [`Module`] (feature `alloc`): batched forward into a reusable typed cache,
-//!   and backward into a gradient value of the same type as the layer.
-//! * [`Params`]: visiting every parameter (optimizers, counting, saving).
+//! * [`Takes`]: a layer's shape rule (the width it takes, as a type
+//!   parameter, and the width it gives); width errors are compile errors
+//!   that name both widths.
+//! * [`Module`] (feature `alloc`): training, generic over the device (the
+//!   [`Cpu`](forma_core::Cpu) by default): a batched forward into a reusable
+//!   typed cache, and a backward into a gradient of the layer's own type.
+//! * [`Layer`]: allocation-free single-row inference on the stack, for
+//!   parameters in host memory (`no_std`, without `alloc` too).
+//! * [`Params`]: visiting every parameter (optimizers, counting, saving);
+//!   [`params!`] writes it for a user's layer.
+//! * [`Storage`]: where a layer's parameters live ([`Heap`], [`Inline`], or a
+//!   device's memory); [`ToDevice`] and [`ToHost`] move a model (feature `alloc`).
 //! * [`Linear`] with per-output, shared scalar or no bias; activations
 //!   [`Sigmoid`], [`ReLU`], [`Tanh`], [`LeakyReLU`], [`Identity`], [`Softmax`].
-//! * [`OnDevice`] (feature `alloc`): the same layers trained on any
-//!   [`Device`](forma_core::Device), their parameters in [`DeviceParams`].
 //! * Sequences: pairs `(A, B)` nest to any length; [`seq!`] builds them.
 #![no_std]
 #![deny(missing_docs)]
@@ -28,10 +33,10 @@ mod linear;
 mod mlp;
 #[cfg(feature = "alloc")]
 mod module;
-#[cfg(feature = "alloc")]
-mod place;
 mod params;
 mod params_macro;
+#[cfg(feature = "alloc")]
+mod place;
 mod seq;
 mod softmax;
 mod storage;
@@ -39,13 +44,13 @@ mod storage;
 pub use activation::{Elementwise, Identity, LeakyReLU, ReLU, Sigmoid, Tanh};
 pub use bias::{Bias, NoBias, PerOutput, SharedBias};
 pub use layer::{FixedInput, Layer, Network, Takes};
-#[cfg(feature = "alloc")]
-pub use module::{Model, Module};
-#[cfg(feature = "alloc")]
-pub use place::{Resident, ToDevice, ToHost};
 pub use linear::Linear;
 pub use mlp::{Mlp, Mlp3};
+#[cfg(feature = "alloc")]
+pub use module::{Model, Module};
 pub use params::{FlatParams, Params};
+#[cfg(feature = "alloc")]
+pub use place::{Resident, ToDevice, ToHost};
 
 #[doc(hidden)]
 pub use forma_core as __core;

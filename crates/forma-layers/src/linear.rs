@@ -284,7 +284,6 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>, In> L
 where
     In: SameWidth<Const<I>>,
 {
-
     fn infer(&self, x: In::Array<E>) -> [E; O] {
         let x: [E; I] = In::cast_array(x);
         let w = S::rows(&self.weight);

@@ -33,7 +33,10 @@ impl<E: Float> Resident<E> for Cpu {
         *m = *host;
         Ok(m)
     }
-    fn upload_bias<B: Bias, const O: usize>(&self, host: &B::Param<E, O>) -> Result<B::Param<E, O>> {
+    fn upload_bias<B: Bias, const O: usize>(
+        &self,
+        host: &B::Param<E, O>,
+    ) -> Result<B::Param<E, O>> {
         Ok(*host)
     }
 }
@@ -91,7 +94,10 @@ where
     fn to_host(&self, device: &D) -> Result<Self::Host> {
         let (w, b) = self.parts();
         let mut host = Linear::<I, O, E, B, Heap>::zeros();
-        device.read(<D::Storage as Storage<E>>::mat(w), host.weight_mut().as_flattened_mut())?;
+        device.read(
+            <D::Storage as Storage<E>>::mat(w),
+            host.weight_mut().as_flattened_mut(),
+        )?;
         device.read(<D::Storage as Storage<E>>::bias(b), host.bias_mut())?;
         forma_core::check_finite("ToHost: a weight read back", host.weight().as_flattened())?;
         forma_core::check_finite("ToHost: a bias read back", host.bias())?;

@@ -204,7 +204,11 @@ mod train {
             A::head_output(&mut cache.a)
         }
 
-        fn forward_after_head<Bt: Dim>(&self, device: &D, cache: &mut Self::Cache<Bt>) -> Result<()> {
+        fn forward_after_head<Bt: Dim>(
+            &self,
+            device: &D,
+            cache: &mut Self::Cache<Bt>,
+        ) -> Result<()> {
             self.0.forward_after_head(device, &mut cache.a)?;
             self.1.forward(device, A::output(&cache.a), &mut cache.b)?;
             Ok(())

@@ -29,15 +29,11 @@ pub trait Storage<E: Float>: 'static {
     /// The matrix as a slice.
     fn mat<const R: usize, const C: usize>(m: &Self::Mat<R, C>) -> &Self::Slice;
     /// The matrix as a slice, mutable.
-    fn mat_mut<const R: usize, const C: usize>(
-        m: &mut Self::Mat<R, C>,
-    ) -> &mut Self::Slice;
+    fn mat_mut<const R: usize, const C: usize>(m: &mut Self::Mat<R, C>) -> &mut Self::Slice;
     /// The bias as a slice.
     fn bias<B: Bias, const O: usize>(b: &Self::Bias<B, O>) -> &Self::Slice;
     /// The bias as a slice, mutable.
-    fn bias_mut<B: Bias, const O: usize>(
-        b: &mut Self::Bias<B, O>,
-    ) -> &mut Self::Slice;
+    fn bias_mut<B: Bias, const O: usize>(b: &mut Self::Bias<B, O>) -> &mut Self::Slice;
     /// A zero matrix in the same place as `like` (a gradient, an optimizer
     /// state). `Err` only where memory is a device's and it is exhausted.
     fn mat_zeros_like<const R: usize, const C: usize>(
@@ -51,21 +47,19 @@ pub trait Storage<E: Float>: 'static {
 
 /// Storage in host memory, readable as arrays: what stack inference,
 /// exact-value constructors and host-side saving need.
-pub trait HostStorage<E: Float>: Storage<E, Slice = [E]> + Copy + Debug + Default + Send + Sync {
+pub trait HostStorage<E: Float>:
+    Storage<E, Slice = [E]> + Copy + Debug + Default + Send + Sync
+{
     /// The matrix as nested arrays.
     fn rows<const R: usize, const C: usize>(m: &Self::Mat<R, C>) -> &[[E; C]; R];
     /// The matrix as nested arrays, mutable.
-    fn rows_mut<const R: usize, const C: usize>(
-        m: &mut Self::Mat<R, C>,
-    ) -> &mut [[E; C]; R];
+    fn rows_mut<const R: usize, const C: usize>(m: &mut Self::Mat<R, C>) -> &mut [[E; C]; R];
     /// A zero matrix, built without a large stack temporary.
     fn zeros<const R: usize, const C: usize>() -> Self::Mat<R, C>;
     /// The bias as its layout's array.
     fn bias_param<B: Bias, const O: usize>(b: &Self::Bias<B, O>) -> &B::Param<E, O>;
     /// The bias as its layout's array, mutable.
-    fn bias_param_mut<B: Bias, const O: usize>(
-        b: &mut Self::Bias<B, O>,
-    ) -> &mut B::Param<E, O>;
+    fn bias_param_mut<B: Bias, const O: usize>(b: &mut Self::Bias<B, O>) -> &mut B::Param<E, O>;
     /// A bias from its layout's array.
     fn bias_from<B: Bias, const O: usize>(b: B::Param<E, O>) -> Self::Bias<B, O>;
 }
@@ -99,9 +93,7 @@ macro_rules! host_storage {
             fn bias_mut<B: Bias, const O: usize>(b: &mut B::Param<E, O>) -> &mut [E] {
                 b.as_mut()
             }
-            fn mat_zeros_like<const R: usize, const C: usize>(
-                _like: &$mat,
-            ) -> Result<$mat> {
+            fn mat_zeros_like<const R: usize, const C: usize>(_like: &$mat) -> Result<$mat> {
                 Ok(<Self as HostStorage<E>>::zeros())
             }
             fn bias_zeros_like<B: Bias, const O: usize>(

@@ -41,7 +41,9 @@ impl<B: Dim, const C: usize> Clone for Classes<B, C> {
 
 impl<B: Dim, const C: usize> core::fmt::Debug for Classes<B, C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Classes").field("labels", &self.labels).finish()
+        f.debug_struct("Classes")
+            .field("labels", &self.labels)
+            .finish()
     }
 }
 

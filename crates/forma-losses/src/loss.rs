@@ -101,7 +101,6 @@ pub(crate) fn same_batch(what: &'static str, pred: usize, target: usize) -> Resu
     forma_core::check_len(what, pred, target)
 }
 
-
 /// A loss that is a sum (or mean) of one term per element: its formula is a
 /// [`LossKind`], shared with every device. Implementing this gives [`Loss`]
 /// on every device.
@@ -131,7 +130,13 @@ impl<E: Float, C: ConstDim, D: Device<E>, L: ElementwiseLoss> Loss<E, C, D> for 
         }
         grad.resize_rows(device, pred.row_dim())?;
         let len = pred.len();
-        device.loss(L::KIND, len, pred.buffer(), target.buffer(), grad.buffer_mut())
+        device.loss(
+            L::KIND,
+            len,
+            pred.buffer(),
+            target.buffer(),
+            grad.buffer_mut(),
+        )
     }
 
     fn check_target<B: Dim>(&self, device: &D, target: &Tensor<E, B, C, D>) -> Result<()> {

@@ -65,8 +65,7 @@ pub trait Optimizer<E: Float, P: Params<E, D::Slice>, D: Device<E> = Cpu> {
         Self: Sized;
     /// Queues [`Device::count_nonfinite`] of every state buffer into
     /// `counts[slot]`.
-    fn count_state_nonfinite(&self, device: &D, counts: &mut D::Slice, slot: usize)
-    -> Result<()>;
+    fn count_state_nonfinite(&self, device: &D, counts: &mut D::Slice, slot: usize) -> Result<()>;
 }
 
 /// Runs `find` over every parameter tensor with its gradient and two state
@@ -84,7 +83,8 @@ fn locate<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
     let (mut tensor, mut found) = (0, None);
     params.zip3(grads, s, t, &mut |p, g, s, t| {
         if found.is_none()
-            && let (Some(p), Some(g), Some(s), Some(t)) = (D::host(p), D::host(g), D::host(s), D::host(t))
+            && let (Some(p), Some(g), Some(s), Some(t)) =
+                (D::host(p), D::host(g), D::host(s), D::host(t))
             && let Some((i, v)) = find(p, g, s, t)
         {
             found = Some((tensor, i, v));

@@ -71,11 +71,21 @@ impl<E: Float> Device<E> for Cpu {
         act: Activation,
         c: &mut [E],
     ) -> Result<()> {
-        checks::linear_forward((m, K, N), (a.len(), b.len(), c.len()), Some(bias.len()), kind)?;
+        checks::linear_forward(
+            (m, K, N),
+            (a.len(), b.len(), c.len()),
+            Some(bias.len()),
+            kind,
+        )?;
         let len = m * N; // fits: checked above
         let c = &mut c[..len];
         if fixed::is_small(K, N) {
-            fixed::matmul_nt(rows::<E, K>(a, m), weight::<E, K, N>(b), E::ZERO, rows_mut::<E, N>(c, m));
+            fixed::matmul_nt(
+                rows::<E, K>(a, m),
+                weight::<E, K, N>(b),
+                E::ZERO,
+                rows_mut::<E, N>(c, m),
+            );
         } else {
             gemm::matmul_nt(m, K, N, &a[..m * K], &b[..N * K], E::ZERO, c)?;
         }
@@ -111,7 +121,12 @@ impl<E: Float> Device<E> for Cpu {
             checks::matmul((m, N, K), (dy.len(), w.len(), dx.len()))?;
             let dx = &mut dx[..m * K];
             if fixed::is_small(K, N) {
-                fixed::matmul_nn(rows::<E, N>(dy, m), weight::<E, K, N>(w), E::ZERO, rows_mut::<E, K>(dx, m));
+                fixed::matmul_nn(
+                    rows::<E, N>(dy, m),
+                    weight::<E, K, N>(w),
+                    E::ZERO,
+                    rows_mut::<E, K>(dx, m),
+                );
             } else {
                 gemm::matmul_nn(m, N, K, dy, &w[..N * K], E::ZERO, dx)?;
             }
@@ -202,9 +217,9 @@ impl<E: Float> Device<E> for Cpu {
         let (x, y, dy, dx) = (&x[..len], &y[..len], &dy[..len], &mut dx[..len]);
         match act {
             Activation::Identity => dx.copy_from_slice(dy),
-            Activation::Sigmoid => times_derivative(x, y, dy, dx, |x, y| {
-                Activation::Sigmoid.derivative(x, y)
-            }),
+            Activation::Sigmoid => {
+                times_derivative(x, y, dy, dx, |x, y| Activation::Sigmoid.derivative(x, y))
+            }
             Activation::ReLU => {
                 times_derivative(x, y, dy, dx, |x, y| Activation::ReLU.derivative(x, y))
             }
@@ -218,27 +233,14 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
-    fn count_nonfinite(
-        &self,
-        len: usize,
-        x: &[E],
-        counts: &mut [E],
-        slot: usize,
-    ) -> Result<()> {
+    fn count_nonfinite(&self, len: usize, x: &[E], counts: &mut [E], slot: usize) -> Result<()> {
         checks::count_nonfinite(len, x.len(), counts.len(), slot)?;
         let bad = x[..len].iter().filter(|v| !v.is_finite()).count();
         counts[slot] += E::from_f64(bad as f64);
         Ok(())
     }
 
-    fn binary(
-        &self,
-        op: Binary,
-        len: usize,
-        a: &[E],
-        b: &[E],
-        out: &mut [E],
-    ) -> Result<()> {
+    fn binary(&self, op: Binary, len: usize, a: &[E], b: &[E], out: &mut [E]) -> Result<()> {
         checks::binary(len, a.len(), b.len(), out.len())?;
         for ((o, &a), &b) in out[..len].iter_mut().zip(&a[..len]).zip(&b[..len]) {
             *o = op.apply(a, b);
@@ -254,14 +256,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
-    fn sum_axis(
-        &self,
-        rows: usize,
-        cols: usize,
-        x: &[E],
-        axis: Axis,
-        out: &mut [E],
-    ) -> Result<()> {
+    fn sum_axis(&self, rows: usize, cols: usize, x: &[E], axis: Axis, out: &mut [E]) -> Result<()> {
         checks::sum_axis(rows, cols, x.len(), axis, out.len())?;
         let x = &x[..rows * cols]; // fits: checked above
         match axis {

@@ -1,17 +1,25 @@
-//! Where the numbers live: the [`Device`] trait, the [`Cpu`] device, and
-//! [`DeviceTensor`], a batch with its feature width in the type that lives on
-//! a device.
+//! Where the numbers live: the [`Device`] trait and the [`Cpu`] device.
 //!
-//! A device offers the dozen primitives a training step needs (three matrix
-//! products, bias + activation, activation backward, bias gradients, losses,
-//! SGD and Adam updates, fill and copy). Layers, losses and optimizers are
-//! written once over these primitives (`OnDevice`, `DeviceLoss`,
-//! `DeviceOptimizer` in their crates), so the same network type trains on any
-//! device; `forma-cuda` implements `Device<f32>` for an NVIDIA GPU.
+//! A device offers the primitives a training step needs (three matrix
+//! products, bias + activation, activation backward, bias gradients,
+//! softmax, losses, SGD and Adam updates, fill and copy, counting
+//! non-finite values) and the small algebra a user's layer is made of
+//! (elementwise `binary`, `axpby`, `sum_axis`). Layers, losses, optimizers
+//! and the trainer are written once over these primitives, generic over the
+//! device (`Module`, `Loss`, `Optimizer`, `Trainer` in their crates), so the
+//! same network type trains on any device; `forma-cuda` implements
+//! `Device<f32>` for an NVIDIA GPU.
+//!
+//! A device has a slice type ([`Device::Slice`]: `[E]` on the CPU) that
+//! every primitive takes, so a layer passes its own parameter storage as it
+//! is, and an owned buffer type ([`Device::Buffer`]) that a
+//! [`Tensor`](crate::Tensor) on the device holds. The widths of a
+//! `Linear` reach [`Device::forward_linear`] and [`Device::backward_linear`]
+//! as constants, which the CPU uses to pick unrolled kernels.
 //!
 //! Transfers are explicit ([`Device::write`], [`Device::read`],
-//! [`DeviceTensor::upload`]); nothing copies between host and device behind
-//! the user's back, except the one scalar a loss returns.
+//! [`Tensor::upload`](crate::Tensor::upload)); nothing copies between host
+//! and device behind the user's back, except the one scalar a loss returns.
 //!
 //! Every primitive checks its buffers' lengths and returns
 //! [`Error::Length`](crate::Error) rather than touch memory it does
@@ -282,13 +290,8 @@ pub trait Device<E: Float>: LabelStore {
         out: &mut Self::Slice,
     ) -> Result<()>;
     /// `y = softmax(x)` over each row of a `rows x cols` matrix.
-    fn softmax(
-        &self,
-        rows: usize,
-        cols: usize,
-        x: &Self::Slice,
-        y: &mut Self::Slice,
-    ) -> Result<()>;
+    fn softmax(&self, rows: usize, cols: usize, x: &Self::Slice, y: &mut Self::Slice)
+    -> Result<()>;
     /// `dx = y ⊙ (dy - rowsum(dy ⊙ y))`, the input gradient of a softmax with output `y`.
     fn softmax_backward(
         &self,
