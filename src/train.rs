@@ -428,7 +428,7 @@ where
             let e = match x.download(device) {
                 Ok(host) => forma_core::check_finite_rows("input", In::SIZE, host.as_slice())
                     .err()
-                    .unwrap_or(Error::Invalid {
+                    .unwrap_or_else(|| Error::Invalid {
                         what: "input: non-finite values counted on the device",
                         value: counts[INPUT].to_f64(),
                         expected: "0",

@@ -146,7 +146,7 @@ pub(crate) fn elements(
     cols: usize,
     got: usize,
 ) -> crate::Result<usize> {
-    rows.checked_mul(cols).ok_or(crate::Error::Length {
+    rows.checked_mul(cols).ok_or_else(|| crate::Error::Length {
         what,
         expected: usize::MAX,
         got,

@@ -110,7 +110,7 @@ pub enum Error {
     /// optimizer state are bit for bit as before the step (the values; an
     /// optimizer may have created its zeroed state, as its first step
     /// would). For [`StepCause::Device`] that holds only where the trainer
-    /// could restore its snapshot (a checked `DeviceTrainer` does, and says
+    /// could restore its snapshot (a checked trainer on a GPU does, and says
     /// so by failing with the restore's error otherwise).
     Step {
         /// The step's number, counted by the trainer from 1.

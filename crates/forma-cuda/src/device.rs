@@ -25,7 +25,7 @@ use crate::kernels::Kernels;
 /// let gpu = Cuda::new(0)?; // Err(Error::NoDevice { .. }) without a GPU
 /// let mut buffer = gpu.alloc(4)?;
 /// gpu.write(&[1.0, 2.0, 3.0, 4.0], &mut buffer)?;
-/// // With the `forma` crate: `DeviceTrainer::new(gpu.clone(), net, loss, optimizer)?`.
+/// // With the `forma` crate: `Trainer::on(gpu.clone(), net.to_device(&gpu)?, loss, optimizer)`.
 /// # Ok::<(), forma_core::Error>(())
 /// ```
 #[derive(Clone)]

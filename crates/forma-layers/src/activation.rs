@@ -12,6 +12,16 @@ use crate::{Layer, Params};
 /// Each is one [`Activation`]: the formulas live in forma-core, shared with
 /// every device, so a network computes the same values on the CPU path and on
 /// any [`Device`](forma_core::Device).
+///
+/// Every activation trains through one blanket `Module` impl over this
+/// trait, so when a layer has no `Module` impl for a device, the compiler
+/// names this trait: the message below says what is missing.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot train here: it has no `Module` impl for this element type and device",
+    label = "not a layer on this device",
+    note = "a layer trains on a device when it implements `Module<E, In, D>` for it (the built-in activations do so through `Elementwise`)",
+    note = "`RowFn` and `RowLoss` run on the `Cpu` device only"
+)]
 pub trait Elementwise: Copy + Debug + Default + Send + Sync + 'static {
     /// The function as a value a device dispatches on.
     fn activation(&self) -> Activation;

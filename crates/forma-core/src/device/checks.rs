@@ -18,6 +18,7 @@ use crate::{Error, Result};
 
 /// `Ok` if a buffer of length `have` holds the `need` elements an operation
 /// uses; else `Err(Error::Length { what, expected: need, got: have })`.
+#[inline]
 pub fn fits(what: &'static str, need: usize, have: usize) -> Result<()> {
     if need <= have {
         Ok(())
@@ -33,12 +34,14 @@ pub fn fits(what: &'static str, need: usize, have: usize) -> Result<()> {
 /// `rows · cols` with `checked_mul`; on overflow an
 /// [`Error::Length`](crate::Error) named `what`, `expected` `usize::MAX` and
 /// `got` the length `have` of the buffer the product was for.
+#[inline]
 pub fn elements(what: &'static str, (rows, cols): (usize, usize), have: usize) -> Result<usize> {
     crate::dim::elements(what, rows, cols, have)
 }
 
 /// `Ok` if `got` (a count the caller gave) is at most `limit` (what the
 /// buffer has room for); else `Err(Error::Length { what, expected: limit, got })`.
+#[inline]
 pub fn at_most(what: &'static str, limit: usize, got: usize) -> Result<()> {
     if got <= limit {
         Ok(())
@@ -52,6 +55,7 @@ pub fn at_most(what: &'static str, limit: usize, got: usize) -> Result<()> {
 }
 
 /// Each named buffer holds `need` elements.
+#[inline]
 fn all_fit(need: usize, buffers: &[(&'static str, usize)]) -> Result<()> {
     buffers
         .iter()
@@ -59,21 +63,25 @@ fn all_fit(need: usize, buffers: &[(&'static str, usize)]) -> Result<()> {
 }
 
 /// [`Device::write`](super::Device::write): the destination holds the source.
+#[inline]
 pub fn write(src: usize, dst: usize) -> Result<()> {
     fits("Device::write destination", src, dst)
 }
 
 /// [`Device::read`](super::Device::read): the source holds what is read.
+#[inline]
 pub fn read(src: usize, dst: usize) -> Result<()> {
     fits("Device::read source", dst, src)
 }
 
 /// [`Device::fill`](super::Device::fill).
+#[inline]
 pub fn fill(len: usize, buffer: usize) -> Result<()> {
     fits("Device::fill buffer", len, buffer)
 }
 
 /// [`Device::copy`](super::Device::copy).
+#[inline]
 pub fn copy(len: usize, src: usize, dst: usize) -> Result<()> {
     fits("Device::copy source", len, src)?;
     fits("Device::copy destination", len, dst)
@@ -81,6 +89,7 @@ pub fn copy(len: usize, src: usize, dst: usize) -> Result<()> {
 
 /// [`Device::matmul`](super::Device::matmul): whatever the layout, `A` holds
 /// `m·k` elements, `B` `k·n` and `C` `m·n`.
+#[inline]
 pub fn matmul((m, k, n): (usize, usize, usize), (a, b, c): (usize, usize, usize)) -> Result<()> {
     fits(
         "matmul: A",
@@ -101,6 +110,7 @@ pub fn matmul((m, k, n): (usize, usize, usize), (a, b, c): (usize, usize, usize)
 
 /// [`Device::bias_act`](super::Device::bias_act): `x` (if given) and `y` hold
 /// `rows·cols`, the bias what `kind` reads of it.
+#[inline]
 pub fn bias_act(
     (rows, cols): (usize, usize),
     x: Option<usize>,
@@ -116,6 +126,7 @@ pub fn bias_act(
 
 /// [`Device::linear_forward`](super::Device::linear_forward): the product's
 /// operands and the bias.
+#[inline]
 pub fn linear_forward(
     mkn: (usize, usize, usize),
     abc: (usize, usize, usize),
@@ -127,6 +138,7 @@ pub fn linear_forward(
 }
 
 /// [`Device::act_backward`](super::Device::act_backward).
+#[inline]
 pub fn act_backward(len: usize, x: usize, y: usize, dy: usize, dx: usize) -> Result<()> {
     all_fit(
         len,
@@ -140,6 +152,7 @@ pub fn act_backward(len: usize, x: usize, y: usize, dy: usize, dx: usize) -> Res
 }
 
 /// [`Device::bias_grad`](super::Device::bias_grad).
+#[inline]
 pub fn bias_grad(rows: usize, cols: usize, dy: usize, kind: BiasKind, out: usize) -> Result<()> {
     let n = elements(
         "bias_grad: dy (rows·cols overflows usize)",
@@ -151,12 +164,14 @@ pub fn bias_grad(rows: usize, cols: usize, dy: usize, kind: BiasKind, out: usize
 }
 
 /// [`Device::softmax`](super::Device::softmax).
+#[inline]
 pub fn softmax(rows: usize, cols: usize, x: usize, y: usize) -> Result<()> {
     let n = elements("softmax: x (rows·cols overflows usize)", (rows, cols), x)?;
     all_fit(n, &[("softmax: x", x), ("softmax: y", y)])
 }
 
 /// [`Device::softmax_backward`](super::Device::softmax_backward).
+#[inline]
 pub fn softmax_backward(rows: usize, cols: usize, y: usize, dy: usize, dx: usize) -> Result<()> {
     let n = elements(
         "softmax_backward: y (rows·cols overflows usize)",
@@ -174,6 +189,7 @@ pub fn softmax_backward(rows: usize, cols: usize, y: usize, dy: usize, dx: usize
 }
 
 /// [`Device::cross_entropy`](super::Device::cross_entropy).
+#[inline]
 pub fn cross_entropy(
     rows: usize,
     classes: usize,
@@ -192,6 +208,7 @@ pub fn cross_entropy(
 }
 
 /// [`Device::loss`](super::Device::loss).
+#[inline]
 pub fn loss(len: usize, pred: usize, target: usize, grad: usize) -> Result<()> {
     all_fit(
         len,
@@ -205,6 +222,7 @@ pub fn loss(len: usize, pred: usize, target: usize, grad: usize) -> Result<()> {
 
 /// [`Device::sgd`](super::Device::sgd): the velocity is checked (and needed)
 /// only with momentum.
+#[inline]
 pub fn sgd(len: usize, p: usize, g: usize, momentum: bool, v: Option<usize>) -> Result<()> {
     all_fit(len, &[("sgd: params", p), ("sgd: grads", g)])?;
     if momentum {
@@ -214,6 +232,7 @@ pub fn sgd(len: usize, p: usize, g: usize, momentum: bool, v: Option<usize>) -> 
 }
 
 /// [`Device::adam`](super::Device::adam).
+#[inline]
 pub fn adam(len: usize, p: usize, g: usize, m: usize, v: usize) -> Result<()> {
     all_fit(
         len,
@@ -228,6 +247,7 @@ pub fn adam(len: usize, p: usize, g: usize, m: usize, v: usize) -> Result<()> {
 
 /// [`Device::count_nonfinite`](super::Device::count_nonfinite): `x` holds
 /// `len` elements and `slot` is an element of `counts`.
+#[inline]
 pub fn count_nonfinite(len: usize, x: usize, counts: usize, slot: usize) -> Result<()> {
     fits("Device::count_nonfinite input", len, x)?;
     fits(
@@ -238,6 +258,7 @@ pub fn count_nonfinite(len: usize, x: usize, counts: usize, slot: usize) -> Resu
 }
 
 /// [`Device::binary`](super::Device::binary): `a`, `b` and `out` hold `len`.
+#[inline]
 pub fn binary(len: usize, a: usize, b: usize, out: usize) -> Result<()> {
     all_fit(
         len,
@@ -246,12 +267,14 @@ pub fn binary(len: usize, a: usize, b: usize, out: usize) -> Result<()> {
 }
 
 /// [`Device::axpby`](super::Device::axpby): `x` and `y` hold `len`.
+#[inline]
 pub fn axpby(len: usize, x: usize, y: usize) -> Result<()> {
     all_fit(len, &[("axpby: x", x), ("axpby: y", y)])
 }
 
 /// [`Device::sum_axis`](super::Device::sum_axis): `x` holds `rows·cols`,
 /// `out` one value per sum.
+#[inline]
 pub fn sum_axis(rows: usize, cols: usize, x: usize, axis: crate::Axis, out: usize) -> Result<()> {
     let n = elements("sum_axis: x (rows·cols overflows usize)", (rows, cols), x)?;
     fits("sum_axis: x", n, x)?;

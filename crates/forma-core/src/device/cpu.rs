@@ -79,7 +79,7 @@ impl<E: Float> Device<E> for Cpu {
         )?;
         let len = m * N; // fits: checked above
         let c = &mut c[..len];
-        if fixed::is_small(K, N) {
+        if unrolled(K, N) {
             fixed::matmul_nt(
                 rows::<E, K>(a, m),
                 weight::<E, K, N>(b),
@@ -89,7 +89,9 @@ impl<E: Float> Device<E> for Cpu {
         } else {
             gemm::matmul_nt(m, K, N, &a[..m * K], &b[..N * K], E::ZERO, c)?;
         }
-        epilogue(c, N, bias, kind, act);
+        if N > 0 {
+            fixed_epilogue::<E, N>(c, bias, kind, act);
+        }
         Ok(())
     }
 
@@ -106,7 +108,7 @@ impl<E: Float> Device<E> for Cpu {
         checks::matmul((N, m, K), (dy.len(), x.len(), gw.len()))?;
         checks::bias_grad(m, N, dy.len(), kind, gb.len())?;
         let (x, dy) = (&x[..m * K], &dy[..m * N]); // fit: checked above
-        if fixed::is_small(K, N) {
+        if unrolled(K, N) {
             let gw: &mut [[E; K]; N] = weight_mut::<E, K, N>(gw);
             fixed::matmul_tn(rows::<E, N>(dy, m), rows::<E, K>(x, m), E::ZERO, gw);
         } else {
@@ -120,7 +122,7 @@ impl<E: Float> Device<E> for Cpu {
         if let Some(dx) = dx {
             checks::matmul((m, N, K), (dy.len(), w.len(), dx.len()))?;
             let dx = &mut dx[..m * K];
-            if fixed::is_small(K, N) {
+            if unrolled(K, N) {
                 fixed::matmul_nn(
                     rows::<E, N>(dy, m),
                     weight::<E, K, N>(w),
@@ -406,6 +408,12 @@ impl<E: Float> Device<E> for Cpu {
     }
 }
 
+/// Whether a `K`-in, `N`-out layer takes the unrolled kernels: small, and
+/// neither width 0 (a width-0 row has no array chunks; the GEMM handles it).
+const fn unrolled(k: usize, n: usize) -> bool {
+    k > 0 && n > 0 && fixed::is_small(k, n)
+}
+
 /// The first `m` rows of a row-major slice of width `W`, as arrays. The
 /// caller checked that the slice holds them.
 fn rows<E: Float, const W: usize>(a: &[E], m: usize) -> &[[E; W]] {
@@ -447,6 +455,51 @@ fn epilogue<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, act:
         Activation::LeakyReLU { slope } => add_bias(y, cols, bias, kind, |v| {
             Activation::LeakyReLU { slope }.apply(v)
         }),
+    }
+}
+
+/// [`epilogue`] with the width a constant (a `Linear`'s): rows are arrays,
+/// so a small layer's loop is unrolled as its product's is. `N > 0`.
+fn fixed_epilogue<E: Float, const N: usize>(
+    y: &mut [E],
+    bias: &[E],
+    kind: BiasKind,
+    act: Activation,
+) {
+    match act {
+        Activation::Identity if kind == BiasKind::None => {}
+        Activation::Identity => add_fixed_bias::<E, N>(y, bias, kind, |v| v),
+        Activation::Sigmoid => {
+            add_fixed_bias::<E, N>(y, bias, kind, |v| Activation::Sigmoid.apply(v))
+        }
+        Activation::ReLU => add_fixed_bias::<E, N>(y, bias, kind, |v| Activation::ReLU.apply(v)),
+        Activation::Tanh => add_fixed_bias::<E, N>(y, bias, kind, |v| Activation::Tanh.apply(v)),
+        Activation::LeakyReLU { slope } => {
+            add_fixed_bias::<E, N>(y, bias, kind, |v| Activation::LeakyReLU { slope }.apply(v))
+        }
+    }
+}
+
+#[inline(always)]
+fn add_fixed_bias<E: Float, const N: usize>(
+    y: &mut [E],
+    bias: &[E],
+    kind: BiasKind,
+    f: impl Fn(E) -> E,
+) {
+    match kind {
+        BiasKind::PerColumn => {
+            let b: &[E; N] = match bias[..N].try_into() {
+                Ok(b) => b,
+                Err(_) => unreachable!("a slice of N converts to [_; N]"),
+            };
+            for row in y.as_chunks_mut::<N>().0 {
+                for (v, &b) in row.iter_mut().zip(b) {
+                    *v = f(*v + b);
+                }
+            }
+        }
+        _ => add_bias(y, N, bias, kind, f),
     }
 }
 
