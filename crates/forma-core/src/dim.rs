@@ -146,11 +146,16 @@ pub(crate) fn elements(
     cols: usize,
     got: usize,
 ) -> crate::Result<usize> {
-    rows.checked_mul(cols).ok_or_else(|| crate::Error::Length {
-        what,
-        expected: usize::MAX,
-        got,
-    })
+    // A match, not `ok_or`: an `Error` built eagerly is dropped on every
+    // success, and its drop is not free (this runs per layer per step).
+    match rows.checked_mul(cols) {
+        Some(n) => Ok(n),
+        None => Err(crate::Error::Length {
+            what,
+            expected: usize::MAX,
+            got,
+        }),
+    }
 }
 
 #[cfg(test)]
