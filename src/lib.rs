@@ -30,9 +30,11 @@
 
 extern crate alloc;
 
+mod checkpoint;
 pub mod data;
 #[doc = include_str!("../docs/guide.md")]
 pub mod guide {}
+pub mod io;
 pub mod testing;
 mod train;
 
@@ -56,8 +58,8 @@ pub mod prelude {
     pub use forma_expr::{Ex, Mat, RowFn, RowLoss, Scalar, constant, var};
     pub use forma_layers::{
         FixedInput, Identity, Initialize, Layer, LeakyReLU, Linear, Mlp, Mlp3, Model, Module,
-        Network, NoBias, Params, PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh, ToDevice,
-        ToHost, chain, seq,
+        Named, Network, NoBias, Params, PerOutput, ReLU, SharedBias, Sigmoid, Softmax, Tanh,
+        ToDevice, ToHost, chain, seq,
     };
     pub use forma_losses::{
         Bce, BceWithLogits, Classes, HalfMse, HalfSumSquares, Loss, Mse, SoftmaxCrossEntropy,

@@ -630,6 +630,18 @@ where
         &self.optimizer
     }
 
+    /// The optimizer, for a checkpoint's restore: the next step's update
+    /// check reads every parameter.
+    pub(crate) fn optimizer_mut_for_restore(&mut self) -> &mut O {
+        self.touched = true;
+        &mut self.optimizer
+    }
+
+    /// Sets the step count (a checkpoint's).
+    pub(crate) fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
     /// The device.
     pub fn device(&self) -> &D {
         &self.device

@@ -94,6 +94,19 @@ pub enum Error {
         got: f64,
     },
     #[cfg(feature = "alloc")]
+    /// A saved tensor (a `.safetensors` file) that does not fit the model:
+    /// which file and tensor, what the model's type expects, what came.
+    Tensor {
+        /// The file (its path, or "(bytes)").
+        file: alloc::string::String,
+        /// The tensor's name on file (empty for the file as a whole).
+        name: alloc::string::String,
+        /// What the model expects.
+        expected: alloc::string::String,
+        /// What the file holds.
+        got: alloc::string::String,
+    },
+    #[cfg(feature = "alloc")]
     /// Text data (CSV) that could not be read: where, what was expected, what came.
     Data {
         /// What was being read (a file name, or "parse_csv").
@@ -258,6 +271,19 @@ impl fmt::Display for Error {
             ),
             Error::Parse { what, line } => write!(f, "{what}: cannot parse line {line}"),
             Error::Config { what, got } => write!(f, "invalid setting: {what}, got {got}"),
+            #[cfg(feature = "alloc")]
+            Error::Tensor {
+                file,
+                name,
+                expected,
+                got,
+            } => {
+                if name.is_empty() {
+                    write!(f, "{file}: expected {expected}, got {got}")
+                } else {
+                    write!(f, "{file}: tensor `{name}`: expected {expected}, got {got}")
+                }
+            }
             #[cfg(feature = "alloc")]
             Error::Data {
                 what,

@@ -129,6 +129,11 @@ impl<E: Float, P: ?Sized, F: Clone, const I: usize, const O: usize> Params<E, P>
     fn zip3(&self, _g: &Self, _s: &Self, _t: &Self, _f: &mut impl FnMut(&P, &P, &P, &P)) {}
 }
 
+/// No parameters: a number in a sequence, no tensors.
+impl<F, const I: usize, const O: usize> forma_layers::Named for RowFn<F, I, O> {
+    fn names_at(&self, _prefix: &mut String, _f: &mut dyn FnMut(&str, &[usize])) {}
+}
+
 impl<F, const I: usize, const O: usize> forma_layers::Takes<Const<I>> for RowFn<F, I, O> {
     type Out = Const<O>;
 }

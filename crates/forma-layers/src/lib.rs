@@ -33,6 +33,8 @@ mod linear;
 mod mlp;
 #[cfg(feature = "alloc")]
 mod module;
+#[cfg(feature = "alloc")]
+mod named;
 mod params;
 mod params_macro;
 #[cfg(feature = "alloc")]
@@ -48,12 +50,17 @@ pub use linear::Linear;
 pub use mlp::{Mlp, Mlp3};
 #[cfg(feature = "alloc")]
 pub use module::{Model, Module};
+#[cfg(feature = "alloc")]
+pub use named::Named;
 pub use params::{FlatParams, Params};
 #[cfg(feature = "alloc")]
 pub use place::{Resident, ToDevice, ToHost};
 
 #[doc(hidden)]
 pub use forma_core as __core;
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+pub extern crate alloc as __alloc;
 #[cfg(feature = "alloc")]
 pub use seq::PairCache;
 pub use seq::{Initialize, chain};

@@ -298,6 +298,18 @@ where
     }
 }
 
+/// `weight` `[out, in]` and `bias` (`[out]`, `[1]` shared, `[0]` none).
+#[cfg(feature = "alloc")]
+impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> crate::Named
+    for Linear<I, O, E, B, S>
+{
+    fn names_at(&self, prefix: &mut alloc::string::String, f: &mut dyn FnMut(&str, &[usize])) {
+        crate::named::tensor(prefix, "weight", &[O, I], f);
+        let bias = O * B::LEN_PER_OUTPUT + B::LEN_FIXED;
+        crate::named::tensor(prefix, "bias", &[bias], f);
+    }
+}
+
 #[cfg(feature = "alloc")]
 mod train {
     use super::*;

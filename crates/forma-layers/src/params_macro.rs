@@ -62,6 +62,7 @@ macro_rules! params {
                 $(self.$field.zip3(&g.$field, &s.$field, &t.$field, f);)+
             }
         }
+        $crate::__named_fields!([$($g)*] $t { $($field: $fty),+ });
     };
     ($t:ty { $($field:ident : $fty:ty),+ $(,)? }) => {
         $crate::params!([] $t { $($field: $fty),+ });
@@ -95,6 +96,40 @@ macro_rules! params {
     };
 }
 
+/// `Named` for a struct of layers: each field's names under `field.`.
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __named_fields {
+    ([$($g:tt)*] $t:ty { $($field:ident : $fty:ty),+ }) => {
+        impl<$($g)*> $crate::Named for $t
+        where
+            $($fty: $crate::Named,)+
+        {
+            fn names_at(
+                &self,
+                prefix: &mut $crate::__alloc::string::String,
+                f: &mut dyn FnMut(&str, &[usize]),
+            ) {
+                $(
+                    let len = prefix.len();
+                    prefix.push_str(concat!(stringify!($field), "."));
+                    self.$field.names_at(prefix, f);
+                    prefix.truncate(len);
+                )+
+            }
+        }
+    };
+}
+
+/// Nothing to write without `alloc` (no names).
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __named_fields {
+    ($($t:tt)*) => {};
+}
+
 /// `ToDevice` and `ToHost` for a layer without parameters (with `alloc`).
 #[cfg(feature = "alloc")]
 #[doc(hidden)]
@@ -111,6 +146,14 @@ macro_rules! __same_everywhere {
             type Host = $t;
             fn to_host(&self, _device: &D) -> $crate::__core::Result<$t> {
                 Ok(::core::clone::Clone::clone(self))
+            }
+        }
+        impl $crate::Named for $t {
+            fn names_at(
+                &self,
+                _prefix: &mut $crate::__alloc::string::String,
+                _f: &mut dyn FnMut(&str, &[usize]),
+            ) {
             }
         }
     };

@@ -81,6 +81,27 @@ impl<E: Float, P> Adam<E, P> {
 }
 
 impl<E: Float, P> Adam<E, P> {
+    /// The moments, if a step made them.
+    pub(crate) fn moments_ref(&self) -> Option<&(P, P)> {
+        self.moments.as_ref()
+    }
+
+    /// The steps taken (PyTorch's `state['step']`).
+    pub(crate) fn steps_taken(&self) -> u64 {
+        u64::try_from(self.t).unwrap_or(0)
+    }
+
+    /// Sets the moments and the step count (a checkpoint's).
+    pub(crate) fn restore_state(&mut self, moments: Option<(P, P)>, t: u64) -> Result<()> {
+        self.t = i32::try_from(t).map_err(|_| forma_core::Error::Invalid {
+            what: "Adam state: step count t",
+            value: t as f64,
+            expected: "at most 2^31 - 1",
+        })?;
+        self.moments = moments;
+        Ok(())
+    }
+
     /// Advances the step count and returns that step's settings.
     fn next_step(&mut self) -> AdamStep<E> {
         let step = self.settings(self.t);

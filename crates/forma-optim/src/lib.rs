@@ -12,9 +12,11 @@
 extern crate alloc;
 
 mod adam;
+mod checkpoint;
 mod sgd;
 
 pub use adam::Adam;
+pub use checkpoint::Stateful;
 pub use sgd::Sgd;
 
 use forma_core::{Cpu, Device, Float, Result};

@@ -69,6 +69,18 @@ impl<E: Float, P> Sgd<E, P> {
 }
 
 impl<E: Float, P> Sgd<E, P> {
+    /// The momentum buffer, if a step with momentum made it.
+    pub(crate) fn velocity(&self) -> Option<&P> {
+        self.velocity.as_ref()
+    }
+
+    /// Sets the momentum buffer (a checkpoint's); the next check reads every
+    /// parameter.
+    pub(crate) fn restore_velocity(&mut self, velocity: Option<P>) {
+        self.velocity = velocity;
+        self.bounds = None;
+    }
+
     /// The settings of the next step.
     fn settings(&self, first: bool) -> SgdStep<E> {
         SgdStep {
