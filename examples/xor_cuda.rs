@@ -5,7 +5,7 @@
 //! comes back with `to_host`.
 //!
 //! Run: `cargo run --release --features cuda --example xor_cuda [-- --cpu]`
-//! (`--cpu` runs the same device code on the `Cpu` device). Without a GPU it
+//! (`--cpu` runs the same code with the `Cpu` device). Without a GPU it
 //! says so and exits with status 2.
 
 mod common;

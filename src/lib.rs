@@ -25,7 +25,8 @@
 //!
 //! The member crates: [`core`] (dimensions, tensors, CPU math), [`layers`],
 //! [`losses`], [`optim`], [`expr`] (the static expression graph: autograd of
-//! any composition) and [`cuda`] (the CUDA backend, feature `cuda`; verified on an H200).
+//! any composition) and [`cuda`] (the CUDA backend, feature `cuda`; verified on an H200 before the
+//! one-stack redesign, which has not run on a GPU yet).
 #![deny(missing_docs)]
 
 extern crate alloc;

@@ -278,6 +278,19 @@ where
     M: Module<f64, In>,
 {
     let what = format!("{} (batch {})", core::any::type_name::<M>(), x.rows());
+    if r.rows() != x.rows() {
+        return Err(Mismatch {
+            what,
+            name: format!(
+                "r: {} rows for a batch of {} (one weight row per input row)",
+                r.rows(),
+                x.rows()
+            ),
+            analytic: f64::NAN,
+            numeric: f64::NAN,
+            tolerance: 0.0,
+        });
+    }
     let d = weighted_derivatives(layer, x, r, tol.step).map_err(|e| Mismatch {
         what: what.clone(),
         name: format!("forward/backward ({e})"),
@@ -345,6 +358,15 @@ mod tests {
         for (got, want) in d.numeric.iter().zip(want) {
             assert!((got - want).abs() < 1e-9, "{got} vs {want}");
         }
+    }
+
+    #[test]
+    fn a_weighting_with_other_rows_than_the_batch_is_refused() {
+        let mut l = Linear::<2, 1, f64, NoBias>::from_weights([[1.5, -2.5]], []).unwrap();
+        let x = batch::<2>(&[0.3, 0.7, -1.1, 0.4]);
+        let r = batch::<1>(&[2.0]);
+        let e = gradcheck(&mut l, &x, &r).unwrap_err();
+        assert!(e.name.starts_with("r: 1 rows for a batch of 2"), "{e}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use core::borrow::{Borrow, BorrowMut};
 use core::marker::PhantomData;
 
 use forma_core::{ConstDim, Cpu, Device, Dim, Error, Float, Result, StepCause, Tensor};
-use forma_layers::{Module, Params};
+use forma_layers::{Module, Params, copy_on, count_nonfinite_on};
 use forma_losses::Loss;
 use forma_optim::Optimizer;
 
@@ -353,15 +353,8 @@ where
         if let Some(guard) = self.guard.as_mut().filter(|_| self.checks)
             && D::host(x.buffer()).is_none()
         {
-            let mut slot = GRADS;
-            let mut result = Ok(());
-            grads.visit(&mut |g| {
-                if result.is_ok() {
-                    result = device.count_nonfinite(D::len(g), g, guard.counts.borrow_mut(), slot);
-                }
-                slot += 1;
-            });
-            result.map_err(as_device)?;
+            let counts = guard.counts.borrow_mut();
+            count_nonfinite_on(device, grads, counts, |i| GRADS + i).map_err(as_device)?;
         }
         Ok(loss)
     }
@@ -459,7 +452,8 @@ where
         }
         let new = &counts[GRADS + n..GRADS + 2 * n];
         if let Some(t) = new.iter().position(|c| *c != E::ZERO) {
-            let e = first_nonfinite(device, "update (the new parameter)", t, &self.model);
+            let what = "update (the new parameter or optimizer state)";
+            let e = first_nonfinite(device, what, t, &self.model);
             return Some(refuse(step, StepCause::Update, e));
         }
         if counts[GRADS + 2 * n] != E::ZERO {
@@ -518,7 +512,7 @@ where
             unreachable!("made by the gradients")
         };
         let device = &self.device;
-        let snapshot = copy_params(device, &self.model, &mut guard.params).and_then(|()| {
+        let snapshot = copy_on(device, &self.model, &mut guard.params).and_then(|()| {
             guard
                 .optimizer
                 .copy_state(device, &self.optimizer, &self.model)
@@ -530,15 +524,7 @@ where
             .step(device, &mut self.model, grads)
             .and_then(|()| {
                 let counts = guard.counts.borrow_mut();
-                let mut slot = GRADS + n;
-                let mut result = Ok(());
-                self.model.visit(&mut |p| {
-                    if result.is_ok() {
-                        result = device.count_nonfinite(D::len(p), p, counts, slot);
-                    }
-                    slot += 1;
-                });
-                result?;
+                count_nonfinite_on(device, &self.model, counts, |i| GRADS + n + i)?;
                 self.optimizer
                     .count_state_nonfinite(device, counts, GRADS + 2 * n)?;
                 let len = guard.host.len();
@@ -553,7 +539,7 @@ where
                 unreachable!("made by the gradients")
             };
             let device = &self.device;
-            let restore = copy_params(device, &guard.params, &mut self.model).and_then(|()| {
+            let restore = copy_on(device, &guard.params, &mut self.model).and_then(|()| {
                 self.optimizer
                     .copy_state(device, &guard.optimizer, &guard.params)
             });
@@ -562,11 +548,12 @@ where
             return Err(error);
         }
         if let Some(guard) = self.guard.as_mut().filter(|g| !g.warm) {
+            // The step is made: a failed warm-up copy must not turn it into
+            // an error (the next snapshot then allocates instead).
             let warm = guard
                 .optimizer
                 .copy_state(&self.device, &self.optimizer, &self.model);
-            warm.map_err(|e| refuse(step, StepCause::Device, e))?;
-            guard.warm = true;
+            guard.warm = warm.is_ok();
         }
         Ok(())
     }
@@ -674,21 +661,6 @@ where
         unreachable!("made just above")
     };
     model.forward(device, x, cache)
-}
-
-/// Copies every parameter buffer of `from` into `to` (same structure).
-fn copy_params<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
-    device: &D,
-    from: &P,
-    to: &mut P,
-) -> Result<()> {
-    let mut result = Ok(());
-    to.zip_mut(from, &mut |t, f| {
-        if result.is_ok() {
-            result = device.copy(D::len(f), f, t);
-        }
-    });
-    result
 }
 
 /// [`Error::Parameter`] for the first non-finite element of tensor `tensor`

@@ -563,3 +563,27 @@ fn on_a_device_an_infinite_input_is_named_even_when_the_loss_stays_finite() {
     );
     assert_eq!(bits(dev.model()), bits(&net));
 }
+
+#[test]
+fn on_a_device_a_refused_first_momentum_step_stays_the_first() {
+    // SGD with momentum starts its velocity as the gradient on the first
+    // step. A refused first step must leave it unstarted: the next step is
+    // the first again, as if the refused one never happened.
+    let (x, y) = xor_data();
+    let mut bad = x.clone();
+    bad.as_mut_slice()[1] = f32::NAN;
+    let net = Xor::initialize(&mut rng(3));
+    let momentum = || Sgd::new(0.5).and_then(|s| s.with_momentum(0.9)).unwrap();
+    let up = |b: &Batch<f32, 2>| Tensor::upload(&Opaque, b).unwrap();
+    let upy = Tensor::upload(&Opaque, &y).unwrap();
+    let mut refused_first = Trainer::on(Opaque, net.clone(), Mse, momentum());
+    let (step, cause, _) = step_error(refused_first.step(&up(&bad), &upy).unwrap_err());
+    assert_eq!((step, cause), (1, StepCause::Input));
+    let mut clean = Trainer::on(Opaque, net, Mse, momentum());
+    for _ in 0..3 {
+        let a = refused_first.step(&up(&x), &upy).unwrap();
+        let b = clean.step(&up(&x), &upy).unwrap();
+        assert_eq!(a.to_bits(), b.to_bits());
+    }
+    assert_eq!(bits(refused_first.model()), bits(clean.model()));
+}

@@ -1,5 +1,5 @@
 //! The device code path (checks counted on the device, snapshots, the
-//! default `forward_linear`/`backward_linear`), run on the CPU's primitives
+//! default `linear_forward_fixed`/`linear_backward_fixed`), run on the CPU's primitives
 //! through [`Opaque`], trains every tutorial network exactly as the CPU
 //! [`Trainer`] does, reaches seed 000's PyTorch golden values, and reports
 //! bad lengths as errors. The primitives of the [`Cpu`] device are checked

@@ -1,7 +1,7 @@
 //! [`Opaque`]: the CPU's primitives behind a device whose memory the trainer
 //! may not read in place, so that the GPU's code path (checks counted on the
-//! device, a snapshot restored on refusal, the default `forward_linear` and
-//! `backward_linear`) runs and is tested on any machine.
+//! device, a snapshot restored on refusal, the default `linear_forward_fixed` and
+//! `linear_backward_fixed`) runs and is tested on any machine.
 
 #![allow(dead_code)] // each test binary uses the parts it needs
 use forma::core::{AdamStep, Axis, BiasKind, Binary, LabelStore, Layout, SgdStep};
@@ -51,8 +51,13 @@ impl<E: Float> Device<E> for Opaque {
     fn len(s: &[E]) -> usize {
         s.len()
     }
+    /// Grow-only, as CUDA's: a buffer stays as long as it ever was, so the
+    /// device path is tested with buffers longer than their tensors.
     fn resize(&self, b: &mut Vec<E>, len: usize) -> Result<()> {
-        Cpu.resize(b, len)
+        if len > b.len() {
+            Cpu.resize(b, len)?;
+        }
+        Ok(())
     }
     fn write(&self, src: &[E], dst: &mut [E]) -> Result<()> {
         Cpu.write(src, dst)

@@ -32,10 +32,12 @@ use crate::math::{gemm, reduce};
 /// Every constructor initialises every element: there is no way to observe
 /// uninitialised memory (one of the tutorials got NaNs from `torch.Tensor(2, 2)`).
 ///
-/// The buffer always holds exactly `rows · cols` elements. That product is
-/// computed with `checked_mul`: where it overflows `usize`, the constructors
-/// that return a [`Result`] return [`Error::Length`] and the others panic
-/// (no buffer could hold it; `vec!` panics on such a capacity too).
+/// On the [`Cpu`] the buffer holds exactly `rows · cols` elements (another
+/// device may keep a longer buffer; the tensor is its first [`Tensor::len`]
+/// elements). That product is computed with `checked_mul`: where it
+/// overflows `usize`, the constructors that return a [`Result`] return
+/// [`Error::Length`] and the others panic (no buffer could hold it; `vec!`
+/// panics on such a capacity too).
 ///
 /// # On a device
 ///
@@ -125,9 +127,10 @@ impl<E: Float, R: Dim, C: Dim, D: Device<E>> Tensor<E, R, C, D> {
         Ok(host)
     }
 
-    /// Changes the number of rows: the first rows are kept, new ones are
-    /// zero, and the buffer is reallocated only to grow beyond the largest
-    /// size it had (see [`Device::resize`]).
+    /// Changes the number of rows: the first rows are kept, and the buffer
+    /// is reallocated only to grow beyond the largest size it had (see
+    /// [`Device::resize`]: new rows are zero on the [`Cpu`], unspecified on
+    /// a device that keeps a longer buffer, so write before reading).
     pub fn resize_rows(&mut self, device: &D, rows: R) -> Result<()> {
         let len = elements(
             "Tensor::resize_rows (rows · cols overflows usize)",
@@ -317,27 +320,17 @@ impl<E: Float, R: Dim, C: Dim> Tensor<E, R, C> {
         (r < self.rows() && c < self.cols()).then(|| self.data[r * self.cols() + c])
     }
 
-    /// Changes the number of rows, keeping the buffer's capacity: shrinking
-    /// (the last short batch) never allocates, growing allocates only beyond the
-    /// largest size seen. New rows are zero.
-    ///
-    /// # Panics
-    /// If `rows · cols` overflows `usize` (the tensor is unchanged then).
-    pub fn set_rows(&mut self, rows: R) {
-        let len = len_or_panic(rows.size(), self.cols.size());
-        self.data.resize(len, E::ZERO);
-        self.rows = rows;
-    }
-
     /// Sets every element to `value`.
     pub fn fill(&mut self, value: E) {
         self.data.fill(value);
     }
 
-    /// Copies `other` into `self` (same shape type; rows adapt).
+    /// Copies `other` into `self` (same shape type; rows adapt, allocating
+    /// only beyond the largest size `self` had).
     pub fn copy_from(&mut self, other: &Self) {
-        self.set_rows(other.rows);
-        self.data.copy_from_slice(&other.data);
+        self.data.clear();
+        self.data.extend_from_slice(&other.data);
+        self.rows = other.rows;
     }
 
     /// A new tensor with `f` applied to each element.
@@ -656,12 +649,12 @@ mod tests {
     }
 
     #[test]
-    fn set_rows_shrinks_without_losing_capacity() {
+    fn resize_rows_shrinks_without_losing_capacity() {
         let mut t = Tensor::<f32, usize, Const<4>>::zeros(8, Const);
         let cap = t.data.capacity();
-        t.set_rows(3);
+        t.resize_rows(&Cpu, 3).unwrap();
         assert_eq!(t.as_slice().len(), 12);
-        t.set_rows(8);
+        t.resize_rows(&Cpu, 8).unwrap();
         assert_eq!(t.data.capacity(), cap);
     }
 

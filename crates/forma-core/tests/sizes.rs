@@ -130,11 +130,16 @@ fn a_tensor_whose_rows_times_cols_overflow_is_an_error() {
     // Constructors without a Result panic with a message instead of wrapping.
     let msg = panic_message(|| drop(Tensor::<f32, usize, usize>::zeros(HUGE, 4)));
     assert!(msg.is_some_and(|m| m.contains("overflows usize")));
-    let msg = panic_message(|| {
-        let mut t = Batch::<f32, 4>::zeros(1, Const);
-        t.set_rows(HUGE);
-    });
-    assert!(msg.is_some_and(|m| m.contains("overflows usize")));
+    // Changing the rows returns the overflow as an error.
+    let mut t = Batch::<f32, 4>::zeros(1, Const);
+    assert_eq!(
+        t.resize_rows(&Cpu, HUGE),
+        Err(overflow(
+            "Tensor::resize_rows (rows · cols overflows usize)",
+            4
+        ))
+    );
+    assert_eq!(t.rows(), 1);
 }
 
 #[test]
@@ -183,6 +188,35 @@ fn a_device_tensor_whose_rows_times_width_overflow_is_an_error() {
         ))
     );
     assert_eq!(t.rows(), 2, "a refused resize changes nothing");
+}
+
+#[test]
+fn a_buffer_too_large_to_allocate_is_an_error_not_an_abort() {
+    // The element count fits usize; the bytes do not.
+    let r = Tensor::<f32, usize, Const<4>, Cpu>::zeros_on(&Cpu, usize::MAX / 8, Const);
+    assert!(
+        matches!(
+            r,
+            Err(Error::Length {
+                what: "Cpu::alloc",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    let mut t = Tensor::<f32, usize, Const<4>, Cpu>::zeros_on(&Cpu, 1, Const).unwrap();
+    let r = t.resize_rows(&Cpu, usize::MAX / 8);
+    assert!(
+        matches!(
+            r,
+            Err(Error::Length {
+                what: "Cpu::resize",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(t.rows(), 1);
 }
 
 #[test]

@@ -12,6 +12,9 @@ impl Storage<f32> for Cuda {
     type Slice = CudaBuffer;
     type Mat<const R: usize, const C: usize> = CudaBuffer;
     type Bias<B: Bias, const O: usize> = CudaBuffer;
+    fn len(slice: &CudaBuffer) -> usize {
+        slice.len()
+    }
     fn mat<const R: usize, const C: usize>(m: &CudaBuffer) -> &CudaBuffer {
         m
     }

@@ -60,7 +60,7 @@ where
         grad: &mut Tensor<E, B, Const<C>>,
     ) -> Result<E> {
         forma_core::check_len("RowLoss target rows", pred.rows(), target.rows())?;
-        grad.set_rows(pred.row_dim());
+        grad.resize_rows(&Cpu, pred.row_dim())?;
         let scale = if self.mean {
             E::ONE / E::from_f64(pred.rows() as f64)
         } else {
@@ -167,7 +167,7 @@ where
         x: &Tensor<E, B, Const<I>>,
         y: &'c mut Self::Cache<B>,
     ) -> Result<&'c Tensor<E, B, Const<O>>> {
-        y.set_rows(x.row_dim());
+        y.resize_rows(&Cpu, x.row_dim())?;
         for (xr, yr) in x.as_rows().iter().zip(y.as_rows_mut()) {
             *yr = self.infer(*xr);
         }
@@ -188,7 +188,7 @@ where
         dx: Option<&mut Tensor<E, B, Const<I>>>,
     ) -> Result<()> {
         if let Some(dx) = dx {
-            dx.set_rows(x.row_dim());
+            dx.resize_rows(&Cpu, x.row_dim())?;
             for ((xr, gr), dr) in x.as_rows().iter().zip(dy.as_rows()).zip(dx.as_rows_mut()) {
                 let v = var::<0, Mat<1, I>, E>([*xr]);
                 // Fails only if `f` builds its own variable 0 of another shape.

@@ -54,7 +54,7 @@ pub use module::{Model, Module};
 pub use named::Named;
 pub use params::{FlatParams, Params};
 #[cfg(feature = "alloc")]
-pub use place::{Resident, ToDevice, ToHost};
+pub use place::{Resident, ToDevice, ToHost, copy_on, count_nonfinite_on};
 
 #[doc(hidden)]
 pub use forma_core as __core;

@@ -73,9 +73,14 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Parti
 
 impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Linear<I, O, E, B, S> {
     /// A layer from its parameter buffers (a device's storage builds its
-    /// layers this way when a model moves to it).
-    pub fn from_parts(weight: S::Mat<O, I>, bias: S::Bias<B, O>) -> Self {
-        Linear { weight, bias }
+    /// layers this way when a model moves to it). `Err` unless the weight
+    /// holds `O · I` elements and the bias what its layout needs: a device
+    /// buffer's length is not in its type.
+    pub fn from_parts(weight: S::Mat<O, I>, bias: S::Bias<B, O>) -> Result<Self> {
+        let bias_len = O * B::LEN_PER_OUTPUT + B::LEN_FIXED;
+        forma_core::check_len("Linear::from_parts weight", O * I, S::len(S::mat(&weight)))?;
+        forma_core::check_len("Linear::from_parts bias", bias_len, S::len(S::bias(&bias)))?;
+        Ok(Linear { weight, bias })
     }
 
     /// The parameter buffers: the weight (`O x I`, row-major) and the bias.
@@ -316,8 +321,8 @@ mod train {
     use crate::Module;
     use forma_core::{Activation, Device, Dim, Tensor};
 
-    /// Written once for every device: the device's `forward_linear` and
-    /// `backward_linear` get the widths as constants (the CPU picks its
+    /// Written once for every device: the device's `linear_forward_fixed` and
+    /// `linear_backward_fixed` get the widths as constants (the CPU picks its
     /// unrolled kernels from them), and the parameters are passed from the
     /// layer's own storage.
     impl<const I: usize, const O: usize, E, B, S, D, In> Module<E, In, D> for Linear<I, O, E, B, S>
@@ -379,7 +384,7 @@ mod train {
                 None => None,
             };
             let Linear { weight, bias } = grads;
-            device.backward_linear::<I, O>(
+            device.linear_backward_fixed::<I, O>(
                 x.rows(),
                 x.buffer(),
                 S::mat(&self.weight),
@@ -408,7 +413,7 @@ mod train {
         Bt: Dim,
     {
         out.resize_rows(device, x.row_dim())?;
-        device.forward_linear::<I, O>(
+        device.linear_forward_fixed::<I, O>(
             x.rows(),
             x.buffer(),
             S::mat(&layer.weight),

@@ -64,7 +64,10 @@ pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
     /// The activation this layer (or sequence) starts with, if its
     /// derivative needs only its output
     /// ([`Activation::derivative_from_output`]): the layer before may then
-    /// apply it in its own pass.
+    /// apply it in its own pass. A layer that says so implements
+    /// [`Module::head_output`] and [`Module::forward_after_head`] too, and
+    /// its backward must not read its input `x` after such a fused forward
+    /// (it was never written).
     fn head_activation(&self) -> Option<Activation> {
         None
     }
@@ -79,7 +82,9 @@ pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
     /// the layer before it.
     fn forward_after_head<B: Dim>(&self, device: &D, cache: &mut Self::Cache<B>) -> Result<()> {
         let _ = (device, cache);
-        unreachable!("forward_after_head is called only when head_activation is Some")
+        Err(unfused(
+            "forward_after_head (needed when head_activation is Some)",
+        ))
     }
 
     /// The forward pass with `act` applied to the output, written to `out`
@@ -93,7 +98,18 @@ pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
         out: &mut Tensor<E, B, Self::Out, D>,
     ) -> Result<()> {
         let _ = (device, x, cache, act, out);
-        unreachable!("forward_fused is called only when FUSES_ACTIVATION is true")
+        Err(unfused(
+            "forward_fused (needed when FUSES_ACTIVATION is true)",
+        ))
+    }
+}
+
+/// The error of a fusion hook a layer announced but did not implement.
+fn unfused(what: &'static str) -> forma_core::Error {
+    forma_core::Error::Invalid {
+        what,
+        value: f64::NAN,
+        expected: "a layer that implements the fusion hooks it announces",
     }
 }
 

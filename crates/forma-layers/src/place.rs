@@ -80,7 +80,7 @@ where
         let (w, b) = self.parts();
         let weight = device.upload_mat(S::rows(w))?;
         let bias = device.upload_bias::<B, O>(S::bias_param(b))?;
-        Ok(Linear::from_parts(weight, bias))
+        Linear::from_parts(weight, bias)
     }
 }
 
@@ -144,4 +144,38 @@ impl<E: Float, D: Resident<E>, A: ToHost<E, D>, B: ToHost<E, D>> ToHost<E, D> fo
     fn to_host(&self, device: &D) -> Result<Self::Host> {
         Ok((self.0.to_host(device)?, self.1.to_host(device)?))
     }
+}
+
+/// Copies every parameter buffer of `from` into `to` (the same structure)
+/// on `device`: a trainer's snapshot and its restore, an optimizer's state.
+pub fn copy_on<E: Float, D: Device<E>, P: crate::Params<E, D::Slice>>(
+    device: &D,
+    from: &P,
+    to: &mut P,
+) -> Result<()> {
+    let mut result = Ok(());
+    to.zip_mut(from, &mut |t, f| {
+        if result.is_ok() {
+            result = device.copy(D::len(f), f, t);
+        }
+    });
+    result
+}
+
+/// Queues [`Device::count_nonfinite`] of every parameter buffer of `p`
+/// into `counts`: tensor `i` (in visiting order) into slot `slot(i)`.
+pub fn count_nonfinite_on<E: Float, D: Device<E>, P: crate::Params<E, D::Slice>>(
+    device: &D,
+    p: &P,
+    counts: &mut D::Slice,
+    slot: impl Fn(usize) -> usize,
+) -> Result<()> {
+    let (mut result, mut i) = (Ok(()), 0);
+    p.visit(&mut |b| {
+        if result.is_ok() {
+            result = device.count_nonfinite(D::len(b), b, counts, slot(i));
+        }
+        i += 1;
+    });
+    result
 }

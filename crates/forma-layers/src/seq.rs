@@ -166,7 +166,11 @@ mod train {
         ) -> Result<&'c Tensor<E, Bt, B::Out, D>> {
             if let Some(act) = fused_activation::<E, D, In, A, B>(self) {
                 let Some(out) = B::head_output(&mut cache.b) else {
-                    unreachable!("a layer with a head activation has its output tensor")
+                    return Err(forma_core::Error::Invalid {
+                        what: "Module::head_output (needed when head_activation is Some)",
+                        value: f64::NAN,
+                        expected: "a layer that implements the fusion hooks it announces",
+                    });
                 };
                 self.0.forward_fused(device, x, &mut cache.a, act, out)?;
                 self.1.forward_after_head(device, &mut cache.b)?;

@@ -26,6 +26,8 @@ pub trait Storage<E: Float>: 'static {
     type Mat<const R: usize, const C: usize>;
     /// The bias of layout `B` for `O` outputs.
     type Bias<B: Bias, const O: usize>;
+    /// The number of elements of a slice.
+    fn len(slice: &Self::Slice) -> usize;
     /// The matrix as a slice.
     fn mat<const R: usize, const C: usize>(m: &Self::Mat<R, C>) -> &Self::Slice;
     /// The matrix as a slice, mutable.
@@ -81,6 +83,9 @@ macro_rules! host_storage {
             type Slice = [E];
             type Mat<const R: usize, const C: usize> = $mat;
             type Bias<B: Bias, const O: usize> = B::Param<E, O>;
+            fn len(slice: &[E]) -> usize {
+                slice.len()
+            }
             fn mat<const R: usize, const C: usize>(m: &$mat) -> &[E] {
                 Borrow::<[[E; C]; R]>::borrow(m).as_flattened()
             }

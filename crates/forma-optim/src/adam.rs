@@ -3,7 +3,8 @@
 use forma_core::{AdamStep, Device, Float, Result};
 use forma_layers::Params;
 
-use crate::{Optimizer, check_rate, copy_params, count_params};
+use crate::{Optimizer, check_rate};
+use forma_layers::{copy_on, count_nonfinite_on};
 
 /// Adam (`decoupled = false`, weight decay added to the gradient) or AdamW
 /// (`decoupled = true`, `p *= 1 - lr·wd` before the step):
@@ -150,6 +151,8 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Adam
 
     /// In place in host memory, else by [`Device::adam`].
     fn step(&mut self, device: &D, params: &mut P, grads: &P) -> Result<()> {
+        // The moments first: if making them fails, the step count is unchanged.
+        self.moments(params)?;
         let step = self.next_step();
         let (m, v) = self.moments(params)?;
         let mut result = Ok(());
@@ -159,7 +162,7 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Adam
             }
             match (D::host_mut(p), D::host(g), D::host_mut(m), D::host_mut(v)) {
                 (Some(p), Some(g), Some(m), Some(v)) => step.apply(p, g, m, v),
-                _ => result = device.adam(D::len(g), &step, p, g, m, v),
+                _ => result = device.adam(D::len(p), &step, p, g, m, v),
             }
         });
         result
@@ -179,8 +182,8 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Adam
             None => self.moments = None,
             Some((fm, fv)) => {
                 let (m, v) = self.moments(like)?;
-                copy_params::<E, D, P>(device, fm, m)?;
-                copy_params::<E, D, P>(device, fv, v)?;
+                copy_on::<E, D, P>(device, fm, m)?;
+                copy_on::<E, D, P>(device, fv, v)?;
             }
         }
         Ok(())
@@ -189,8 +192,8 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Adam
     fn count_state_nonfinite(&self, device: &D, counts: &mut D::Slice, slot: usize) -> Result<()> {
         match &self.moments {
             Some((m, v)) => {
-                count_params::<E, D, P>(device, m, counts, slot)?;
-                count_params::<E, D, P>(device, v, counts, slot)
+                count_nonfinite_on::<E, D, P>(device, m, counts, |_| slot)?;
+                count_nonfinite_on::<E, D, P>(device, v, counts, |_| slot)
             }
             None => Ok(()),
         }

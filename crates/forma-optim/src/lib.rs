@@ -122,37 +122,6 @@ fn locate<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
     })
 }
 
-/// Copies every buffer of `from` into the same one of `to`.
-fn copy_params<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
-    device: &D,
-    from: &P,
-    to: &mut P,
-) -> Result<()> {
-    let mut result = Ok(());
-    to.zip_mut(from, &mut |t, f| {
-        if result.is_ok() {
-            result = device.copy(D::len(f), f, t);
-        }
-    });
-    result
-}
-
-/// Counts the non-finite values of every buffer of `p` into `counts[slot]`.
-fn count_params<E: Float, D: Device<E>, P: Params<E, D::Slice>>(
-    device: &D,
-    p: &P,
-    counts: &mut D::Slice,
-    slot: usize,
-) -> Result<()> {
-    let mut result = Ok(());
-    p.visit(&mut |b| {
-        if result.is_ok() {
-            result = device.count_nonfinite(D::len(b), b, counts, slot);
-        }
-    });
-    result
-}
-
 /// `v` as an `E`, if it is finite and not negative in `E` (so `1e39` is
 /// refused for `f32`, where it is infinite) and below `max_exclusive`.
 fn check_rate<E: Float>(

@@ -3,7 +3,8 @@
 use forma_core::{Device, Float, Result, SgdStep};
 use forma_layers::Params;
 
-use crate::{Optimizer, check_rate, copy_params, count_params};
+use crate::{Optimizer, check_rate};
+use forma_layers::{copy_on, count_nonfinite_on};
 
 /// `p -= lr · g`, with optional momentum (`dampening` 0), Nesterov and L2
 /// weight decay, following `torch.optim.SGD` exactly:
@@ -188,7 +189,7 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Sgd<
                 let Some(to) = self.velocity.as_mut() else {
                     unreachable!("made just above")
                 };
-                copy_params::<E, D, P>(device, v, to)?;
+                copy_on::<E, D, P>(device, v, to)?;
             }
         }
         Ok(())
@@ -196,7 +197,7 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Sgd<
 
     fn count_state_nonfinite(&self, device: &D, counts: &mut D::Slice, slot: usize) -> Result<()> {
         match &self.velocity {
-            Some(v) => count_params::<E, D, P>(device, v, counts, slot),
+            Some(v) => count_nonfinite_on::<E, D, P>(device, v, counts, |_| slot),
             None => Ok(()),
         }
     }

@@ -2,7 +2,6 @@
 //! layers use.
 
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use super::{BiasKind, Device, LabelStore, Layout, checks};
@@ -37,8 +36,12 @@ impl<E: Float> Device<E> for Cpu {
         String::from("CPU")
     }
 
+    /// `Err` (not an abort) when `len` elements cannot be allocated.
     fn alloc(&self, len: usize) -> Result<Vec<E>> {
-        Ok(vec![E::ZERO; len])
+        let mut v = Vec::new();
+        reserve(&mut v, len, "Cpu::alloc")?;
+        v.resize(len, E::ZERO);
+        Ok(v)
     }
 
     fn len(slice: &[E]) -> usize {
@@ -46,6 +49,7 @@ impl<E: Float> Device<E> for Cpu {
     }
 
     fn resize(&self, buffer: &mut Vec<E>, len: usize) -> Result<()> {
+        reserve(buffer, len, "Cpu::resize")?;
         buffer.resize(len, E::ZERO);
         Ok(())
     }
@@ -61,7 +65,7 @@ impl<E: Float> Device<E> for Cpu {
     /// Small widths (`K · N` up to [`fixed::SMALL_WEIGHTS`]) take the
     /// unrolled kernels, larger ones the packed GEMM; then one pass adds the
     /// bias and applies the activation.
-    fn forward_linear<const K: usize, const N: usize>(
+    fn linear_forward_fixed<const K: usize, const N: usize>(
         &self,
         m: usize,
         a: &[E],
@@ -95,7 +99,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
-    fn backward_linear<const K: usize, const N: usize>(
+    fn linear_backward_fixed<const K: usize, const N: usize>(
         &self,
         m: usize,
         x: &[E],
@@ -405,6 +409,19 @@ impl<E: Float> Device<E> for Cpu {
 
     fn synchronize(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// Makes room for `len` elements in `v`, or `Err` naming `what` when that
+/// many cannot be allocated (more bytes than `isize::MAX`, or no memory).
+fn reserve<E>(v: &mut Vec<E>, len: usize, what: &'static str) -> Result<()> {
+    match v.try_reserve_exact(len.saturating_sub(v.len())) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(Error::Length {
+            what,
+            expected: len,
+            got: v.capacity(),
+        }),
     }
 }
 

@@ -14,7 +14,7 @@
 //! every primitive takes, so a layer passes its own parameter storage as it
 //! is, and an owned buffer type ([`Device::Buffer`]) that a
 //! [`Tensor`](crate::Tensor) on the device holds. The widths of a
-//! `Linear` reach [`Device::forward_linear`] and [`Device::backward_linear`]
+//! `Linear` reach [`Device::linear_forward_fixed`] and [`Device::linear_backward_fixed`]
 //! as constants, which the CPU uses to pick unrolled kernels.
 //!
 //! Transfers are explicit ([`Device::write`], [`Device::read`],
@@ -122,9 +122,12 @@ pub trait Device<E: Float>: LabelStore {
     fn alloc(&self, len: usize) -> Result<Self::Buffer>;
     /// The length of a slice.
     fn len(slice: &Self::Slice) -> usize;
-    /// Makes `buffer` hold at least `len` elements (the [`Cpu`]: exactly):
-    /// the first `min(len, old)` are kept and new ones are zero. It allocates only to grow beyond the
-    /// largest length the buffer had (a shorter last batch costs nothing).
+    /// Makes `buffer` hold at least `len` elements (the [`Cpu`]: exactly),
+    /// keeping the first `min(len, old)`. It allocates only to grow beyond
+    /// the largest length the buffer had (a shorter last batch costs
+    /// nothing). Elements past the old length are zero on the [`Cpu`]; a
+    /// device that keeps a longer buffer (CUDA never shrinks one) may leave
+    /// earlier values there, so callers write before they read.
     fn resize(&self, buffer: &mut Self::Buffer, len: usize) -> Result<()>;
     /// The slice as host memory, if the host can address it (the [`Cpu`]:
     /// always; a GPU: never). A trainer on such a device checks an update
@@ -187,7 +190,7 @@ pub trait Device<E: Float>: LabelStore {
     /// pick unrolled fixed-width kernels for small widths (a GPU has no use
     /// for the constants).
     #[allow(clippy::too_many_arguments)]
-    fn forward_linear<const K: usize, const N: usize>(
+    fn linear_forward_fixed<const K: usize, const N: usize>(
         &self,
         m: usize,
         a: &Self::Slice,
@@ -204,9 +207,9 @@ pub trait Device<E: Float>: LabelStore {
     /// (`N x K`): the weight gradient `gw = dyᵀ · x`, the bias gradient `gb`
     /// (by `kind`) and, if asked, the input gradient `dx = dy · w`. The
     /// default is [`Device::matmul`] and [`Device::bias_grad`]; the [`Cpu`]
-    /// overrides it as [`Device::forward_linear`].
+    /// overrides it as [`Device::linear_forward_fixed`].
     #[allow(clippy::too_many_arguments)]
-    fn backward_linear<const K: usize, const N: usize>(
+    fn linear_backward_fixed<const K: usize, const N: usize>(
         &self,
         m: usize,
         x: &Self::Slice,
