@@ -440,3 +440,18 @@ pub fn load<E: FileElement, M: Params<E> + Named>(
     let file = path.display().to_string();
     load_bytes_with(model, &bytes, &Names::plain(), Extra::Refuse, &file)
 }
+
+/// Every parameter in visiting order as little-endian bytes: forma's flat
+/// format, which a network with `Inline` storage reads at compile time
+/// (`Linear::from_le_bytes`, `forma::layers::embed`) with no allocator.
+/// It has no names or shapes: the reading type is the check.
+pub fn to_flat_bytes<E: FileElement, M: Params<E>>(model: &M) -> Vec<u8> {
+    let mut out = Vec::with_capacity(M::COUNT * std::mem::size_of::<E>());
+    model.visit(&mut |p| E::put(p, &mut out));
+    out
+}
+
+/// Writes [`to_flat_bytes`] to a file.
+pub fn save_flat<E: FileElement, M: Params<E>>(model: &M, path: impl AsRef<Path>) -> Result<()> {
+    write_file(path.as_ref(), &to_flat_bytes(model))
+}

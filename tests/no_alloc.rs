@@ -216,3 +216,27 @@ fn checked_steps_on_the_device_path_allocate_nothing_after_the_first() {
         0
     );
 }
+
+#[test]
+fn a_static_network_embedded_at_compile_time_predicts_without_allocating() {
+    use forma::layers::{Inline, Network, embedded};
+    type L1 = Linear<2, 2, f32, PerOutput, Inline>;
+    type L2 = Linear<2, 1, f32, PerOutput, Inline>;
+    const WEIGHTS: &[u8] = include_bytes!("../examples/data/xor.bin");
+    static NET: seq!(@type L1, Sigmoid, L2, Sigmoid) = {
+        let (l1, at) = embedded!(L1::from_le_bytes(WEIGHTS, 0));
+        let (l2, _) = embedded!(L2::from_le_bytes(WEIGHTS, at));
+        seq!(l1, Sigmoid, l2, Sigmoid)
+    };
+    let mut classes = [0u8; 4];
+    let n = allocations_during(|| {
+        for (c, x) in classes
+            .iter_mut()
+            .zip([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        {
+            *c = u8::from(NET.predict(x)[0] > 0.5);
+        }
+    });
+    assert_eq!(n, 0);
+    assert_eq!(classes, [0, 1, 1, 0]);
+}

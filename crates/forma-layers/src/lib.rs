@@ -28,6 +28,7 @@ extern crate alloc;
 
 mod activation;
 mod bias;
+pub mod embed;
 mod layer;
 mod linear;
 mod mlp;

@@ -89,6 +89,14 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Linear<I,
     }
 }
 
+impl<const I: usize, const O: usize, E: Float, B: Bias> Linear<I, O, E, B, crate::Inline> {
+    /// The layer from its inline parameters, in a `const` context (see
+    /// [`crate::embed`]).
+    pub(crate) const fn from_inline(weight: [[E; I]; O], bias: B::Param<E, O>) -> Self {
+        Linear { weight, bias }
+    }
+}
+
 impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Linear<I, O, E, B, S> {
     /// All parameters zero.
     pub fn zeros() -> Self {
