@@ -36,6 +36,7 @@ pub mod data;
 #[doc = include_str!("../docs/guide.md")]
 pub mod guide {}
 pub mod io;
+pub mod schedule;
 pub mod testing;
 mod train;
 

@@ -617,6 +617,18 @@ where
         &self.optimizer
     }
 
+    /// The learning rate the next step uses.
+    pub fn learning_rate(&self) -> f64 {
+        self.optimizer.learning_rate()
+    }
+
+    /// Sets the learning rate of the next steps (from a
+    /// [`Schedule`](crate::schedule::Schedule), say); `Err` if it is not
+    /// finite and not negative in the element type.
+    pub fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        self.optimizer.set_learning_rate(lr)
+    }
+
     /// The optimizer, for a checkpoint's restore: the next step's update
     /// check reads every parameter.
     pub(crate) fn optimizer_mut_for_restore(&mut self) -> &mut O {

@@ -168,6 +168,15 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Adam
         result
     }
 
+    fn learning_rate(&self) -> f64 {
+        self.lr.to_f64()
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        self.lr = check_rate("Adam learning rate must be finite and >= 0", lr, None)?;
+        Ok(())
+    }
+
     fn fresh(&self) -> Self {
         Adam {
             t: 0,

@@ -54,6 +54,11 @@ pub trait Optimizer<E: Float, P: Params<E, D::Slice>, D: Device<E> = Cpu> {
     }
     /// One update: `params -= f(grads, state)`.
     fn step(&mut self, device: &D, params: &mut P, grads: &P) -> Result<()>;
+    /// The learning rate the next step uses.
+    fn learning_rate(&self) -> f64;
+    /// Sets the learning rate of the next steps (a schedule's), checked as
+    /// the constructor checks it: finite and not negative in `E`.
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()>;
     /// The same settings with no state (as before the first step): the
     /// snapshot a trainer keeps, on a device the host cannot read, to
     /// restore a refused step.
