@@ -33,9 +33,11 @@ extern crate alloc;
 
 mod checkpoint;
 pub mod data;
+pub mod dataset;
 #[doc = include_str!("../docs/guide.md")]
 pub mod guide {}
 pub mod io;
+pub mod metrics;
 pub mod schedule;
 pub mod testing;
 mod train;

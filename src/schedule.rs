@@ -42,39 +42,83 @@ pub struct Schedule {
 }
 
 fn setting(what: &'static str, ok: bool, got: f64) -> Result<()> {
-    if ok { Ok(()) } else { Err(Error::Config { what, got }) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config { what, got })
+    }
 }
 
 fn base(lr: f64) -> Result<f64> {
-    setting("schedule base learning rate must be finite and >= 0", lr.is_finite() && lr >= 0.0, lr)?;
+    setting(
+        "schedule base learning rate must be finite and >= 0",
+        lr.is_finite() && lr >= 0.0,
+        lr,
+    )?;
     Ok(lr)
 }
 
 impl Schedule {
     /// `lr` throughout.
     pub fn constant(lr: f64) -> Result<Self> {
-        Ok(Schedule { base: base(lr)?, decay: Decay::Constant, warmup: None })
+        Ok(Schedule {
+            base: base(lr)?,
+            decay: Decay::Constant,
+            warmup: None,
+        })
     }
 
     /// `lr · gamma^⌊epoch / every⌋` (PyTorch's `StepLR`).
     pub fn step(lr: f64, every: u64, gamma: f64) -> Result<Self> {
-        setting("StepLR step size must be at least 1", every >= 1, every as f64)?;
-        setting("StepLR gamma must be finite and > 0", gamma.is_finite() && gamma > 0.0, gamma)?;
-        Ok(Schedule { base: base(lr)?, decay: Decay::Step { every, gamma }, warmup: None })
+        setting(
+            "StepLR step size must be at least 1",
+            every >= 1,
+            every as f64,
+        )?;
+        setting(
+            "StepLR gamma must be finite and > 0",
+            gamma.is_finite() && gamma > 0.0,
+            gamma,
+        )?;
+        Ok(Schedule {
+            base: base(lr)?,
+            decay: Decay::Step { every, gamma },
+            warmup: None,
+        })
     }
 
     /// `lr · gamma^epoch` (PyTorch's `ExponentialLR`).
     pub fn exponential(lr: f64, gamma: f64) -> Result<Self> {
-        setting("ExponentialLR gamma must be finite and > 0", gamma.is_finite() && gamma > 0.0, gamma)?;
-        Ok(Schedule { base: base(lr)?, decay: Decay::Exponential { gamma }, warmup: None })
+        setting(
+            "ExponentialLR gamma must be finite and > 0",
+            gamma.is_finite() && gamma > 0.0,
+            gamma,
+        )?;
+        Ok(Schedule {
+            base: base(lr)?,
+            decay: Decay::Exponential { gamma },
+            warmup: None,
+        })
     }
 
     /// `min + (lr - min) · (1 + cos(π · epoch / period)) / 2` (PyTorch's
     /// `CosineAnnealingLR` with `T_max = period`, `eta_min = min`).
     pub fn cosine(lr: f64, period: u64, min: f64) -> Result<Self> {
-        setting("CosineAnnealingLR period (T_max) must be at least 1", period >= 1, period as f64)?;
-        setting("CosineAnnealingLR minimum must be finite and >= 0", min.is_finite() && min >= 0.0, min)?;
-        Ok(Schedule { base: base(lr)?, decay: Decay::Cosine { period, min }, warmup: None })
+        setting(
+            "CosineAnnealingLR period (T_max) must be at least 1",
+            period >= 1,
+            period as f64,
+        )?;
+        setting(
+            "CosineAnnealingLR minimum must be finite and >= 0",
+            min.is_finite() && min >= 0.0,
+            min,
+        )?;
+        Ok(Schedule {
+            base: base(lr)?,
+            decay: Decay::Cosine { period, min },
+            warmup: None,
+        })
     }
 
     /// First a linear warm-up over `epochs` epochs from `start · lr` to `lr`
@@ -82,8 +126,16 @@ impl Schedule {
     /// this schedule from its epoch 0 (`SequentialLR` with the milestone at
     /// `epochs`). `start` in (0, 1].
     pub fn with_warmup(mut self, epochs: u64, start: f64) -> Result<Self> {
-        setting("warm-up start factor must be in (0, 1]", start > 0.0 && start <= 1.0, start)?;
-        setting("warm-up must last at least 1 epoch", epochs >= 1, epochs as f64)?;
+        setting(
+            "warm-up start factor must be in (0, 1]",
+            start > 0.0 && start <= 1.0,
+            start,
+        )?;
+        setting(
+            "warm-up must last at least 1 epoch",
+            epochs >= 1,
+            epochs as f64,
+        )?;
         self.warmup = Some((epochs, start));
         Ok(self)
     }

@@ -240,3 +240,32 @@ fn a_static_network_embedded_at_compile_time_predicts_without_allocating() {
     assert_eq!(n, 0);
     assert_eq!(classes, [0, 1, 1, 0]);
 }
+
+#[test]
+fn epochs_of_shuffled_batches_allocate_nothing_after_the_first_batch() {
+    use forma::dataset::{Batches, DataSet, Last};
+    // 70 examples in batches of 16 (the last one 6), shuffled each epoch.
+    let x = Batch::<f32, 4>::from_fn(70, Const, |r, c| ((r * 7 + c) % 11) as f32 / 11.0);
+    let labels = Classes::<usize, 3>::from_labels((0..70).map(|r| r % 3).collect()).unwrap();
+    let mut data = DataSet::new(x, labels).unwrap();
+    let net = seq!(
+        Linear::<4, 8>::initialize(&mut rng(1)),
+        ReLU,
+        Linear::<8, 3>::initialize(&mut rng(2))
+    );
+    let mut trainer = Trainer::new(net, SoftmaxCrossEntropy, Adam::new(0.01).unwrap());
+    let mut batches = Batches::new(16, Last::Keep).unwrap();
+    let mut rng = forma::rng(3);
+    let (x, y) = batches.next_batch(&data).unwrap();
+    trainer.step(x, y).unwrap();
+    let n = allocations_during(|| {
+        for _ in 0..3 {
+            while let Some((x, y)) = batches.next_batch(&data) {
+                trainer.step(x, y).unwrap();
+            }
+            data.shuffle(&mut rng);
+            batches.rewind();
+        }
+    });
+    assert_eq!(n, 0, "three epochs after the first batch");
+}

@@ -54,3 +54,6 @@ pub use tensor::{Batch, Tensor};
 pub use generic_array;
 /// Re-exported so that users can name type-level sizes without a direct dependency.
 pub use typenum;
+/// Re-exported: the random-number crates forma uses, so that user code
+/// draws from [`Rng`] with the same `rand` version (no pinning by hand).
+pub use {rand, rand_chacha};

@@ -90,6 +90,24 @@ impl<B: Dim, const C: usize> Classes<B, C> {
 }
 
 impl<const C: usize> Classes<usize, C> {
+    /// Replaces the labels with `labels` (each below `C`), keeping the
+    /// buffer: a batch refilled each step allocates only beyond the
+    /// largest batch so far. On `Err` (a label not below `C`, named with its
+    /// row) the labels are unchanged.
+    pub fn refill(&mut self, labels: impl Iterator<Item = usize> + Clone) -> Result<()> {
+        if let Some((row, label)) = labels.clone().enumerate().find(|(_, l)| *l >= C) {
+            return Err(forma_core::Error::ClassOutOfRange {
+                row,
+                label: label as f64,
+                classes: C,
+            });
+        }
+        self.labels.clear();
+        self.labels.extend(labels);
+        self.rows = self.labels.len();
+        Ok(())
+    }
+
     /// Labels for a batch of any length: one per row.
     pub fn from_labels(labels: Vec<usize>) -> Result<Self> {
         Self::new(labels.len(), labels)
