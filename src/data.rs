@@ -324,6 +324,72 @@ pub fn f64s_from_le_bytes(bytes: &[u8]) -> Result<Vec<f64>> {
     Ok(values)
 }
 
+/// The text of a data file; a name ending in `.gz` is decompressed (gzip).
+/// `Err(Error::Data)` naming the file if it cannot be read or is not UTF-8.
+pub fn read_text(path: impl AsRef<std::path::Path>) -> Result<String> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let what = path.display().to_string();
+    let fail = |message: String| Error::Data {
+        what: what.clone(),
+        line: 0,
+        column: None,
+        message,
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| fail(format!("expected a readable file, got {e}")))?;
+    let bytes = if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| fail(format!("expected gzip data, got {e}")))?;
+        out
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes).map_err(|e| fail(format!("expected UTF-8 text, got {e}")))
+}
+
+/// A classification data set from CSV text: `F` feature columns and one
+/// label column (`label_column`, 0-based; the others are features, in
+/// order), each label a class index below `C`. Read with [`parse_csv`]'s
+/// rules; a row with another number of fields than `F + 1`, or a label that
+/// is not an integer below `C`, is an error naming the data row and column.
+pub fn classification_csv<E: forma_core::Float, const F: usize, const C: usize>(
+    text: &str,
+    options: &CsvOptions,
+    label_column: usize,
+) -> Result<crate::dataset::DataSet<E, F, forma_losses::Classes<usize, C>>> {
+    let rows = parse_csv(text, options)?;
+    let mut x = Vec::with_capacity(rows.len() * F);
+    let mut labels = Vec::with_capacity(rows.len());
+    for (row, fields) in rows.iter().enumerate() {
+        forma_core::check_len(
+            "classification_csv: fields per row (features + label)",
+            F + 1,
+            fields.len(),
+        )?;
+        let label = fields[label_column.min(F)];
+        if label_column > F || !(label >= 0.0 && label < C as f64 && label.fract() == 0.0) {
+            return Err(Error::Value {
+                what: "classification_csv label",
+                row,
+                column: label_column,
+                value: label,
+                expected: "a class index: an integer from 0 to the class count less one",
+            });
+        }
+        labels.push(label as usize);
+        let features = fields
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| *c != label_column);
+        x.extend(features.map(|(_, v)| E::from_f64(*v)));
+    }
+    let x = forma_core::Tensor::from_vec(labels.len(), forma_core::Const, x)?;
+    crate::dataset::DataSet::new(x, forma_losses::Classes::from_labels(labels)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,70 +693,4 @@ mod tests {
             })
         );
     }
-}
-
-/// The text of a data file; a name ending in `.gz` is decompressed (gzip).
-/// `Err(Error::Data)` naming the file if it cannot be read or is not UTF-8.
-pub fn read_text(path: impl AsRef<std::path::Path>) -> Result<String> {
-    use std::io::Read;
-    let path = path.as_ref();
-    let what = path.display().to_string();
-    let fail = |message: String| Error::Data {
-        what: what.clone(),
-        line: 0,
-        column: None,
-        message,
-    };
-    let bytes =
-        std::fs::read(path).map_err(|e| fail(format!("expected a readable file, got {e}")))?;
-    let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| fail(format!("expected gzip data, got {e}")))?;
-        out
-    } else {
-        bytes
-    };
-    String::from_utf8(bytes).map_err(|e| fail(format!("expected UTF-8 text, got {e}")))
-}
-
-/// A classification data set from CSV text: `F` feature columns and one
-/// label column (`label_column`, 0-based; the others are features, in
-/// order), each label a class index below `C`. Read with [`parse_csv`]'s
-/// rules; a row with another number of fields than `F + 1`, or a label that
-/// is not an integer below `C`, is an error naming the data row and column.
-pub fn classification_csv<E: forma_core::Float, const F: usize, const C: usize>(
-    text: &str,
-    options: &CsvOptions,
-    label_column: usize,
-) -> Result<crate::dataset::DataSet<E, F, forma_losses::Classes<usize, C>>> {
-    let rows = parse_csv(text, options)?;
-    let mut x = Vec::with_capacity(rows.len() * F);
-    let mut labels = Vec::with_capacity(rows.len());
-    for (row, fields) in rows.iter().enumerate() {
-        forma_core::check_len(
-            "classification_csv: fields per row (features + label)",
-            F + 1,
-            fields.len(),
-        )?;
-        let label = fields[label_column.min(F)];
-        if label_column > F || !(label >= 0.0 && label < C as f64 && label.fract() == 0.0) {
-            return Err(Error::Value {
-                what: "classification_csv label",
-                row,
-                column: label_column,
-                value: label,
-                expected: "a class index: an integer from 0 to the class count less one",
-            });
-        }
-        labels.push(label as usize);
-        let features = fields
-            .iter()
-            .enumerate()
-            .filter(|(c, _)| *c != label_column);
-        x.extend(features.map(|(_, v)| E::from_f64(*v)));
-    }
-    let x = forma_core::Tensor::from_vec(labels.len(), forma_core::Const, x)?;
-    crate::dataset::DataSet::new(x, forma_losses::Classes::from_labels(labels)?)
 }
