@@ -34,6 +34,7 @@ extern crate alloc;
 mod checkpoint;
 pub mod data;
 pub mod dataset;
+pub mod fit;
 #[doc = include_str!("../docs/guide.md")]
 pub mod guide {}
 pub mod io;

@@ -593,6 +593,12 @@ where
         forward(&self.model, &self.device, &mut self.cache, x)
     }
 
+    /// The output of the last forward pass ([`Trainer::step`],
+    /// [`Trainer::evaluate`] or [`Trainer::predict`]); `None` before any.
+    pub fn last_output(&self) -> Option<&Tensor<E, B, M::Out, D>> {
+        self.cache.as_ref().map(M::output)
+    }
+
     /// The model, with its parameters where they train (on the CPU: the
     /// trained model itself, no copy).
     pub fn model(&self) -> &M {
