@@ -240,7 +240,7 @@ impl Fit {
         let mut batches = Batches::new(self.batch, self.last)?;
         let mut eval = Batches::new(self.batch.max(1), Last::Keep)?;
         let steps = (train.len() / self.batch)
-            + usize::from(self.last == Last::Keep && train.len() % self.batch != 0);
+            + usize::from(self.last == Last::Keep && !train.len().is_multiple_of(self.batch));
         let bar = self.bar(steps);
         let mut history = History::default();
         let mut since_best = 0;
