@@ -327,27 +327,13 @@ pub fn f64s_from_le_bytes(bytes: &[u8]) -> Result<Vec<f64>> {
 /// The text of a data file; a name ending in `.gz` is decompressed (gzip).
 /// `Err(Error::Data)` naming the file if it cannot be read or is not UTF-8.
 pub fn read_text(path: impl AsRef<std::path::Path>) -> Result<String> {
-    use std::io::Read;
     let path = path.as_ref();
-    let what = path.display().to_string();
-    let fail = |message: String| Error::Data {
-        what: what.clone(),
+    String::from_utf8(read_bytes(path)?).map_err(|e| Error::Data {
+        what: path.display().to_string(),
         line: 0,
         column: None,
-        message,
-    };
-    let bytes =
-        std::fs::read(path).map_err(|e| fail(format!("expected a readable file, got {e}")))?;
-    let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| fail(format!("expected gzip data, got {e}")))?;
-        out
-    } else {
-        bytes
-    };
-    String::from_utf8(bytes).map_err(|e| fail(format!("expected UTF-8 text, got {e}")))
+        message: format!("expected UTF-8 text, got {e}"),
+    })
 }
 
 /// A classification data set from CSV text: `F` feature columns and one
@@ -387,6 +373,121 @@ pub fn classification_csv<E: forma_core::Float, const F: usize, const C: usize>(
         x.extend(features.map(|(_, v)| E::from_f64(*v)));
     }
     let x = forma_core::Tensor::from_vec(labels.len(), forma_core::Const, x)?;
+    crate::dataset::DataSet::new(x, forma_losses::Classes::from_labels(labels)?)
+}
+
+/// The bytes of a data file; a name ending in `.gz` is decompressed.
+/// `Err(Error::Data)` naming the file if it cannot be read.
+pub fn read_bytes(path: impl AsRef<std::path::Path>) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let fail = |message: String| Error::Data {
+        what: path.display().to_string(),
+        line: 0,
+        column: None,
+        message,
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| fail(format!("expected a readable file, got {e}")))?;
+    if !path.extension().is_some_and(|e| e == "gz") {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .map_err(|e| fail(format!("expected gzip data, got {e}")))?;
+    Ok(out)
+}
+
+/// An IDX file (the format of MNIST): its dimensions and its unsigned-byte
+/// data, row-major.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Idx {
+    /// The size of each dimension (MNIST images: `[n, 28, 28]`; labels: `[n]`).
+    pub dims: Vec<usize>,
+    /// The values, `dims` multiplied together of them.
+    pub data: Vec<u8>,
+}
+
+/// Reads an IDX file of unsigned bytes (type `0x08`, as MNIST's). `what`
+/// names it in errors: a magic number other than `0 0 8 d`, a header or data
+/// shorter than the dimensions say, or bytes left over, are errors saying
+/// what was expected and what came.
+pub fn parse_idx(what: &str, bytes: &[u8]) -> Result<Idx> {
+    let fail = |message: String| Error::Data {
+        what: what.to_string(),
+        line: 0,
+        column: None,
+        message,
+    };
+    let [0, 0, kind, rank, ..] = *bytes else {
+        return Err(fail(format!(
+            "expected an IDX magic number 0 0 8 d, got {:?}",
+            &bytes[..bytes.len().min(4)]
+        )));
+    };
+    if kind != 0x08 {
+        return Err(fail(format!(
+            "expected IDX type 0x08 (unsigned bytes), got 0x{kind:02x}"
+        )));
+    }
+    let header = 4 + 4 * rank as usize;
+    if bytes.len() < header {
+        return Err(fail(format!(
+            "expected a header of {header} bytes for {rank} dimensions, got {}",
+            bytes.len()
+        )));
+    }
+    let dims: Vec<usize> = bytes[4..header]
+        .chunks_exact(4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .collect();
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| {
+            fail(format!(
+                "expected dimensions whose product fits, got {dims:?}"
+            ))
+        })?;
+    let data = &bytes[header..];
+    if data.len() != count {
+        return Err(fail(format!(
+            "expected {count} data bytes for dimensions {dims:?}, got {}",
+            data.len()
+        )));
+    }
+    Ok(Idx {
+        dims,
+        data: data.to_vec(),
+    })
+}
+
+/// MNIST-style images and labels (two IDX files' bytes) as a classification
+/// data set: each image of `F` pixels scaled to [0, 1] (`value / 255`), each
+/// label a class below `C`. `Err` if the image size is not `F`, the counts
+/// differ, or a label is not a class (naming its row).
+pub fn idx_classification<E: forma_core::Float, const F: usize, const C: usize>(
+    images: &[u8],
+    labels: &[u8],
+) -> Result<crate::dataset::DataSet<E, F, forma_losses::Classes<usize, C>>> {
+    let images = parse_idx("IDX images", images)?;
+    let labels = parse_idx("IDX labels", labels)?;
+    let n = images.dims.first().copied().unwrap_or(0);
+    let pixels: usize = images.dims.iter().skip(1).product();
+    forma_core::check_len(
+        "IDX images: pixels per image (the network's input width)",
+        F,
+        pixels,
+    )?;
+    forma_core::check_len("IDX labels: one per image", n, labels.data.len())?;
+    let x = images
+        .data
+        .iter()
+        .map(|&v| E::from_f64(f64::from(v) / 255.0))
+        .collect();
+    let x = forma_core::Tensor::from_vec(n, forma_core::Const, x)?;
+    let labels = labels.data.iter().map(|&l| usize::from(l)).collect();
     crate::dataset::DataSet::new(x, forma_losses::Classes::from_labels(labels)?)
 }
 

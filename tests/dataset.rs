@@ -138,3 +138,71 @@ fn the_uci_digits_reach_95_percent_test_accuracy() {
     let acc = accuracy(trainer.predict(test.features()).unwrap(), test.targets()).unwrap();
     assert!(acc >= 0.95, "test accuracy {acc}");
 }
+
+/// An IDX file of unsigned bytes with these dimensions and data.
+fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(data);
+    out
+}
+
+#[test]
+fn mnist_style_idx_files_read_as_a_classification_data_set() {
+    // Three 2x2 images and their labels, written here as MNIST's files are.
+    let images = idx(&[3, 2, 2], &[0, 255, 51, 102, 255, 255, 0, 0, 1, 2, 3, 4]);
+    let labels = idx(&[3], &[7, 0, 9]);
+    let data = forma::data::idx_classification::<f32, 4, 10>(&images, &labels).unwrap();
+    assert_eq!(data.len(), 3);
+    assert_eq!(data.targets().labels(), [7, 0, 9]);
+    assert_eq!(&data.features().as_slice()[..4], [0.0, 1.0, 0.2, 0.4]);
+    // Through a gzip file, as MNIST ships.
+    let dir = std::env::temp_dir().join(format!("forma-idx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("labels.idx.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &labels).unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    assert_eq!(forma::data::read_bytes(&path).unwrap(), labels);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_idx_files_are_errors_that_say_what_came() {
+    let labels = idx(&[2], &[1, 2]);
+    let cases: [(Vec<u8>, &str); 5] = [
+        (vec![1, 2, 3], "expected an IDX magic number 0 0 8 d"),
+        (
+            vec![0, 0, 0x0d, 1, 0, 0, 0, 2],
+            "expected IDX type 0x08 (unsigned bytes), got 0x0d",
+        ),
+        (
+            idx(&[2, 2, 2], &[0; 7]),
+            "expected 8 data bytes for dimensions [2, 2, 2], got 7",
+        ),
+        (
+            vec![0, 0, 8, 3, 0, 0],
+            "expected a header of 16 bytes for 3 dimensions, got 6",
+        ),
+        (
+            idx(&[2, 3, 1], &[0; 6]),
+            "pixels per image (the network's input width): expected length 4, got 3",
+        ),
+    ];
+    for (images, want) in cases {
+        let e = forma::data::idx_classification::<f32, 4, 10>(&images, &labels).unwrap_err();
+        assert!(e.to_string().contains(want), "{e}\nwanted: {want}");
+    }
+    let images = idx(&[2, 2, 2], &[0; 8]);
+    let e =
+        forma::data::idx_classification::<f32, 4, 10>(&images, &idx(&[2], &[1, 10])).unwrap_err();
+    assert!(e.to_string().contains("row 1"), "{e}");
+    let e = forma::data::idx_classification::<f32, 4, 10>(&images, &idx(&[1], &[1])).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("one per image: expected length 2, got 1"),
+        "{e}"
+    );
+}
