@@ -389,7 +389,7 @@ pub fn read_bytes(path: impl AsRef<std::path::Path>) -> Result<Vec<u8>> {
     };
     let bytes =
         std::fs::read(path).map_err(|e| fail(format!("expected a readable file, got {e}")))?;
-    if !path.extension().is_some_and(|e| e == "gz") {
+    if path.extension().is_none_or(|e| e != "gz") {
         return Ok(bytes);
     }
     let mut out = Vec::new();
