@@ -5,7 +5,7 @@
 //! stopping, a progress bar on a terminal), its history saved as CSV, and
 //! the test accuracy and confusion matrix at the end.
 //!
-//! Run: `cargo run --release --example digits`
+//! Run: `cargo run --release --example digits [--features plot]`
 
 use forma::data::{CsvOptions, classification_csv, read_text};
 use forma::fit::Fit;
@@ -48,6 +48,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let csv = std::env::temp_dir().join("forma-digits-history.csv");
     history.save_csv(&csv)?;
     println!("history: {}", csv.display());
+    // With `--features plot`: the curves as a PNG (README: docs/digits-history.png).
+    #[cfg(feature = "plot")]
+    {
+        let png = std::env::temp_dir().join("forma-digits-history.png");
+        history.plot_png(&png)?;
+        println!("plot: {}", png.display());
+    }
     let mut matrix = ConfusionMatrix::<10>::new();
     matrix.add(trainer.predict(test.features())?, test.targets())?;
     println!("test accuracy {:.1}%\n{matrix}", 100.0 * matrix.accuracy()?);

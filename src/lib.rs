@@ -39,6 +39,8 @@ pub mod fit;
 pub mod guide {}
 pub mod io;
 pub mod metrics;
+#[cfg(feature = "plot")]
+mod plot;
 pub mod schedule;
 pub mod testing;
 mod train;

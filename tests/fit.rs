@@ -114,3 +114,32 @@ fn a_refused_step_ends_the_run_with_its_error() {
         .unwrap_err();
     assert!(matches!(e, Error::Step { step: 1, .. }), "{e}");
 }
+
+/// The history as a PNG (feature `plot`): a real image of the size asked for.
+#[cfg(feature = "plot")]
+#[test]
+fn the_history_plots_to_a_png() {
+    let (mut train, val) = classes();
+    let net = seq!(
+        Linear::<2, 8>::initialize(&mut rng(1)),
+        Tanh,
+        Linear::<8, 2>::initialize(&mut rng(2))
+    );
+    let mut trainer = Trainer::new(net, SoftmaxCrossEntropy, Adam::new(0.05).unwrap());
+    let history = Fit::new(5)
+        .batch_size(16)
+        .quiet()
+        .run(&mut trainer, &mut train, Some(&val))
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("forma-plot-{}.png", std::process::id()));
+    history.plot_png(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height, big-endian, at bytes 16..24.
+    assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), 960);
+    assert_eq!(u32::from_be_bytes(bytes[20..24].try_into().unwrap()), 400);
+    // A directory that does not exist is an error naming the file.
+    let e = history.plot_png("/nonexistent-dir/x.png").unwrap_err();
+    assert!(e.to_string().contains("/nonexistent-dir/x.png"), "{e}");
+}
