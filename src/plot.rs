@@ -38,12 +38,15 @@ fn font(path: &Path) -> Result<()> {
         .map_err(|e| failed(path, e))
 }
 
-/// A line chart of `series` (name, colour, points) on `area`.
+/// One curve: its name, colour and points `(epoch, value)`.
+type Curve<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
+/// A line chart of `series` on `area`.
 fn chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     epochs: usize,
-    series: &[(&str, RGBColor, Vec<(f64, f64)>)],
+    series: &[Curve<'_>],
 ) -> std::result::Result<(), String> {
     let values = series
         .iter()
