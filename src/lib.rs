@@ -53,6 +53,9 @@ pub use forma_losses as losses;
 pub use forma_optim as optim;
 
 pub use forma_core::{Error, Result, rng};
+/// The random-number crates forma draws from (`forma::rng` is a
+/// `rand_chacha::ChaCha8Rng`): use these, and versions always match.
+pub use forma_core::{rand, rand_chacha};
 pub use train::Trainer;
 
 /// Everything a training script needs, in one `use`.

@@ -269,3 +269,26 @@ fn epochs_of_shuffled_batches_allocate_nothing_after_the_first_batch() {
     });
     assert_eq!(n, 0, "three epochs after the first batch");
 }
+
+#[test]
+fn evaluating_a_data_set_allocates_nothing_after_the_first_pass() {
+    use forma::dataset::{Batches, DataSet, Last};
+    let x = Batch::<f32, 4>::from_fn(50, Const, |r, c| ((r * 5 + c) % 9) as f32 / 9.0);
+    let labels = Classes::<usize, 3>::from_labels((0..50).map(|r| r % 3).collect()).unwrap();
+    let data = DataSet::new(x, labels).unwrap();
+    let net = seq!(
+        Linear::<4, 8>::initialize(&mut rng(1)),
+        ReLU,
+        Linear::<8, 3>::initialize(&mut rng(2))
+    );
+    let mut trainer = Trainer::new(net, SoftmaxCrossEntropy, Sgd::new(0.1).unwrap());
+    let mut batches = Batches::new(16, Last::Keep).unwrap();
+    let first = forma::fit::evaluate(&mut trainer, &data, &mut batches).unwrap();
+    let mut again = (0.0, None);
+    let n = allocations_during(|| {
+        again = forma::fit::evaluate(&mut trainer, &data, &mut batches).unwrap();
+    });
+    assert_eq!(n, 0, "a second evaluation pass");
+    assert_eq!(again, first, "evaluation changed the model");
+    assert!(first.1.is_some());
+}
