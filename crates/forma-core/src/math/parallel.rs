@@ -30,7 +30,10 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, TryLockError};
 use std::time::{Duration, Instant};
 
 /// How long an idle worker spins, watching for the next job, before sleeping.
-const SPIN: Duration = Duration::from_micros(200);
+/// A training step's products come less than 1 ms apart: with 200 µs the
+/// worker fell asleep between them and the MNIST-size step was ~10% slower
+/// (README, Design notes).
+const SPIN: Duration = Duration::from_micros(1000);
 
 /// The most threads (the caller included) a product is split over.
 pub const MAX_THREADS: usize = 8;
