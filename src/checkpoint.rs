@@ -1,6 +1,8 @@
-//! Checkpoints: a trainer's model, optimizer state and step count in one
-//! `.safetensors` file, so that training resumed from it is bitwise
-//! identical to training that never stopped.
+//! Checkpoints: a trainer's model, optimizer state, learning rate and step
+//! count in one `.safetensors` file, so that training resumed from it (by
+//! a trainer with the same optimizer and settings: momentum, betas, weight
+//! decay are the code's, not the file's) is bitwise identical to training
+//! that never stopped.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -62,6 +64,9 @@ where
         meta.insert(FORMAT.0.to_string(), FORMAT.1.to_string());
         meta.insert("trainer.steps".to_string(), self.steps().to_string());
         meta.insert("optimizer.sets".to_string(), sets.join(","));
+        meta.insert("optimizer.kind".to_string(), O::KIND.to_string());
+        let lr = self.learning_rate();
+        meta.insert("optimizer.lr".to_string(), std::format!("{:?}", lr));
         for (name, value) in self.optimizer().counters() {
             meta.insert(std::format!("optimizer.{name}"), value.to_string());
         }
@@ -97,6 +102,24 @@ where
                 .map_err(|_| bad(file, key, std::format!("{text:?}, not a count")))
         };
         let steps = number("trainer.steps")?;
+        if get("optimizer.kind") != Some(O::KIND) {
+            let got = get("optimizer.kind")
+                .unwrap_or("no optimizer.kind entry")
+                .to_string();
+            return Err(bad(
+                file,
+                &std::format!("a checkpoint of this optimizer ({})", O::KIND),
+                got,
+            ));
+        }
+        let lr_text = get("optimizer.lr").unwrap_or("");
+        let lr: f64 = lr_text.parse().map_err(|_| {
+            bad(
+                file,
+                "optimizer.lr, a learning rate",
+                std::format!("{lr_text:?}"),
+            )
+        })?;
         let model = io::decode_all(
             self.model(),
             &st,
@@ -104,12 +127,36 @@ where
             Extra::Ignore,
             file,
         )?;
-        let mut sets = Vec::new();
-        for name in get("optimizer.sets")
-            .unwrap_or("")
+        let listed: Vec<&str> = get("optimizer.sets")
+            .ok_or_else(|| bad(file, "optimizer.sets", "nothing".to_string()))?
             .split(',')
             .filter(|s| !s.is_empty())
-        {
+            .collect();
+        // Every tensor on file is one of the model's, or of a listed state
+        // set's (shaped like the model): nothing else is ignored.
+        let mut allowed = std::collections::HashSet::new();
+        self.model().names(&mut |name, shape| {
+            if shape.iter().product::<usize>() > 0 {
+                allowed.insert(std::format!("model.{name}"));
+                for set in &listed {
+                    allowed.insert(std::format!("optimizer.{set}.{name}"));
+                }
+            }
+        });
+        let mut on_file = st.names();
+        on_file.sort(); // the first unknown name, whatever the header's order
+        for name in on_file {
+            if !allowed.contains(name) {
+                return Err(Error::Tensor {
+                    file: file.to_string(),
+                    name: name.to_string(),
+                    expected: "only the model's tensors (model.*) and those of the listed optimizer state sets".to_string(),
+                    got: "a tensor this trainer does not have".to_string(),
+                });
+            }
+        }
+        let mut sets = Vec::new();
+        for &name in &listed {
             let Some(&known) = O::SETS.iter().find(|s| **s == name) else {
                 let expected = std::format!("optimizer state sets among {:?}", O::SETS);
                 return Err(bad(file, &expected, name.to_string()));
@@ -123,13 +170,19 @@ where
         let mut counters = Vec::new();
         for key in meta.keys() {
             if let Some(name) = key.strip_prefix("optimizer.")
-                && name != "sets"
+                && !matches!(name, "sets" | "kind" | "lr")
             {
                 counters.push((name, number(key)?));
             }
         }
-        // Everything decoded and checked: now change the trainer.
-        self.optimizer_mut_for_restore().restore(sets, &counters)?;
+        // Everything decoded and checked: now change the trainer (the
+        // learning rate first: it is checked in the element type).
+        let old_lr = self.learning_rate();
+        self.set_learning_rate(lr)?;
+        if let Err(e) = self.optimizer_mut_for_restore().restore(sets, &counters) {
+            self.set_learning_rate(old_lr)?;
+            return Err(e);
+        }
         io::write_all(self.model_mut(), &model);
         self.set_steps(steps);
         Ok(())

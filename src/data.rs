@@ -339,13 +339,22 @@ pub fn read_text(path: impl AsRef<std::path::Path>) -> Result<String> {
 /// A classification data set from CSV text: `F` feature columns and one
 /// label column (`label_column`, 0-based; the others are features, in
 /// order), each label a class index below `C`. Read with [`parse_csv`]'s
-/// rules; a row with another number of fields than `F + 1`, or a label that
-/// is not an integer below `C`, is an error naming the data row and column.
+/// rules (every row has as many fields as the first, or the error names the
+/// line); rows of another number of fields than `F + 1` are an error saying
+/// both numbers, a label that is not an integer below `C` one naming its
+/// data row (0-based, after the header) and column, and a `label_column`
+/// past the last column a `Config` error.
 pub fn classification_csv<E: forma_core::Float, const F: usize, const C: usize>(
     text: &str,
     options: &CsvOptions,
     label_column: usize,
 ) -> Result<crate::dataset::DataSet<E, F, forma_losses::Classes<usize, C>>> {
+    if label_column > F {
+        return Err(Error::Config {
+            what: "classification_csv: the label column must be one of the F + 1 columns",
+            got: label_column as f64,
+        });
+    }
     let rows = parse_csv(text, options)?;
     let mut x = Vec::with_capacity(rows.len() * F);
     let mut labels = Vec::with_capacity(rows.len());
@@ -355,8 +364,8 @@ pub fn classification_csv<E: forma_core::Float, const F: usize, const C: usize>(
             F + 1,
             fields.len(),
         )?;
-        let label = fields[label_column.min(F)];
-        if label_column > F || !(label >= 0.0 && label < C as f64 && label.fract() == 0.0) {
+        let label = fields[label_column];
+        if !(label >= 0.0 && label < C as f64 && label.fract() == 0.0) {
             return Err(Error::Value {
                 what: "classification_csv label",
                 row,
@@ -393,7 +402,7 @@ pub fn read_bytes(path: impl AsRef<std::path::Path>) -> Result<Vec<u8>> {
         return Ok(bytes);
     }
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&bytes[..])
+    flate2::read::MultiGzDecoder::new(&bytes[..])
         .read_to_end(&mut out)
         .map_err(|e| fail(format!("expected gzip data, got {e}")))?;
     Ok(out)

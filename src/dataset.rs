@@ -15,7 +15,7 @@
 //! train.shuffle(&mut rng);
 //! let mut batches = Batches::new(3, Last::Keep)?;
 //! let mut rows = 0;
-//! while let Some((x, y)) = batches.next_batch(&train) {
+//! while let Some((x, y)) = batches.next_batch(&train)? {
 //!     assert_eq!(x.rows(), y.rows());
 //!     rows += x.rows();
 //! }
@@ -216,23 +216,22 @@ impl<E: Float, const F: usize, T: Targets> Batches<E, F, T> {
         })
     }
 
-    /// The next batch of `data`, or `None` at the end of the pass.
-    pub fn next_batch(&mut self, data: &DataSet<E, F, T>) -> Option<(&Batch<E, F>, &T)> {
+    /// The next batch of `data`, or `None` at the end of the pass. `Err`
+    /// only if a buffer cannot grow (no memory).
+    pub fn next_batch(&mut self, data: &DataSet<E, F, T>) -> Result<Option<(&Batch<E, F>, &T)>> {
         let order = &data.order;
         let remaining = order.len().saturating_sub(self.at);
         if remaining == 0 || (remaining < self.size && self.last == Last::Drop) {
-            return None;
+            return Ok(None);
         }
         let take = remaining.min(self.size);
         let idx = &order[self.at..self.at + take];
         self.at += take;
         let y = self.y.get_or_insert_with(|| data.y.empty());
         // Indices come from the data set's own order: in range by construction.
-        let filled = gather_rows(&data.x, idx, &mut self.x).and_then(|()| data.y.gather(idx, y));
-        match filled {
-            Ok(()) => Some((&self.x, &*y)),
-            Err(_) => unreachable!("rows of the data set's own order exist"),
-        }
+        gather_rows(&data.x, idx, &mut self.x)?;
+        data.y.gather(idx, y)?;
+        Ok(Some((&self.x, &*y)))
     }
 
     /// Starts a new pass.

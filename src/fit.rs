@@ -236,6 +236,12 @@ impl Fit {
                 got: f64::NAN,
             });
         }
+        if self.patience == Some(0) {
+            return Err(Error::Config {
+                what: "Fit::early_stopping patience must be at least 1 epoch",
+                got: 0.0,
+            });
+        }
         let mut rng = forma_core::rng(self.seed);
         let mut batches = Batches::new(self.batch, self.last)?;
         let mut eval = Batches::new(self.batch.max(1), Last::Keep)?;
@@ -256,7 +262,7 @@ impl Fit {
                 bar.reset();
                 bar.set_prefix(std::format!("epoch {}/{}", epoch + 1, self.epochs));
             }
-            while let Some((x, y)) = batches.next_batch(train) {
+            while let Some((x, y)) = batches.next_batch(train)? {
                 let loss = trainer.step(x, y)?.to_f64();
                 total += loss * x.rows() as f64;
                 rows += x.rows();
@@ -264,6 +270,11 @@ impl Fit {
                     bar.set_message(std::format!("loss {:.4}", total / rows as f64));
                     bar.inc(1);
                 }
+            }
+            if rows == 0 {
+                return Err(Error::EmptyBatch {
+                    what: "Fit::run: an epoch without a batch (an empty training set, or drop_last with fewer rows than the batch size)",
+                });
             }
             let (val_loss, val_accuracy) = match val {
                 Some(v) => {
@@ -275,11 +286,7 @@ impl Fit {
             let record = Epoch {
                 epoch: epoch + 1,
                 learning_rate: trainer.learning_rate(),
-                train_loss: if rows > 0 {
-                    total / rows as f64
-                } else {
-                    f64::NAN
-                },
+                train_loss: total / rows as f64,
                 val_loss,
                 val_accuracy,
                 seconds: start.elapsed().as_secs_f64(),
@@ -370,7 +377,7 @@ where
 {
     batches.rewind();
     let (mut loss, mut rows, mut right, mut scored) = (0.0, 0usize, 0usize, true);
-    while let Some((x, y)) = batches.next_batch(data) {
+    while let Some((x, y)) = batches.next_batch(data)? {
         loss += trainer.evaluate(x, y)?.to_f64() * x.rows() as f64;
         let Some(out) = trainer.last_output() else {
             unreachable!("evaluate made a forward pass")

@@ -5,7 +5,8 @@
 //! PyTorch's `state_dict()` gives the equivalent `nn.Sequential`), and
 //! loading checks every tensor against the model's type: a missing or
 //! unexpected name, another dtype (no silent cast), a shape other than the
-//! type's `[out, in]` (a transposed weight included) and a non-finite value
+//! type's `[out, in]` (a transposed weight included, unless the layer is
+//! square: then nothing can tell) and a non-finite value
 //! are errors ([`Error::Tensor`]) naming the tensor, what was expected and
 //! what came. Loading reads from any byte slice (no alignment needed:
 //! `include_bytes!` works) and changes the model only when every tensor

@@ -54,10 +54,11 @@ fn chart<DB: DrawingBackend>(
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| {
         (l.min(y), h.max(y))
     });
-    let (lo, hi) = if lo.is_finite() && hi > lo {
-        (lo, hi)
-    } else {
-        (0.0, 1.0)
+    let (lo, hi) = match (lo.is_finite() && hi.is_finite(), hi > lo) {
+        (true, true) => (lo, hi),
+        // One value throughout (one epoch, 100% accuracy): a band around it.
+        (true, false) => (lo - lo.abs().max(1.0) * 0.5, hi + hi.abs().max(1.0) * 0.5),
+        (false, _) => (0.0, 1.0),
     };
     let pad = (hi - lo) * 0.05;
     let mut chart = ChartBuilder::on(area)

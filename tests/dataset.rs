@@ -20,7 +20,7 @@ fn batches_keep_or_drop_the_short_last_one_and_pair_rows_with_targets() {
     for (last, sizes) in [(Last::Keep, vec![4, 4, 2]), (Last::Drop, vec![4, 4])] {
         let mut batches = Batches::new(4, last).unwrap();
         let mut got = Vec::new();
-        while let Some((x, y)) = batches.next_batch(&data) {
+        while let Some((x, y)) = batches.next_batch(&data).unwrap() {
             for r in 0..x.rows() {
                 // Feature (2r, 2r+1) belongs to target r.
                 assert_eq!(x[(r, 0)], 2.0 * y[(r, 0)]);
@@ -51,7 +51,7 @@ fn a_seeded_shuffle_and_split_are_reproducible_and_lose_nothing() {
     let mut shuffled = regression(20);
     shuffled.shuffle(&mut rng(4));
     let mut batches = Batches::new(20, Last::Keep).unwrap();
-    let (_, y) = batches.next_batch(&shuffled).unwrap();
+    let (_, y) = batches.next_batch(&shuffled).unwrap().unwrap();
     assert_ne!(
         y.as_slice(),
         regression(20).targets().as_slice(),
@@ -98,7 +98,10 @@ fn argmax_accuracy_and_the_confusion_matrix() {
     assert_eq!(accuracy(&out, &labels).unwrap(), 0.75);
     let mut m = ConfusionMatrix::<2>::new();
     m.add(&out, &labels).unwrap();
-    assert_eq!(m.counts(), &[[1, 0], [1, 2]]);
+    assert_eq!(m.counts(), [1, 0, 1, 2]);
+    let nan = Batch::<f32, 2>::from_rows(&[[f32::NAN, f32::NAN]]);
+    let e = accuracy(&nan, &Classes::from_labels(vec![0]).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("row 0, column 0"), "{e}");
     assert!(
         m.add(&out, &Classes::from_labels(vec![0]).unwrap())
             .is_err()
@@ -131,7 +134,7 @@ fn the_uci_digits_reach_95_percent_test_accuracy() {
     for _ in 0..40 {
         train.shuffle(&mut rng);
         batches.rewind();
-        while let Some((x, y)) = batches.next_batch(&train) {
+        while let Some((x, y)) = batches.next_batch(&train).unwrap() {
             trainer.step(x, y).unwrap();
         }
     }
@@ -205,4 +208,10 @@ fn bad_idx_files_are_errors_that_say_what_came() {
             .contains("one per image: expected length 2, got 1"),
         "{e}"
     );
+}
+
+#[test]
+fn a_label_column_past_the_last_is_a_setting_error() {
+    let e = classification_csv::<f64, 2, 3>("1,0,2\n", &CsvOptions::new(), 3).unwrap_err();
+    assert!(matches!(e, forma::Error::Config { .. }), "{e}");
 }

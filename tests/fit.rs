@@ -143,3 +143,29 @@ fn the_history_plots_to_a_png() {
     let e = history.plot_png("/nonexistent-dir/x.png").unwrap_err();
     assert!(e.to_string().contains("/nonexistent-dir/x.png"), "{e}");
 }
+
+#[test]
+fn settings_that_cannot_train_are_errors_not_silent_epochs() {
+    let (mut train, val) = classes();
+    let net = seq!(
+        Linear::<2, 4>::initialize(&mut rng(1)),
+        Tanh,
+        Linear::<4, 2>::initialize(&mut rng(2))
+    );
+    let mut trainer = Trainer::new(net, SoftmaxCrossEntropy, Adam::new(0.05).unwrap());
+    // Patience 0 would stop after the first epoch whatever happened.
+    let e = Fit::new(5)
+        .early_stopping(0)
+        .quiet()
+        .run(&mut trainer, &mut train, Some(&val))
+        .unwrap_err();
+    assert!(e.to_string().contains("patience must be at least 1"), "{e}");
+    // Dropping the last batch when it is the only one: an epoch of nothing.
+    let e = Fit::new(5)
+        .batch_size(1000)
+        .drop_last()
+        .quiet()
+        .run(&mut trainer, &mut train, None)
+        .unwrap_err();
+    assert!(e.to_string().contains("an epoch without a batch"), "{e}");
+}

@@ -306,3 +306,45 @@ fn a_checkpoint_is_checked_before_anything_changes() {
     assert_eq!(bits(t.model()), before);
     assert_eq!(t.steps(), 3);
 }
+
+#[test]
+fn a_checkpoint_of_another_optimizer_or_a_larger_model_is_refused() {
+    let mut sgd = Trainer::new(Net::initialize(&mut rng(20)), Mse, Sgd::new(0.1).unwrap());
+    run(&mut sgd, 2);
+    let mut adam = Trainer::new(Net::initialize(&mut rng(21)), Mse, Adam::new(0.01).unwrap());
+    run(&mut adam, 2);
+    let e = sgd
+        .restore_checkpoint(&adam.checkpoint().unwrap(), "adam.ckpt")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("expected a checkpoint of this optimizer (sgd), got adam"),
+        "{e}"
+    );
+    // A larger model whose first layers match: its extra tensors are refused.
+    type Bigger =
+        seq!(@type Linear<2, 4>, ReLU, Linear<4, 3>, Tanh, Linear<3, 1>, Tanh, Linear<1, 1>);
+    let mut big = Trainer::new(
+        Bigger::initialize(&mut rng(22)),
+        Mse,
+        Adam::new(0.01).unwrap(),
+    );
+    let x = Batch::<f32, 2>::from_rows(&[[0.0, 0.5]]);
+    let y = Batch::<f32, 1>::from_rows(&[[0.3]]);
+    big.step(&x, &y).unwrap();
+    let before = bits(adam.model());
+    let e = adam
+        .restore_checkpoint(&big.checkpoint().unwrap(), "big.ckpt")
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("tensor `model.6.bias`") || e.to_string().contains("model.6.weight"),
+        "{e}"
+    );
+    assert_eq!(bits(adam.model()), before);
+    // The learning rate comes back with the checkpoint.
+    adam.set_learning_rate(0.005).unwrap();
+    let bytes = adam.checkpoint().unwrap();
+    adam.set_learning_rate(0.5).unwrap();
+    adam.restore_checkpoint(&bytes, "lr").unwrap();
+    assert!((adam.learning_rate() - 0.005).abs() < 1e-9);
+}

@@ -256,11 +256,11 @@ fn epochs_of_shuffled_batches_allocate_nothing_after_the_first_batch() {
     let mut trainer = Trainer::new(net, SoftmaxCrossEntropy, Adam::new(0.01).unwrap());
     let mut batches = Batches::new(16, Last::Keep).unwrap();
     let mut rng = forma::rng(3);
-    let (x, y) = batches.next_batch(&data).unwrap();
+    let (x, y) = batches.next_batch(&data).unwrap().unwrap();
     trainer.step(x, y).unwrap();
     let n = allocations_during(|| {
         for _ in 0..3 {
-            while let Some((x, y)) = batches.next_batch(&data) {
+            while let Some((x, y)) = batches.next_batch(&data).unwrap() {
                 trainer.step(x, y).unwrap();
             }
             data.shuffle(&mut rng);

@@ -13,6 +13,9 @@ use crate::{Adam, Sgd};
 /// velocity, Adam's two moments), each named, and a few counters (Adam's
 /// step count).
 pub trait Stateful<E: Float, P: Params<E>> {
+    /// The optimizer's name in a checkpoint (`"sgd"`, `"adam"`): a
+    /// checkpoint of one does not restore into another.
+    const KIND: &'static str;
     /// The names of every state set this optimizer can have.
     const SETS: &'static [&'static str];
     /// Calls `f(name, set)` for each state set the optimizer has now (none
@@ -40,6 +43,7 @@ fn bad_state(what: &'static str) -> Error {
 }
 
 impl<E: Float, P: Params<E>> Stateful<E, P> for Sgd<E, P> {
+    const KIND: &'static str = "sgd";
     /// The momentum buffer (present after the first step with momentum).
     const SETS: &'static [&'static str] = &["velocity"];
 
@@ -67,6 +71,7 @@ impl<E: Float, P: Params<E>> Stateful<E, P> for Sgd<E, P> {
 }
 
 impl<E: Float, P: Params<E>> Stateful<E, P> for Adam<E, P> {
+    const KIND: &'static str = "adam";
     /// The first and second moments.
     const SETS: &'static [&'static str] = &["m", "v"];
 
@@ -96,6 +101,20 @@ impl<E: Float, P: Params<E>> Stateful<E, P> for Adam<E, P> {
             (None, None) => None,
             _ => return Err(bad_state("Adam state: both moments m and v, or neither")),
         };
+        if moments.is_some() != (t > 0) {
+            return Err(bad_state(
+                "Adam state: moments exactly when the step count t is above 0",
+            ));
+        }
+        if let Some((_, v)) = &moments {
+            let mut negative = false;
+            v.visit(&mut |s| negative |= s.iter().any(|x| *x < E::ZERO));
+            if negative {
+                return Err(bad_state(
+                    "Adam state: a second moment v that is not negative",
+                ));
+            }
+        }
         self.restore_state(moments, t)
     }
 }
