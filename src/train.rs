@@ -5,7 +5,9 @@ use alloc::vec::Vec;
 use core::borrow::{Borrow, BorrowMut};
 use core::marker::PhantomData;
 
-use forma_core::{ConstDim, Cpu, Device, Dim, Error, Float, Result, StepCause, Tensor};
+use forma_core::{
+    ConstDim, Cpu, Device, Dim, Error, Float, Result, StepCause, Tensor, get_or_try_insert,
+};
 use forma_layers::{Module, Params, copy_on, count_nonfinite_on};
 use forma_losses::Loss;
 use forma_optim::Optimizer;
@@ -234,7 +236,8 @@ where
         let step = self.steps + 1;
         let loss = self.gradients(x, target, step)?;
         if self.guarded(x) {
-            self.read_counts(step, GRADS + self.tensors())?;
+            let tensors = self.guard.as_ref().map_or(0, |g| g.tensors);
+            self.read_counts(step, GRADS + tensors)?;
             if let Some(e) = self.refusal(x, target, step, false) {
                 return Err(e);
             }
@@ -248,30 +251,24 @@ where
         self.checks && D::host(x.buffer()).is_none()
     }
 
-    /// The number of parameter tensors of the model.
-    fn tensors(&self) -> usize {
-        let mut n = 0;
-        self.model.visit(&mut |_| n += 1);
-        n
-    }
-
-    /// Makes the gradient, and on a guarded device the snapshot and counts,
-    /// if the first step has not.
+    /// On a guarded device, makes the snapshot and counts if the first
+    /// guarded step has not.
     fn prepare(&mut self, guarded: bool) -> Result<()> {
-        if self.grads.is_none() {
-            self.grads = Some(self.model.zeros_like()?);
-        }
-        if guarded && self.guard.is_none() {
-            let tensors = self.tensors();
-            let len = GRADS + 2 * tensors + 1;
-            self.guard = Some(Guard {
-                params: self.model.zeros_like()?,
-                optimizer: self.optimizer.fresh(),
-                counts: self.device.alloc(len)?,
-                host: alloc::vec![E::ZERO; len],
-                tensors,
-                warm: false,
-            });
+        if guarded {
+            let (model, optimizer, device) = (&self.model, &self.optimizer, &self.device);
+            get_or_try_insert(&mut self.guard, || {
+                let mut tensors = 0;
+                model.visit(&mut |_| tensors += 1);
+                let len = GRADS + 2 * tensors + 1;
+                Ok(Guard {
+                    params: model.zeros_like()?,
+                    optimizer: optimizer.fresh(),
+                    counts: device.alloc(len)?,
+                    host: alloc::vec![E::ZERO; len],
+                    tensors,
+                    warm: false,
+                })
+            })?;
         }
         Ok(())
     }
@@ -321,24 +318,15 @@ where
         target: &L::Target<B>,
         step: u64,
     ) -> Result<E> {
-        let device = &self.device;
+        let (device, model, guarded) = (&self.device, &self.model, self.guarded(x));
         let as_device = |e| refuse(step, StepCause::Device, e);
-        if self.cache.is_none() {
-            self.cache = Some(
-                self.model
-                    .new_cache(device, x.row_dim())
-                    .map_err(as_device)?,
-            );
-        }
-        if self.dy.is_none() {
-            let dy = Tensor::zeros_on(device, x.row_dim(), Default::default());
-            self.dy = Some(dy.map_err(as_device)?);
-        }
-        let (Some(cache), Some(dy), Some(grads)) =
-            (self.cache.as_mut(), self.dy.as_mut(), self.grads.as_mut())
-        else {
-            unreachable!("made just above and by prepare")
-        };
+        let cache = get_or_try_insert(&mut self.cache, || model.new_cache(device, x.row_dim()))
+            .map_err(as_device)?;
+        let dy = get_or_try_insert(&mut self.dy, || {
+            Tensor::zeros_on(device, x.row_dim(), Default::default())
+        })
+        .map_err(as_device)?;
+        let grads = get_or_try_insert(&mut self.grads, || model.zeros_like()).map_err(as_device)?;
         let y = self.model.forward(device, x, cache).map_err(as_device)?;
         let loss = self
             .loss
@@ -350,9 +338,7 @@ where
         self.model
             .backward(device, x, cache, dy, grads, None)
             .map_err(as_device)?;
-        if let Some(guard) = self.guard.as_mut().filter(|_| self.checks)
-            && D::host(x.buffer()).is_none()
-        {
+        if let Some(guard) = self.guard.as_mut().filter(|_| guarded) {
             let counts = guard.counts.borrow_mut();
             count_nonfinite_on(device, grads, counts, |i| GRADS + i).map_err(as_device)?;
         }
@@ -569,12 +555,9 @@ where
             });
         }
         let device = &self.device;
-        if self.dy.is_none() {
-            self.dy = Some(Tensor::zeros_on(device, x.row_dim(), Default::default())?);
-        }
-        let Some(dy) = self.dy.as_mut() else {
-            unreachable!("made just above")
-        };
+        let dy = get_or_try_insert(&mut self.dy, || {
+            Tensor::zeros_on(device, x.row_dim(), Default::default())
+        })?;
         let y = forward(&self.model, device, &mut self.cache, x)?;
         let loss = self.loss.value_and_grad(device, y, target, dy)?;
         if !loss.is_finite() {
@@ -672,12 +655,7 @@ where
     D: Device<E>,
     M: Module<E, In, D>,
 {
-    if cache.is_none() {
-        *cache = Some(model.new_cache(device, x.row_dim())?);
-    }
-    let Some(cache) = cache.as_mut() else {
-        unreachable!("made just above")
-    };
+    let cache = get_or_try_insert(cache, || model.new_cache(device, x.row_dim()))?;
     model.forward(device, x, cache)
 }
 

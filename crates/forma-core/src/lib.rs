@@ -37,6 +37,7 @@ mod element;
 mod error;
 pub mod init;
 pub mod math;
+mod slot;
 #[cfg(feature = "alloc")]
 mod tensor;
 
@@ -47,6 +48,7 @@ pub use element::Float;
 pub use error::{Error, GRADIENT, Result, StepCause, check_finite, check_finite_rows, check_len};
 pub use init::{Init, Rng, rng};
 pub use math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
+pub use slot::get_or_try_insert;
 #[cfg(feature = "alloc")]
 pub use tensor::{Batch, Tensor};
 

@@ -130,13 +130,9 @@ impl<E: Float, P> Adam<E, P> {
     where
         P: Params<E, S>,
     {
-        if self.moments.is_none() {
-            self.moments = Some((params.zeros_like()?, params.zeros_like()?));
-        }
-        match self.moments.as_mut() {
-            Some(m) => Ok(m),
-            None => unreachable!("made just above"),
-        }
+        forma_core::get_or_try_insert(&mut self.moments, || {
+            Ok((params.zeros_like()?, params.zeros_like()?))
+        })
     }
 }
 

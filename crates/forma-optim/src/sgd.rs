@@ -139,30 +139,23 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Sgd<
             if result.is_err() {
                 return;
             }
-            if let (Some(ph), Some(gh)) = (D::host(p), D::host(g))
-                && ph.len() == gh.len()
-            {
-                let (Some(p), Some(g)) = (D::host_mut(p), D::host(g)) else {
-                    unreachable!("host memory stays host memory")
-                };
-                let v = v.and_then(|v| D::host_mut(v));
-                let (pm, vm) = step.apply(p, g, v);
-                p_max = p_max.max(pm);
-                v_max = v_max.max(vm);
-            } else {
-                host = false;
-                result = device.sgd(D::len(p), &step, p, g, v);
+            match (D::host_mut(p), D::host(g)) {
+                (Some(p), Some(g)) => {
+                    let (pm, vm) = step.apply(p, g, v.and_then(|v| D::host_mut(v)));
+                    p_max = p_max.max(pm);
+                    v_max = v_max.max(vm);
+                }
+                _ => {
+                    host = false;
+                    result = device.sgd(D::len(p), &step, p, g, v);
+                }
             }
         };
         if self.momentum == E::ZERO {
             params.zip_mut(grads, &mut |p, g| update(p, g, None));
         } else {
-            if self.velocity.is_none() {
-                self.velocity = Some(params.zeros_like()?);
-            }
-            let Some(velocity) = self.velocity.as_mut() else {
-                unreachable!("made just above")
-            };
+            let velocity =
+                forma_core::get_or_try_insert(&mut self.velocity, || params.zeros_like())?;
             params.zip2_mut(grads, velocity, &mut |p, g, v| update(p, g, Some(v)));
         }
         result?;
@@ -192,12 +185,7 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Sgd<
         match &from.velocity {
             None => self.velocity = None,
             Some(v) => {
-                if self.velocity.is_none() {
-                    self.velocity = Some(like.zeros_like()?);
-                }
-                let Some(to) = self.velocity.as_mut() else {
-                    unreachable!("made just above")
-                };
+                let to = forma_core::get_or_try_insert(&mut self.velocity, || like.zeros_like())?;
                 copy_on::<E, D, P>(device, v, to)?;
             }
         }
