@@ -219,15 +219,9 @@ fn checked_steps_on_the_device_path_allocate_nothing_after_the_first() {
 
 #[test]
 fn a_static_network_embedded_at_compile_time_predicts_without_allocating() {
-    use forma::layers::{Inline, Network, embedded};
-    type L1 = Linear<2, 2, f32, PerOutput, Inline>;
-    type L2 = Linear<2, 1, f32, PerOutput, Inline>;
-    const WEIGHTS: &[u8] = include_bytes!("../examples/data/xor.bin");
-    static NET: seq!(@type L1, Sigmoid, L2, Sigmoid) = {
-        let (l1, at) = embedded!(L1::from_le_bytes(WEIGHTS, 0));
-        let (l2, _) = embedded!(L2::from_le_bytes(WEIGHTS, at));
-        seq!(l1, Sigmoid, l2, Sigmoid)
-    };
+    // examples/no_std's static network, built at compile time.
+    use forma::layers::Network;
+    use forma_no_std_example::NET;
     let mut classes = [0u8; 4];
     let n = allocations_during(|| {
         for (c, x) in classes

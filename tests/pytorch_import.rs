@@ -106,15 +106,10 @@ fn a_pytorch_file_is_refused_by_the_wrong_network() {
 /// check-xor`) and the flat bytes the static network embeds agree.
 #[test]
 fn the_embedded_xor_weights_match_the_safetensors_file() {
-    use forma::layers::{Inline, embedded};
+    use forma::layers::Inline;
+    use forma_no_std_example::NET;
     type L1 = Linear<2, 2, f32, PerOutput, Inline>;
-    type L2 = Linear<2, 1, f32, PerOutput, Inline>;
     const WEIGHTS: &[u8] = include_bytes!("../examples/data/xor.bin");
-    static NET: seq!(@type L1, Sigmoid, L2, Sigmoid) = {
-        let (l1, at) = embedded!(L1::from_le_bytes(WEIGHTS, 0));
-        let (l2, _) = embedded!(L2::from_le_bytes(WEIGHTS, at));
-        seq!(l1, Sigmoid, l2, Sigmoid)
-    };
     type Xor = seq!(@type Linear<2, 2>, Sigmoid, Linear<2, 1>, Sigmoid);
     let mut heap = Xor::initialize(&mut rng(0));
     let bytes = std::fs::read(concat!(
