@@ -587,3 +587,86 @@ fn on_a_device_a_refused_first_momentum_step_stays_the_first() {
     }
     assert_eq!(bits(refused_first.model()), bits(clean.model()));
 }
+
+#[test]
+fn a_gradient_past_the_float_range_is_refused_with_a_finite_loss() {
+    // x = ±1e20 and a symmetric weight: the prediction is the bias, the
+    // loss ((5e18)² per row) is finite, and dW = dYᵀ·x (4 · 2.5e18 · 1e20)
+    // is not. The CPU's backward measures the gradient as it writes it;
+    // the device path counts it; both refuse the step as the gradient's.
+    let x = Batch::<f32, 2>::from_rows(&[[1e20, -1e20]; 4]);
+    let y = Batch::<f32, 1>::from_rows(&[[5e18]; 4]);
+    let net = || Linear::<2, 1>::from_weights([[0.5, 0.5]], [0.0]).unwrap();
+    // A first, ordinary step: from the second on, the trainer decides from
+    // the bounds the last update kept and the gradient's measurement.
+    let (x0, y0) = xor_data();
+    let mut trainer = Trainer::new(net(), Mse, Sgd::new(0.0).unwrap());
+    trainer.step(&x0, &y0).unwrap();
+    let before = bits(trainer.model());
+    let (step, cause, source) = step_error(trainer.step(&x, &y).unwrap_err());
+    assert_eq!((step, cause), (2, StepCause::Gradient), "{source}");
+    assert!(
+        matches!(source, Error::Parameter { tensor: 0, .. }),
+        "{source:?}"
+    );
+    assert_eq!(bits(trainer.model()), before);
+
+    let mut on_device = Trainer::on(Opaque, net(), Mse, Sgd::new(0.0).unwrap());
+    let (x0, y0) = (
+        Tensor::upload(&Opaque, &x0).unwrap(),
+        Tensor::upload(&Opaque, &y0).unwrap(),
+    );
+    on_device.step(&x0, &y0).unwrap();
+    let (x, y) = (
+        Tensor::upload(&Opaque, &x).unwrap(),
+        Tensor::upload(&Opaque, &y).unwrap(),
+    );
+    let (_, cause, _) = step_error(on_device.step(&x, &y).unwrap_err());
+    assert_eq!(cause, StepCause::Gradient);
+    assert_eq!(bits(on_device.model()), before);
+}
+
+/// The largest |value| of `p`, read in full.
+fn scanned_max<P: Params<f32>>(p: &P) -> f32 {
+    p.to_vec().iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+#[test]
+fn the_cpu_backward_measures_the_gradients_it_writes_and_mutation_forgets_it() {
+    // Unrolled widths (XOR) and packed ones (64 -> 300, batch 128).
+    let (x, y) = xor_data();
+    let mut trainer = Trainer::new(Xor::initialize(&mut rng(5)), Bce, Sgd::new(0.5).unwrap());
+    trainer.compute_gradients(&x, &y).unwrap();
+    let grads = trainer.grads().unwrap();
+    assert_eq!(grads.known_max(), Some(scanned_max(grads)));
+
+    type Wide = seq!(@type Linear<64, 300>, ReLU, Linear<300, 3>);
+    let x = Batch::<f32, 64>::from_flat(
+        &(0..128 * 64)
+            .map(|i| (i % 13) as f32 - 6.0)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let labels = Classes::<usize, 3>::from_labels((0..128).map(|i| i % 3).collect()).unwrap();
+    let mut wide = Trainer::new(
+        Wide::initialize(&mut rng(6)),
+        SoftmaxCrossEntropy,
+        Sgd::new(0.1).unwrap(),
+    );
+    wide.compute_gradients(&x, &labels).unwrap();
+    let grads = wide.grads().unwrap();
+    let measured = grads.known_max().expect("measured on the CPU");
+    assert_eq!(measured, scanned_max(grads));
+    assert!(measured > 0.0);
+
+    // Any mutable access forgets the measurement.
+    let mut g = grads.clone();
+    assert_eq!(g.known_max(), Some(measured));
+    g.0.weight_mut()[0][0] = f32::NAN;
+    assert_eq!(g.known_max(), None);
+    let mut g = grads.clone();
+    g.visit_mut(&mut |_| {});
+    assert_eq!(g.known_max(), None);
+    // A model never written by a backward is not measured.
+    assert_eq!(wide.model().known_max(), None);
+}

@@ -67,7 +67,7 @@ pub trait Float:
     /// as `|self|` is for finite values, and at least [`Float::INF_BITS`]
     /// for infinity and NaN. Integer maxima vectorise where float maxima
     /// with NaN rules do not, so finiteness checks run on these.
-    type AbsBits: Copy + Ord + Default;
+    type AbsBits: Copy + Ord + Default + Send + Sync;
     /// [`Float::abs_bits`] of infinity: `x` is finite iff `x.abs_bits() < INF_BITS`.
     const INF_BITS: Self::AbsBits;
     /// See [`Float::AbsBits`].

@@ -36,6 +36,9 @@ pub struct Linear<
 > {
     weight: S::Mat<O, I>,
     bias: S::Bias<B, O>,
+    /// [`Params::known_max`]: set by a backward that measured the gradient
+    /// it wrote here, forgotten by every mutable access.
+    known_max: Option<E>,
 }
 
 impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Clone
@@ -47,6 +50,7 @@ where
         Linear {
             weight: self.weight.clone(),
             bias: S::bias_from(*S::bias_param(&self.bias)),
+            known_max: self.known_max,
         }
     }
 }
@@ -80,7 +84,11 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Linear<I,
         let bias_len = O * B::LEN_PER_OUTPUT + B::LEN_FIXED;
         forma_core::check_len("Linear::from_parts weight", O * I, S::len(S::mat(&weight)))?;
         forma_core::check_len("Linear::from_parts bias", bias_len, S::len(S::bias(&bias)))?;
-        Ok(Linear { weight, bias })
+        Ok(Linear {
+            weight,
+            bias,
+            known_max: None,
+        })
     }
 
     /// The parameter buffers: the weight (`O x I`, row-major) and the bias.
@@ -93,7 +101,11 @@ impl<const I: usize, const O: usize, E: Float, B: Bias> Linear<I, O, E, B, crate
     /// The layer from its inline parameters, in a `const` context (see
     /// [`crate::embed`]).
     pub(crate) const fn from_inline(weight: [[E; I]; O], bias: B::Param<E, O>) -> Self {
-        Linear { weight, bias }
+        Linear {
+            weight,
+            bias,
+            known_max: None,
+        }
     }
 }
 
@@ -103,6 +115,7 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Linea
         Linear {
             weight: S::zeros(),
             bias: S::bias_from(B::zeros()),
+            known_max: None,
         }
     }
 
@@ -168,6 +181,7 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Linea
 
     /// The weight, mutable.
     pub fn weight_mut(&mut self) -> &mut [[E; I]; O] {
+        self.known_max = None;
         S::rows_mut(&mut self.weight)
     }
 
@@ -178,6 +192,7 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: HostStorage<E>> Linea
 
     /// The bias parameters, mutable.
     pub fn bias_mut(&mut self) -> &mut [E] {
+        self.known_max = None;
         S::bias_mut(&mut self.bias)
     }
 }
@@ -191,6 +206,7 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Params<E,
         Ok(Linear {
             weight: S::mat_zeros_like(&self.weight)?,
             bias: S::bias_zeros_like(&self.bias)?,
+            known_max: None,
         })
     }
     fn visit(&self, f: &mut impl FnMut(&S::Slice)) {
@@ -198,10 +214,12 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Params<E,
         f(S::bias(&self.bias));
     }
     fn visit_mut(&mut self, f: &mut impl FnMut(&mut S::Slice)) {
+        self.known_max = None;
         f(S::mat_mut(&mut self.weight));
         f(S::bias_mut(&mut self.bias));
     }
     fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut S::Slice, &S::Slice)) {
+        self.known_max = None;
         f(S::mat_mut(&mut self.weight), S::mat(&g.weight));
         f(S::bias_mut(&mut self.bias), S::bias(&g.bias));
     }
@@ -211,6 +229,7 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Params<E,
         s: &mut Self,
         f: &mut impl FnMut(&mut S::Slice, &S::Slice, &mut S::Slice),
     ) {
+        (self.known_max, s.known_max) = (None, None);
         f(
             S::mat_mut(&mut self.weight),
             S::mat(&g.weight),
@@ -229,6 +248,7 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Params<E,
         t: &mut Self,
         f: &mut impl FnMut(&mut S::Slice, &S::Slice, &mut S::Slice, &mut S::Slice),
     ) {
+        (self.known_max, s.known_max, t.known_max) = (None, None, None);
         f(
             S::mat_mut(&mut self.weight),
             S::mat(&g.weight),
@@ -261,6 +281,9 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Params<E,
             S::bias(&s.bias),
             S::bias(&t.bias),
         );
+    }
+    fn known_max(&self) -> Option<E> {
+        self.known_max
     }
 }
 
@@ -391,8 +414,14 @@ mod train {
                 }
                 None => None,
             };
-            let Linear { weight, bias } = grads;
-            device.linear_backward_fixed::<I, O>(
+            let Linear {
+                weight,
+                bias,
+                known_max,
+            } = grads;
+            // Unknown until the device says, also if it fails half-way.
+            *known_max = None;
+            *known_max = device.linear_backward_fixed::<I, O>(
                 x.rows(),
                 x.buffer(),
                 S::mat(&self.weight),
@@ -400,7 +429,8 @@ mod train {
                 (S::mat_mut(weight), S::bias_mut(bias)),
                 B::KIND,
                 dx,
-            )
+            )?;
+            Ok(())
         }
     }
 

@@ -44,6 +44,18 @@ pub trait Params<E: Float, P: ?Sized = [E]>: Sized {
     /// reading only (an optimizer's check before it updates).
     fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&P, &P, &P, &P));
 
+    /// The largest magnitude of these values when it is known without
+    /// reading them, every value then being finite; `None` when it is not
+    /// known. A `Linear`'s backward on the CPU measures the gradients it
+    /// writes while they are in cache (see
+    /// [`Device::linear_backward_fixed`](forma_core::Device::linear_backward_fixed)),
+    /// so a checked training step need not read them again. Any mutable
+    /// access forgets it. The default, always correct, is zero for a value
+    /// without parameters and `None` (unknown: the reader scans) otherwise.
+    fn known_max(&self) -> Option<E> {
+        (Self::COUNT == 0).then_some(E::ZERO)
+    }
+
     /// The number of scalar parameters.
     fn param_count(&self) -> usize {
         Self::COUNT

@@ -61,6 +61,11 @@ macro_rules! params {
             fn zip3(&self, g: &Self, s: &Self, t: &Self, f: &mut impl FnMut(&P, &P, &P, &P)) {
                 $(self.$field.zip3(&g.$field, &s.$field, &t.$field, f);)+
             }
+            fn known_max(&self) -> Option<E> {
+                let mut top = E::ZERO;
+                $(top = top.max(self.$field.known_max()?);)+
+                Some(top)
+            }
         }
         $crate::__named_fields!([$($g)*] $t { $($field: $fty),+ });
     };

@@ -80,6 +80,9 @@ impl<E: Float, P: ?Sized, A: Params<E, P>, B: Params<E, P>> Params<E, P> for (A,
         self.0.zip3(&g.0, &s.0, &t.0, f);
         self.1.zip3(&g.1, &s.1, &t.1, f);
     }
+    fn known_max(&self) -> Option<E> {
+        Some(self.0.known_max()?.max(self.1.known_max()?))
+    }
 }
 
 impl<A: FlatParams<E>, B: FlatParams<E>, E: Float> FlatParams<E> for (A, B)

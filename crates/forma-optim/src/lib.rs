@@ -45,8 +45,10 @@ pub trait Optimizer<E: Float, P: Params<E, D::Slice>, D: Device<E> = Cpu> {
     fn check(&mut self, device: &D, params: &P, grads: &P) -> Result<()>;
     /// [`Optimizer::check`] for parameters known to be exactly what this
     /// optimizer's last [`Optimizer::step`] left: it may then decide from
-    /// bounds kept by that step (the largest parameter and state) and one
-    /// pass over the gradient, instead of reading every parameter. The
+    /// bounds kept by that step (the largest parameter and state) and the
+    /// gradient's bound ([`Params::known_max`](forma_layers::Params::known_max)
+    /// where the backward measured it, else one pass over the gradient),
+    /// instead of reading every parameter. The
     /// trainer calls it unless the model was handed out mutably since. The
     /// default is [`Optimizer::check`].
     fn check_after_step(&mut self, device: &D, params: &P, grads: &P) -> Result<()> {

@@ -113,15 +113,22 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Sgd<
         let Some((p_max, v_max)) = self.bounds else {
             return self.check(device, params, grads);
         };
-        let (mut finite, mut g_max) = (true, E::ZERO);
-        grads.visit(&mut |g| match D::host(g) {
-            Some(g) => {
-                let (f, m) = forma_core::math::pointwise::scan_finite_max(g);
-                finite &= f;
-                g_max = g_max.max(m);
+        // The gradients' bound as the backward measured it, else one pass.
+        let (finite, g_max) = match grads.known_max() {
+            Some(g_max) => (true, g_max),
+            None => {
+                let (mut finite, mut g_max) = (true, E::ZERO);
+                grads.visit(&mut |g| match D::host(g) {
+                    Some(g) => {
+                        let (f, m) = forma_core::math::pointwise::scan_finite_max(g);
+                        finite &= f;
+                        g_max = g_max.max(m);
+                    }
+                    None => finite = false,
+                });
+                (finite, g_max)
             }
-            None => finite = false,
-        });
+        };
         let step = self.settings(self.velocity.is_none());
         if finite && step.bounded(p_max, v_max, g_max) {
             return Ok(());

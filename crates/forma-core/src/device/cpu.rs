@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use super::{BiasKind, Device, LabelStore, Layout, checks};
 use crate::math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
-use crate::math::{fixed, gemm, reduce, rowwise};
+use crate::math::{fixed, gemm, pointwise, reduce, rowwise};
 use crate::{Error, Float, Result};
 
 /// The host CPU as a [`Device`]: buffers are `Vec`s and every primitive runs
@@ -108,23 +108,35 @@ impl<E: Float> Device<E> for Cpu {
         (gw, gb): (&mut [E], &mut [E]),
         kind: BiasKind,
         dx: Option<&mut [E]>,
-    ) -> Result<()> {
+    ) -> Result<Option<E>> {
         checks::matmul((N, m, K), (dy.len(), x.len(), gw.len()))?;
         checks::bias_grad(m, N, dy.len(), kind, gb.len())?;
+        if let Some(dx) = &dx {
+            checks::matmul((m, N, K), (dy.len(), w.len(), dx.len()))?;
+        }
         let (x, dy) = (&x[..m * K], &dy[..m * N]); // fit: checked above
-        if unrolled(K, N) {
+        let (mut finite, mut top) = if unrolled(K, N) {
             let gw: &mut [[E; K]; N] = weight_mut::<E, K, N>(gw);
             fixed::matmul_tn(rows::<E, N>(dy, m), rows::<E, K>(x, m), E::ZERO, gw);
+            pointwise::scan_finite_max(gw.as_flattened())
         } else {
-            gemm::matmul_tn(N, m, K, dy, x, E::ZERO, &mut gw[..N * K])?;
-        }
-        match kind {
-            BiasKind::None => {}
-            BiasKind::Shared => gb[0] = reduce::sum(dy),
-            BiasKind::PerColumn => reduce::sum_over_rows(m, N, dy, E::ZERO, &mut gb[..N]),
-        }
+            gemm::matmul_tn_measured(N, m, K, dy, x, E::ZERO, &mut gw[..N * K])?
+        };
+        let gb = match kind {
+            BiasKind::None => &gb[..0],
+            BiasKind::Shared => {
+                gb[0] = reduce::sum(dy);
+                &gb[..1]
+            }
+            BiasKind::PerColumn => {
+                reduce::sum_over_rows(m, N, dy, E::ZERO, &mut gb[..N]);
+                &gb[..N]
+            }
+        };
+        let (bias_finite, bias_top) = pointwise::scan_finite_max(gb);
+        finite &= bias_finite;
+        top = top.max(bias_top);
         if let Some(dx) = dx {
-            checks::matmul((m, N, K), (dy.len(), w.len(), dx.len()))?;
             let dx = &mut dx[..m * K];
             if unrolled(K, N) {
                 fixed::matmul_nn(
@@ -137,7 +149,7 @@ impl<E: Float> Device<E> for Cpu {
                 gemm::matmul_nn(m, N, K, dy, &w[..N * K], E::ZERO, dx)?;
             }
         }
-        Ok(())
+        Ok(finite.then_some(top))
     }
 
     fn write(&self, src: &[E], dst: &mut [E]) -> Result<()> {

@@ -208,6 +208,12 @@ pub trait Device<E: Float>: LabelStore {
     /// (by `kind`) and, if asked, the input gradient `dx = dy · w`. The
     /// default is [`Device::matmul`] and [`Device::bias_grad`]; the [`Cpu`]
     /// overrides it as [`Device::linear_forward_fixed`].
+    ///
+    /// Returns `Some(m)` when the device measured the gradients it wrote
+    /// (`gw` and `gb`) and found every one finite and at most `m` in
+    /// magnitude, `None` when it did not measure them (the default) or found
+    /// one that is not finite. The CPU measures them while they are still in
+    /// cache, so that a checked step need not read them again.
     #[allow(clippy::too_many_arguments)]
     fn linear_backward_fixed<const K: usize, const N: usize>(
         &self,
@@ -218,13 +224,13 @@ pub trait Device<E: Float>: LabelStore {
         (gw, gb): (&mut Self::Slice, &mut Self::Slice),
         kind: BiasKind,
         dx: Option<&mut Self::Slice>,
-    ) -> Result<()> {
+    ) -> Result<Option<E>> {
         self.matmul(Layout::Tn, N, m, K, dy, x, gw)?;
         self.bias_grad(m, N, dy, kind, gb)?;
         if let Some(dx) = dx {
             self.matmul(Layout::Nn, m, N, K, dy, w, dx)?;
         }
-        Ok(())
+        Ok(None)
     }
     /// `y = act(x + bias)` over a `rows x cols` matrix; `x = None` works in
     /// place on `y` (the epilogue of a linear layer). `bias` may be `None`

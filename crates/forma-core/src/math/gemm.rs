@@ -76,7 +76,9 @@ impl Backend {
             Strides { row: 1, col: k },
             beta,
             c,
+            false,
         )
+        .map(drop)
     }
 
     /// `C[m×n] = A[m×k] · B[k×n] + beta·C`.
@@ -103,7 +105,9 @@ impl Backend {
             Strides { row: n, col: 1 },
             beta,
             c,
+            false,
         )
+        .map(drop)
     }
 
     /// `C[m×n] = A[k×m]ᵀ · B[k×n] + beta·C`.
@@ -130,9 +134,13 @@ impl Backend {
             Strides { row: n, col: 1 },
             beta,
             c,
+            false,
         )
+        .map(drop)
     }
 
+    /// With `scan`, also the largest [`Float::abs_bits`] of C's final
+    /// values, read while they are in cache (zero without).
     #[allow(clippy::too_many_arguments)]
     fn product<E: Float>(
         self,
@@ -143,10 +151,11 @@ impl Backend {
         sb: Strides,
         beta: E,
         c: &mut [E],
-    ) -> Result<()> {
+        scan: bool,
+    ) -> Result<E::AbsBits> {
         check_sizes((m, k, n), (a.len(), b.len(), c.len()))?;
         if m == 0 || n == 0 {
-            return Ok(());
+            return Ok(E::AbsBits::default());
         }
         // Saturating: m·k, k·n and m·n fit (checked above), m·k·n need not.
         #[cfg(feature = "alloc")]
@@ -160,7 +169,7 @@ impl Backend {
                         Backend::FormaPortable => Isa::Portable,
                         _ => Isa::Best,
                     };
-                    gemm(
+                    return Ok(gemm(
                         Operands {
                             m,
                             k,
@@ -173,14 +182,19 @@ impl Backend {
                             c,
                         },
                         isa,
-                    )
+                        scan,
+                    ));
                 }
                 Backend::MatrixMultiply => E::packed_gemm((m, k, n), a, sa, b, sb, beta, c),
             }
-            return Ok(());
+        } else {
+            direct(m, k, n, a, sa, b, sb, beta, c);
         }
-        direct(m, k, n, a, sa, b, sb, beta, c);
-        Ok(())
+        Ok(if scan {
+            super::pointwise::scan_finite_max(c).1.abs_bits()
+        } else {
+            E::AbsBits::default()
+        })
     }
 }
 
@@ -246,6 +260,33 @@ pub fn matmul_tn<E: Float>(
     c: &mut [E],
 ) -> Result<()> {
     Backend::default().matmul_tn(m, k, n, a, b, beta, c)
+}
+
+/// [`matmul_tn`] (`C = Aᵀ·B + beta·C`, a weight gradient `dW = dYᵀ·X`),
+/// also measuring what it wrote: whether every value of C is finite, and
+/// the largest `|C|` (meaningful when all are). Each thread reads its part
+/// of C right after computing it, while it is in that core's cache, which
+/// costs a fraction of a later pass over C.
+pub fn matmul_tn_measured<E: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    b: &[E],
+    beta: E,
+    c: &mut [E],
+) -> Result<(bool, E)> {
+    let top = Backend::default().product(
+        (m, k, n),
+        a,
+        Strides { row: 1, col: m },
+        b,
+        Strides { row: n, col: 1 },
+        beta,
+        c,
+        true,
+    )?;
+    Ok((top < E::INF_BITS, E::from_abs_bits(top)))
 }
 
 /// For callers whose sizes all come from types (a layer's widths, an

@@ -47,6 +47,23 @@ pub(crate) struct Operands<'a, E> {
     pub c: &'a mut [E],
 }
 
+impl<E: Copy> Operands<'_, E> {
+    /// The same operands, C borrowed again (so the caller can read it after).
+    fn reborrow(&mut self) -> Operands<'_, E> {
+        Operands {
+            m: self.m,
+            k: self.k,
+            n: self.n,
+            a: self.a,
+            sa: self.sa,
+            b: self.b,
+            sb: self.sb,
+            beta: self.beta,
+            c: &mut *self.c,
+        }
+    }
+}
+
 /// The best instruction set available, or a lower one forced (for tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
@@ -72,10 +89,19 @@ const PARALLEL_MIN_ROWS: usize = 32;
 /// Large products are split by rows of C over the thread pool
 /// ([`parallel`](super::parallel)); every element is computed by one thread,
 /// exactly as without the split, so results do not depend on the thread count.
-pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa) {
+///
+/// With `scan`, it also returns the largest [`Float::abs_bits`] of C's final
+/// values, read by the thread that wrote them while they are in its cache
+/// (at or above [`Float::INF_BITS`] if one is not finite); without, zero.
+pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
     if op.m <= SMALL_M {
-        super::kernels::small_m(op, isa);
-        return;
+        let mut op = op;
+        super::kernels::small_m(op.reborrow(), isa);
+        return if scan {
+            top_bits(op.c)
+        } else {
+            E::AbsBits::default()
+        };
     }
     #[cfg(feature = "std")]
     if (op.m.saturating_mul(op.k))
@@ -85,16 +111,21 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa) {
     {
         let parts = super::parallel::threads().min(op.m / PARALLEL_MIN_ROWS);
         if parts >= 2 {
-            split_rows(op, isa, parts);
-            return;
+            return split_rows(op, isa, parts, scan);
         }
     }
-    serial(op, isa);
+    serial(op, isa, scan)
+}
+
+/// The largest [`Float::abs_bits`] of `values` (vectorised: an integer maximum).
+#[inline]
+fn top_bits<E: Float>(values: &[E]) -> E::AbsBits {
+    super::pointwise::scan_finite_max(values).1.abs_bits()
 }
 
 /// The product in `parts` bands of rows of C, one per pool thread.
 #[cfg(feature = "std")]
-fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize) {
+fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
     use std::sync::Mutex;
 
     use super::parallel::{MAX_THREADS, run};
@@ -115,6 +146,7 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize) {
     // Each part takes its band of C out of its slot: disjoint `&mut`, no allocation.
     let slots: [Mutex<Option<&mut [E]>>; MAX_THREADS] =
         core::array::from_fn(|_| Mutex::new(bands.next()));
+    let top = Mutex::new(E::AbsBits::default());
     run(m.div_ceil(rows), &|part| {
         let band = slots[part].lock().unwrap_or_else(|p| p.into_inner()).take();
         let Some(c) = band else {
@@ -132,18 +164,28 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize) {
             beta,
             c,
         };
-        serial(op, isa);
+        let band_top = serial(op, isa, scan);
+        let mut top = top.lock().unwrap_or_else(|p| p.into_inner());
+        *top = (*top).max(band_top);
     });
+    top.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The product on this thread, in its packing workspace.
-fn serial<E: Float>(op: Operands<'_, E>, isa: Isa) {
+/// With `scan`, C's band is read back right after: it was just written by
+/// this thread, so it is in this core's cache.
+fn serial<E: Float>(mut op: Operands<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
     let a_len = (MC.min(op.m) + MAX_MR) * KC.min(op.k);
     let b_len = (NC.min(op.n) + MAX_NR) * KC.min(op.k);
     E::with_workspace(a_len + b_len, |ws| {
         let (ap, bp) = ws.split_at_mut(a_len);
-        dispatch(op, ap, bp, isa);
+        dispatch(op.reborrow(), ap, bp, isa);
     });
+    if scan {
+        top_bits(op.c)
+    } else {
+        E::AbsBits::default()
+    }
 }
 
 /// `Some` view of `s` as `&[T]` when `E` is `T`.
