@@ -115,12 +115,17 @@ impl<E: Float> Device<E> for Cpu {
             checks::matmul((m, N, K), (dy.len(), w.len(), dx.len()))?;
         }
         let (x, dy) = (&x[..m * K], &dy[..m * N]); // fit: checked above
-        let (mut finite, mut top) = if unrolled(K, N) {
+        // The product measures the gradient as it stores it (free); the
+        // unrolled kernels do not: for a few values a later scan costs the
+        // same, and a step without checks then pays nothing.
+        let measured = if unrolled(K, N) {
             let gw: &mut [[E; K]; N] = weight_mut::<E, K, N>(gw);
             fixed::matmul_tn(rows::<E, N>(dy, m), rows::<E, K>(x, m), E::ZERO, gw);
-            pointwise::scan_finite_max(gw.as_flattened())
+            None
         } else {
-            gemm::matmul_tn_measured(N, m, K, dy, x, E::ZERO, &mut gw[..N * K])?
+            let (finite, top) =
+                gemm::matmul_tn_measured(N, m, K, dy, x, E::ZERO, &mut gw[..N * K])?;
+            finite.then_some(top)
         };
         let gb = match kind {
             BiasKind::None => &gb[..0],
@@ -133,9 +138,10 @@ impl<E: Float> Device<E> for Cpu {
                 &gb[..N]
             }
         };
-        let (bias_finite, bias_top) = pointwise::scan_finite_max(gb);
-        finite &= bias_finite;
-        top = top.max(bias_top);
+        let measured = measured.and_then(|top| {
+            let (finite, bias_top) = pointwise::scan_finite_max(gb);
+            finite.then_some(top.max(bias_top))
+        });
         if let Some(dx) = dx {
             let dx = &mut dx[..m * K];
             if unrolled(K, N) {
@@ -149,7 +155,7 @@ impl<E: Float> Device<E> for Cpu {
                 gemm::matmul_nn(m, N, K, dy, &w[..N * K], E::ZERO, dx)?;
             }
         }
-        Ok(finite.then_some(top))
+        Ok(measured)
     }
 
     fn write(&self, src: &[E], dst: &mut [E]) -> Result<()> {

@@ -212,8 +212,10 @@ pub trait Device<E: Float>: LabelStore {
     /// Returns `Some(m)` when the device measured the gradients it wrote
     /// (`gw` and `gb`) and found every one finite and at most `m` in
     /// magnitude, `None` when it did not measure them (the default) or found
-    /// one that is not finite. The CPU measures them while they are still in
-    /// cache, so that a checked step need not read them again.
+    /// one that is not finite. The CPU measures them as its packed product
+    /// stores them, so that a checked step need not read them again (its
+    /// unrolled small-width kernels do not measure: a later scan of a few
+    /// values costs the same).
     #[allow(clippy::too_many_arguments)]
     fn linear_backward_fixed<const K: usize, const N: usize>(
         &self,

@@ -16,6 +16,24 @@ pub(crate) trait Micro<E: Float> {
     /// The CPU must support the kernel's instruction set. `ap` holds at least
     /// `kc*MR` elements, `bp` at least `kc*NR`, `out` at least `MR*NR`.
     unsafe fn tile(kc: usize, ap: &[E], bp: &[E], out: &mut [E]);
+    /// The side of the square blocks [`Micro::transpose`] moves in vector
+    /// registers; 0 (the default) when it has none, and packing gathers
+    /// element by element.
+    const BLOCK: usize = 0;
+    /// Packing's transpose: the `BLOCK` runs `src[l*ls..l*ls + BLOCK]`
+    /// become the columns of the rows `dst[q*dw..q*dw + BLOCK]`.
+    ///
+    /// # Safety
+    /// The CPU must support the kernel's instruction set. (Lengths are
+    /// checked: `src` must hold `(BLOCK-1)*ls + BLOCK` elements and `dst`
+    /// `(BLOCK-1)*dw + BLOCK`, or it panics.)
+    unsafe fn transpose(src: &[E], ls: usize, dst: &mut [E], dw: usize) {
+        for l in 0..Self::BLOCK {
+            for q in 0..Self::BLOCK {
+                dst[q * dw + l] = src[l * ls + q];
+            }
+        }
+    }
 }
 
 /// Portable Rust, vectorised by LLVM for whatever the build targets.
@@ -254,12 +272,88 @@ pub(crate) mod x86 {
     /// f64, 6 x 8 tile: 12 ymm accumulators.
     pub(crate) struct Avx2F64;
 
+    /// An 8 x 8 f32 transpose in ymm registers (unpack, shuffle, swap the
+    /// 128-bit halves): see [`Micro::transpose`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX. Lengths are checked.
+    #[target_feature(enable = "avx")]
+    unsafe fn transpose8_f32(src: &[f32], ls: usize, dst: &mut [f32], dw: usize) {
+        assert!(src.len() >= 7 * ls + 8 && dst.len() >= 7 * dw + 8);
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+        // SAFETY (whole block): rows l*ls..l*ls+8 of src and q*dw..q*dw+8 of
+        // dst are in bounds for l, q < 8 (asserted above); unaligned access.
+        unsafe {
+            let r0 = _mm256_loadu_ps(s);
+            let r1 = _mm256_loadu_ps(s.add(ls));
+            let r2 = _mm256_loadu_ps(s.add(2 * ls));
+            let r3 = _mm256_loadu_ps(s.add(3 * ls));
+            let r4 = _mm256_loadu_ps(s.add(4 * ls));
+            let r5 = _mm256_loadu_ps(s.add(5 * ls));
+            let r6 = _mm256_loadu_ps(s.add(6 * ls));
+            let r7 = _mm256_loadu_ps(s.add(7 * ls));
+            // Pairs of lines interleaved, then quads: s0 holds element 0 (low
+            // half) and 4 (high half) of lines 0-3, s1 elements 1 and 5, ...
+            let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
+            let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
+            let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
+            let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+            let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps::<0x20>(s0, s4));
+            _mm256_storeu_ps(d.add(dw), _mm256_permute2f128_ps::<0x20>(s1, s5));
+            _mm256_storeu_ps(d.add(2 * dw), _mm256_permute2f128_ps::<0x20>(s2, s6));
+            _mm256_storeu_ps(d.add(3 * dw), _mm256_permute2f128_ps::<0x20>(s3, s7));
+            _mm256_storeu_ps(d.add(4 * dw), _mm256_permute2f128_ps::<0x31>(s0, s4));
+            _mm256_storeu_ps(d.add(5 * dw), _mm256_permute2f128_ps::<0x31>(s1, s5));
+            _mm256_storeu_ps(d.add(6 * dw), _mm256_permute2f128_ps::<0x31>(s2, s6));
+            _mm256_storeu_ps(d.add(7 * dw), _mm256_permute2f128_ps::<0x31>(s3, s7));
+        }
+    }
+
+    /// A 4 x 4 f64 transpose in ymm registers: see [`Micro::transpose`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX. Lengths are checked.
+    #[target_feature(enable = "avx")]
+    unsafe fn transpose4_f64(src: &[f64], ls: usize, dst: &mut [f64], dw: usize) {
+        assert!(src.len() >= 3 * ls + 4 && dst.len() >= 3 * dw + 4);
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+        // SAFETY (whole block): rows l*ls..l*ls+4 of src and q*dw..q*dw+4 of
+        // dst are in bounds for l, q < 4 (asserted above); unaligned access.
+        unsafe {
+            let r0 = _mm256_loadu_pd(s);
+            let r1 = _mm256_loadu_pd(s.add(ls));
+            let r2 = _mm256_loadu_pd(s.add(2 * ls));
+            let r3 = _mm256_loadu_pd(s.add(3 * ls));
+            let (t0, t1) = (_mm256_unpacklo_pd(r0, r1), _mm256_unpackhi_pd(r0, r1));
+            let (t2, t3) = (_mm256_unpacklo_pd(r2, r3), _mm256_unpackhi_pd(r2, r3));
+            _mm256_storeu_pd(d, _mm256_permute2f128_pd::<0x20>(t0, t2));
+            _mm256_storeu_pd(d.add(dw), _mm256_permute2f128_pd::<0x20>(t1, t3));
+            _mm256_storeu_pd(d.add(2 * dw), _mm256_permute2f128_pd::<0x31>(t0, t2));
+            _mm256_storeu_pd(d.add(3 * dw), _mm256_permute2f128_pd::<0x31>(t1, t3));
+        }
+    }
+
     macro_rules! kernel {
         ($name:ident, $t:ty, $mr:literal, $lanes:literal, $vecs:literal, $feat:literal,
-         $zero:ident, $load:ident, $set1:ident, $fma:ident, $store:ident) => {
+         $zero:ident, $load:ident, $set1:ident, $fma:ident, $store:ident,
+         $block:literal, $transpose:ident) => {
             impl Micro<$t> for $name {
                 const MR: usize = $mr;
                 const NR: usize = $lanes * $vecs;
+                const BLOCK: usize = $block;
+                unsafe fn transpose(src: &[$t], ls: usize, dst: &mut [$t], dw: usize) {
+                    // SAFETY: the caller guarantees the kernel's instruction
+                    // set, which includes AVX; the lengths are checked inside.
+                    unsafe { $transpose(src, ls, dst, dw) }
+                }
                 unsafe fn tile(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
                     assert!(
                         ap.len() >= kc * $mr
@@ -309,7 +403,9 @@ pub(crate) mod x86 {
             _mm512_loadu_ps,
             _mm512_set1_ps,
             _mm512_fmadd_ps,
-            _mm512_storeu_ps
+            _mm512_storeu_ps,
+            8,
+            transpose8_f32
         );
     }
     mod f64_512 {
@@ -325,7 +421,9 @@ pub(crate) mod x86 {
             _mm512_loadu_pd,
             _mm512_set1_pd,
             _mm512_fmadd_pd,
-            _mm512_storeu_pd
+            _mm512_storeu_pd,
+            4,
+            transpose4_f64
         );
     }
     mod f32_256 {
@@ -341,7 +439,9 @@ pub(crate) mod x86 {
             _mm256_loadu_ps,
             _mm256_set1_ps,
             _mm256_fmadd_ps,
-            _mm256_storeu_ps
+            _mm256_storeu_ps,
+            8,
+            transpose8_f32
         );
     }
     mod f64_256 {
@@ -357,7 +457,9 @@ pub(crate) mod x86 {
             _mm256_loadu_pd,
             _mm256_set1_pd,
             _mm256_fmadd_pd,
-            _mm256_storeu_pd
+            _mm256_storeu_pd,
+            4,
+            transpose4_f64
         );
     }
 }

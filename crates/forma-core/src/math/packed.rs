@@ -172,20 +172,14 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
 }
 
 /// The product on this thread, in its packing workspace.
-/// With `scan`, C's band is read back right after: it was just written by
-/// this thread, so it is in this core's cache.
-fn serial<E: Float>(mut op: Operands<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
+/// With `scan`, each tile of C is measured as it is stored (see `blocked`).
+fn serial<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
     let a_len = (MC.min(op.m) + MAX_MR) * KC.min(op.k);
     let b_len = (NC.min(op.n) + MAX_NR) * KC.min(op.k);
     E::with_workspace(a_len + b_len, |ws| {
         let (ap, bp) = ws.split_at_mut(a_len);
-        dispatch(op.reborrow(), ap, bp, isa);
-    });
-    if scan {
-        top_bits(op.c)
-    } else {
-        E::AbsBits::default()
-    }
+        dispatch(op, ap, bp, isa, scan)
+    })
 }
 
 /// `Some` view of `s` as `&[T]` when `E` is `T`.
@@ -239,7 +233,13 @@ fn concrete<'a, E: Float, T: Float>(
     not(all(feature = "std", target_arch = "x86_64")),
     allow(unused_variables)
 )]
-fn dispatch<E: Float>(op: Operands<'_, E>, ap: &mut [E], bp: &mut [E], isa: Isa) {
+fn dispatch<E: Float>(
+    op: Operands<'_, E>,
+    ap: &mut [E],
+    bp: &mut [E],
+    isa: Isa,
+    scan: bool,
+) -> E::AbsBits {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if isa != Isa::Portable {
         use super::kernels::x86::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
@@ -247,33 +247,83 @@ fn dispatch<E: Float>(op: Operands<'_, E>, ap: &mut [E], bp: &mut [E], isa: Isa)
             if TypeId::of::<E>() == TypeId::of::<f32>() {
                 if let Some((op, ap, bp)) = concrete::<E, f32>(op, ap, bp) {
                     // SAFETY: the CPU supports AVX-512F (checked above).
-                    unsafe { blocked::<f32, Avx512F32>(op, ap, bp) };
+                    return same_bits::<f32, E>(unsafe {
+                        blocked_avx512::<f32, Avx512F32>(op, ap, bp, scan)
+                    });
                 }
-                return;
+                return E::AbsBits::default();
             }
             if let Some((op, ap, bp)) = concrete::<E, f64>(op, ap, bp) {
                 // SAFETY: the CPU supports AVX-512F (checked above).
-                unsafe { blocked::<f64, Avx512F64>(op, ap, bp) };
+                return same_bits::<f64, E>(unsafe {
+                    blocked_avx512::<f64, Avx512F64>(op, ap, bp, scan)
+                });
             }
-            return;
+            return E::AbsBits::default();
         }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             if TypeId::of::<E>() == TypeId::of::<f32>() {
                 if let Some((op, ap, bp)) = concrete::<E, f32>(op, ap, bp) {
                     // SAFETY: the CPU supports AVX2 and FMA (checked above).
-                    unsafe { blocked::<f32, Avx2F32>(op, ap, bp) };
+                    return same_bits::<f32, E>(unsafe {
+                        blocked_avx2::<f32, Avx2F32>(op, ap, bp, scan)
+                    });
                 }
-                return;
+                return E::AbsBits::default();
             }
             if let Some((op, ap, bp)) = concrete::<E, f64>(op, ap, bp) {
                 // SAFETY: the CPU supports AVX2 and FMA (checked above).
-                unsafe { blocked::<f64, Avx2F64>(op, ap, bp) };
+                return same_bits::<f64, E>(unsafe {
+                    blocked_avx2::<f64, Avx2F64>(op, ap, bp, scan)
+                });
             }
-            return;
+            return E::AbsBits::default();
         }
     }
     // SAFETY: the portable kernel needs no CPU feature.
-    unsafe { blocked::<E, Portable<4, 8>>(op, ap, bp) };
+    unsafe { blocked::<E, Portable<4, 8>>(op, ap, bp, scan) }
+}
+
+/// `T::AbsBits` as `E::AbsBits`, for `E` that is `T` (`dispatch` calls
+/// this only there): through the value, which keeps infinity and NaN.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn same_bits<T: Float, E: Float>(bits: T::AbsBits) -> E::AbsBits {
+    E::from_f64(T::from_abs_bits(bits).to_f64()).abs_bits()
+}
+
+/// [`blocked`] compiled for AVX-512F as a whole, so that the packing loops
+/// and the epilogue are vectorised for it too, not only the micro-kernel.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx512f")]
+unsafe fn blocked_avx512<E: Float, K: Micro<E>>(
+    op: Operands<'_, E>,
+    ap: &mut [E],
+    bp: &mut [E],
+    scan: bool,
+) -> E::AbsBits {
+    // SAFETY: the caller guarantees AVX-512F, the instruction set of the
+    // AVX-512 micro-kernels this is called with.
+    unsafe { blocked::<E, K>(op, ap, bp, scan) }
+}
+
+/// [`blocked`] compiled for AVX2 and FMA as a whole (see [`blocked_avx512`]).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn blocked_avx2<E: Float, K: Micro<E>>(
+    op: Operands<'_, E>,
+    ap: &mut [E],
+    bp: &mut [E],
+    scan: bool,
+) -> E::AbsBits {
+    // SAFETY: the caller guarantees AVX2 and FMA, the instruction set of
+    // the AVX2 micro-kernels this is called with.
+    unsafe { blocked::<E, K>(op, ap, bp, scan) }
 }
 
 /// The blocked loops around the micro-kernel `K`.
@@ -281,7 +331,12 @@ fn dispatch<E: Float>(op: Operands<'_, E>, ap: &mut [E], bp: &mut [E], isa: Isa)
 /// # Safety
 /// The CPU must support the instruction set `K` is compiled for.
 #[inline(always)]
-unsafe fn blocked<E: Float, K: Micro<E>>(op: Operands<'_, E>, ap: &mut [E], bp: &mut [E]) {
+unsafe fn blocked<E: Float, K: Micro<E>>(
+    op: Operands<'_, E>,
+    ap: &mut [E],
+    bp: &mut [E],
+    scan: bool,
+) -> E::AbsBits {
     let Operands {
         m,
         k,
@@ -295,15 +350,21 @@ unsafe fn blocked<E: Float, K: Micro<E>>(op: Operands<'_, E>, ap: &mut [E], bp: 
     } = op;
     let (mr, nr) = (K::MR, K::NR);
     let mut tile = [E::ZERO; MAX_MR * MAX_NR];
+    let mut top = E::AbsBits::default();
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            pack(kc, nc, nr, &b[pc * sb.0 + jc * sb.1..], (sb.1, sb.0), bp);
+            // SAFETY: the caller guarantees K's instruction set.
+            unsafe { pack::<E, K>(kc, nc, nr, &b[pc * sb.0 + jc * sb.1..], (sb.1, sb.0), bp) };
             let beta = if pc == 0 { beta } else { E::ONE };
+            // C's final values are stored in the last pass over k: measured
+            // then, as each tile is stored (in L1).
+            let measure = scan && pc + kc == k;
             for ic in (0..m).step_by(MC) {
                 let mc = MC.min(m - ic);
-                pack(kc, mc, mr, &a[ic * sa.0 + pc * sa.1..], sa, ap);
+                // SAFETY: the caller guarantees K's instruction set.
+                unsafe { pack::<E, K>(kc, mc, mr, &a[ic * sa.0 + pc * sa.1..], sa, ap) };
                 for jr in (0..nc).step_by(nr) {
                     let bpanel = &bp[jr * kc..(jr + nr) * kc];
                     for ir in (0..mc).step_by(mr) {
@@ -323,19 +384,26 @@ unsafe fn blocked<E: Float, K: Micro<E>>(op: Operands<'_, E>, ap: &mut [E], bp: 
                                     *o = v + beta * *o;
                                 }
                             }
+                            if measure {
+                                top = out.iter().fold(top, |t, v| t.max(v.abs_bits()));
+                            }
                         }
                     }
                 }
             }
         }
     }
+    top
 }
 
 /// Packs `len` lines (rows of A, or columns of B) of `kc` elements into panels
 /// of `w` lines, interleaved: panel, then `p`, then line. Line `l`'s element `p`
 /// is at `src[l*stride.0 + p*stride.1]`. Lines past `len` are zero.
+///
+/// # Safety
+/// The CPU must support the instruction set of `K` (whose transpose it uses).
 #[inline(always)]
-fn pack<E: Float>(
+unsafe fn pack<E: Float, K: Micro<E>>(
     kc: usize,
     len: usize,
     w: usize,
@@ -353,6 +421,32 @@ fn pack<E: Float>(
             // Lines are contiguous for fixed p: copy runs of `w`.
             for (p, dst) in chunk.chunks_exact_mut(w).enumerate() {
                 dst.copy_from_slice(&src[p * ps + l0..p * ps + l0 + w]);
+            }
+        } else if ps == 1 && K::BLOCK > 0 {
+            // Each line is contiguous in p (A row-major, or B as the rows of
+            // Bᵀ): a transpose, by the kernel's vector blocks of BLOCK lines
+            // by BLOCK values of p where the lines exist, element by element
+            // for the rest (lines past `len` are zero).
+            let tb = K::BLOCK;
+            let full = kc - kc % tb;
+            for g in (0..w).step_by(tb) {
+                let whole = g + tb <= lines;
+                if whole {
+                    for p0 in (0..full).step_by(tb) {
+                        let at = (l0 + g) * ls + p0;
+                        // SAFETY: the caller guarantees K's instruction set.
+                        unsafe { K::transpose(&src[at..], ls, &mut chunk[p0 * w + g..], w) };
+                    }
+                }
+                for p in if whole { full } else { 0 }..kc {
+                    for l in g..(g + tb).min(w) {
+                        chunk[p * w + l] = if l < lines {
+                            src[(l0 + l) * ls + p]
+                        } else {
+                            E::ZERO
+                        };
+                    }
+                }
             }
         } else {
             for (p, dst) in chunk.chunks_exact_mut(w).enumerate() {
