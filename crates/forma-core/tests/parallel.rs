@@ -254,3 +254,75 @@ fn a_split_product_equals_its_rows_computed_alone() {
     }
     eprintln!("pool threads: {}", parallel::threads());
 }
+
+/// Values in [-1, 1), one NaN-free pattern per seed.
+fn pattern(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i + seed) * 7919) % 2000) as f32 / 1000.0 - 1.0)
+        .collect()
+}
+
+#[test]
+fn a_split_optimizer_update_equals_the_update_piece_by_piece() {
+    use forma_core::math::pointwise::{AdamStep, PARALLEL_MIN, SgdStep};
+    let _pool = exclusive();
+    // Large enough to be split over the pool (where it has two threads);
+    // the reference runs in pieces of 1000, each below the split size.
+    let n = 3 * PARALLEL_MIN + 7;
+    let g = pattern(n, 2);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for momentum in [0.0f32, 0.9] {
+        let step = SgdStep {
+            lr: 0.1,
+            momentum,
+            nesterov: momentum > 0.0,
+            weight_decay: 0.01,
+            first: false,
+        };
+        let (mut p, mut v) = (pattern(n, 0), pattern(n, 1));
+        let (mut p_ref, mut v_ref) = (p.clone(), v.clone());
+        let (pm, vm) = step.apply(&mut p, &g, Some(&mut v));
+        let (mut pm_ref, mut vm_ref) = (0.0f32, 0.0f32);
+        for ((p, g), v) in p_ref
+            .chunks_mut(1000)
+            .zip(g.chunks(1000))
+            .zip(v_ref.chunks_mut(1000))
+        {
+            let (a, b) = step.apply(p, g, Some(v));
+            (pm_ref, vm_ref) = (pm_ref.max(a), vm_ref.max(b));
+        }
+        assert_eq!(bits(&p), bits(&p_ref), "momentum {momentum}: parameters");
+        assert_eq!(bits(&v), bits(&v_ref), "momentum {momentum}: velocity");
+        assert_eq!((pm, vm), (pm_ref, vm_ref), "momentum {momentum}: bounds");
+        assert!(pm > 0.5, "the bound is the largest parameter: {pm}");
+    }
+    // A NaN written in the last piece makes the bound NaN, not a number.
+    let step = SgdStep {
+        lr: 0.1,
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        first: false,
+    };
+    let (mut p, mut bad) = (pattern(n, 0), g.clone());
+    bad[n - 3] = f32::NAN;
+    assert!(step.apply(&mut p, &bad, None).0.is_nan());
+
+    let adam = AdamStep::at(3, 1e-3f32, 0.9, 0.999, 1e-8, 0.01, true);
+    let (mut p, mut m, mut v) = (pattern(n, 0), pattern(n, 3), pattern(n, 4));
+    v.iter_mut().for_each(|x| *x = x.abs());
+    let (mut p_ref, mut m_ref, mut v_ref) = (p.clone(), m.clone(), v.clone());
+    adam.apply(&mut p, &g, &mut m, &mut v);
+    for (((p, g), m), v) in p_ref
+        .chunks_mut(1000)
+        .zip(g.chunks(1000))
+        .zip(m_ref.chunks_mut(1000))
+        .zip(v_ref.chunks_mut(1000))
+    {
+        adam.apply(p, g, m, v);
+    }
+    assert_eq!(bits(&p), bits(&p_ref), "adam: parameters");
+    assert_eq!(bits(&m), bits(&m_ref), "adam: first moment");
+    assert_eq!(bits(&v), bits(&v_ref), "adam: second moment");
+    eprintln!("pool threads: {}", parallel::threads());
+}
