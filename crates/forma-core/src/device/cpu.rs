@@ -238,22 +238,7 @@ impl<E: Float> Device<E> for Cpu {
         dx: &mut [E],
     ) -> Result<()> {
         checks::act_backward(len, x.len(), y.len(), dy.len(), dx.len())?;
-        let (x, y, dy, dx) = (&x[..len], &y[..len], &dy[..len], &mut dx[..len]);
-        match act {
-            Activation::Identity => dx.copy_from_slice(dy),
-            Activation::Sigmoid => {
-                times_derivative(x, y, dy, dx, |x, y| Activation::Sigmoid.derivative(x, y))
-            }
-            Activation::ReLU => {
-                times_derivative(x, y, dy, dx, |x, y| Activation::ReLU.derivative(x, y))
-            }
-            Activation::Tanh => {
-                times_derivative(x, y, dy, dx, |x, y| Activation::Tanh.derivative(x, y))
-            }
-            Activation::LeakyReLU { slope } => times_derivative(x, y, dy, dx, |x, y| {
-                Activation::LeakyReLU { slope }.derivative(x, y)
-            }),
-        }
+        times_act_derivative(act, &x[..len], &y[..len], &dy[..len], &mut dx[..len]);
         Ok(())
     }
 
@@ -477,10 +462,16 @@ fn weight_mut<E: Float, const K: usize, const N: usize>(w: &mut [E]) -> &mut [[E
     }
 }
 
-/// `y = act(y + bias)` over a `rows x cols` matrix, in place. The match on
-/// the activation and the bias layout happens once, outside the loops, so
-/// each loop is specialised as a fixed-type layer's would be.
-fn epilogue<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, act: Activation) {
+crate::math::isa::multiversion! {
+    /// `y = act(y + bias)` over a `rows x cols` matrix, in place. The match on
+    /// the activation and the bias layout happens once, outside the loops, so
+    /// each loop is specialised as a fixed-type layer's would be.
+    fn epilogue<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, act: Activation) -> () = epilogue_in,
+        small if y.len();
+}
+
+#[inline(always)]
+fn epilogue_in<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, act: Activation) {
     match act {
         Activation::Identity if kind == BiasKind::None => {}
         Activation::Identity => add_bias(y, cols, bias, kind, |v| v),
@@ -493,9 +484,15 @@ fn epilogue<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, act:
     }
 }
 
-/// [`epilogue`] with the width a constant (a `Linear`'s): rows are arrays,
-/// so a small layer's loop is unrolled as its product's is. `N > 0`.
-fn fixed_epilogue<E: Float, const N: usize>(
+crate::math::isa::multiversion! {
+    /// [`epilogue`] with the width a constant (a `Linear`'s): rows are arrays,
+    /// so a small layer's loop is unrolled as its product's is. `N > 0`.
+    fn fixed_epilogue<E: Float; const N: usize>(y: &mut [E], bias: &[E], kind: BiasKind, act: Activation) -> () = fixed_epilogue_in,
+        small if y.len();
+}
+
+#[inline(always)]
+fn fixed_epilogue_in<E: Float, const N: usize>(
     y: &mut [E],
     bias: &[E],
     kind: BiasKind,
@@ -556,9 +553,157 @@ fn add_bias<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, f: i
     }
 }
 
+crate::math::isa::multiversion! {
+    /// `dx = dy · act'(x, y)`, elementwise.
+    fn times_act_derivative<E: Float>(act: Activation, x: &[E], y: &[E], dy: &[E], dx: &mut [E]) -> () = times_act_derivative_in,
+        small if dx.len();
+}
+
+#[inline(always)]
+fn times_act_derivative_in<E: Float>(act: Activation, x: &[E], y: &[E], dy: &[E], dx: &mut [E]) {
+    match act {
+        Activation::Identity => dx.copy_from_slice(dy),
+        Activation::Sigmoid => {
+            times_derivative(x, y, dy, dx, |x, y| Activation::Sigmoid.derivative(x, y))
+        }
+        Activation::ReLU => {
+            times_derivative(x, y, dy, dx, |x, y| Activation::ReLU.derivative(x, y))
+        }
+        Activation::Tanh => {
+            times_derivative(x, y, dy, dx, |x, y| Activation::Tanh.derivative(x, y))
+        }
+        Activation::LeakyReLU { slope } => times_derivative(x, y, dy, dx, |x, y| {
+            Activation::LeakyReLU { slope }.derivative(x, y)
+        }),
+    }
+}
+
 #[inline(always)]
 fn times_derivative<E: Float>(x: &[E], y: &[E], dy: &[E], dx: &mut [E], df: impl Fn(E, E) -> E) {
     for (((d, &x), &y), &g) in dx.iter_mut().zip(x).zip(y).zip(dy) {
         *d = g * df(x, y);
+    }
+}
+
+#[cfg(test)]
+mod isa_level_tests {
+    //! The elementwise passes compiled for each instruction set (run with
+    //! `FORMA_ISA=avx2` and `portable` too, as `.ci/run` does) give the
+    //! scalar formula's result bit for bit: no fused multiply-add is
+    //! contracted, so vector lanes round as the scalar code does.
+    use super::*;
+    use crate::math::pointwise::{AdamStep, SgdStep};
+    use alloc::vec;
+
+    const ACTIVATIONS: [Activation; 5] = [
+        Activation::Identity,
+        Activation::Sigmoid,
+        Activation::ReLU,
+        Activation::Tanh,
+        Activation::LeakyReLU { slope: 0.01 },
+    ];
+
+    fn values<E: Float>(n: usize, seed: usize) -> Vec<E> {
+        (0..n)
+            .map(|i| E::from_f64(((((i + seed) * 7919) % 2001) as f64 - 1000.0) / 97.0))
+            .collect()
+    }
+
+    fn bits<E: Float>(v: &[E]) -> Vec<u64> {
+        v.iter().map(|x| x.to_f64().to_bits()).collect()
+    }
+
+    fn agree<E: Float>() {
+        for (rows, cols) in [(1usize, 3usize), (3, 85), (16, 16), (10, 100), (41, 100)] {
+            let n = rows * cols;
+            let (x, bias) = (values::<E>(n, 1), values::<E>(cols, 2));
+            for act in ACTIVATIONS {
+                let mut y = vec![E::ZERO; n];
+                Cpu.bias_act(
+                    rows,
+                    cols,
+                    Some(&x),
+                    Some(&bias),
+                    BiasKind::PerColumn,
+                    act,
+                    &mut y,
+                )
+                .unwrap();
+                let want: Vec<E> = x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| act.apply(v + bias[i % cols]))
+                    .collect();
+                assert_eq!(bits(&y), bits(&want), "{act:?} forward, {rows}x{cols}");
+                if cols == 100 {
+                    let mut fixed = vec![E::ZERO; n];
+                    fixed.copy_from_slice(&x);
+                    fixed_epilogue::<E, 100>(&mut fixed, &bias, BiasKind::PerColumn, act);
+                    assert_eq!(bits(&fixed), bits(&want), "{act:?} fixed-width forward");
+                }
+                let dy = values::<E>(n, 3);
+                let mut dx = vec![E::ZERO; n];
+                Cpu.act_backward(n, act, &x, &y, &dy, &mut dx).unwrap();
+                let want: Vec<E> = (0..n).map(|i| dy[i] * act.derivative(x[i], y[i])).collect();
+                assert_eq!(bits(&dx), bits(&want), "{act:?} backward, {n}");
+            }
+        }
+        for n in [5usize, 300, 5000] {
+            let (p0, g) = (values::<E>(n, 4), values::<E>(n, 5));
+            let sgd = SgdStep {
+                lr: E::from_f64(0.1),
+                momentum: E::from_f64(0.9),
+                nesterov: true,
+                weight_decay: E::from_f64(0.01),
+                first: false,
+            };
+            let (mut p, mut v) = (p0.clone(), values::<E>(n, 6));
+            let want: Vec<(E, E)> = (0..n)
+                .map(|i| {
+                    let g = g[i] + sgd.weight_decay * p0[i];
+                    let v = sgd.momentum * v[i] + g;
+                    (p0[i] - sgd.lr * (g + sgd.momentum * v), v)
+                })
+                .collect();
+            sgd.apply(&mut p, &g, Some(&mut v));
+            assert_eq!(
+                bits(&p),
+                bits(&want.iter().map(|w| w.0).collect::<Vec<_>>()),
+                "sgd {n}"
+            );
+            assert_eq!(
+                bits(&v),
+                bits(&want.iter().map(|w| w.1).collect::<Vec<_>>()),
+                "sgd v {n}"
+            );
+
+            let adam = AdamStep::at(
+                2,
+                E::from_f64(1e-3),
+                E::from_f64(0.9),
+                E::from_f64(0.999),
+                E::from_f64(1e-8),
+                E::ZERO,
+                false,
+            );
+            let (mut p, mut m) = (p0.clone(), values::<E>(n, 7));
+            let mut s: Vec<E> = values::<E>(n, 8).iter().map(|x| x.abs()).collect();
+            let want: Vec<(E, E, E)> = (0..n)
+                .map(|i| adam.element(p0[i], g[i], m[i], s[i]))
+                .collect();
+            adam.apply(&mut p, &g, &mut m, &mut s);
+            let parts = |k: usize| -> Vec<E> { want.iter().map(|w| [w.0, w.1, w.2][k]).collect() };
+            assert_eq!(bits(&p), bits(&parts(0)), "adam p {n}");
+            assert_eq!(bits(&m), bits(&parts(1)), "adam m {n}");
+            assert_eq!(bits(&s), bits(&parts(2)), "adam v {n}");
+        }
+    }
+
+    #[test]
+    fn elementwise_passes_match_the_scalar_formula_at_each_isa_level() {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        std::eprintln!("elementwise passes at {:?}", crate::math::isa::level());
+        agree::<f32>();
+        agree::<f64>();
     }
 }

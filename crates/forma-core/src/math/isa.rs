@@ -48,6 +48,40 @@ macro_rules! multiversion {
             $inner($($arg),*)
         }
     };
+    // With const generics after a `;` (a width known from a type): the
+    // copies name every generic parameter for the inner call.
+    ($(#[$meta:meta])* $vis:vis fn $name:ident<$($g:ident: $b:path),*; $(const $c:ident: $ct:ty),*>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $inner:ident, small if $len:expr;) => {
+        $(#[$meta])*
+        #[inline(always)]
+        $vis fn $name<$($g: $b,)* $(const $c: $ct,)*>($($arg: $ty),*) -> $ret {
+            if $len < $crate::math::isa::SMALL {
+                return $inner::<$($g,)* $($c,)*>($($arg),*);
+            }
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512<$($g: $b,)* $(const $c: $ct,)*>($($arg: $ty),*) -> $ret {
+                    $inner::<$($g,)* $($c,)*>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<$($g: $b,)* $(const $c: $ct,)*>($($arg: $ty),*) -> $ret {
+                    $inner::<$($g,)* $($c,)*>($($arg),*)
+                }
+                match $crate::math::isa::level() {
+                    // SAFETY: `level` says AVX-512F only when the CPU has it.
+                    $crate::math::isa::Level::Avx512 => {
+                        return unsafe { avx512::<$($g,)* $($c,)*>($($arg),*) };
+                    }
+                    // SAFETY: `level` says AVX2 only when the CPU has AVX2 and FMA.
+                    $crate::math::isa::Level::Avx2 => {
+                        return unsafe { avx2::<$($g,)* $($c,)*>($($arg),*) };
+                    }
+                    $crate::math::isa::Level::Portable => {}
+                }
+            }
+            $inner::<$($g,)* $($c,)*>($($arg),*)
+        }
+    };
 }
 pub(crate) use multiversion;
 

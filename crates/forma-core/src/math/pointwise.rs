@@ -566,7 +566,7 @@ impl<E: Float> AdamStep<E> {
 
     /// One element: the new parameter and moments.
     #[inline(always)]
-    fn element(&self, p: E, g: E, m: E, v: E) -> (E, E, E) {
+    pub(crate) fn element(&self, p: E, g: E, m: E, v: E) -> (E, E, E) {
         let s = self;
         let (p, g) = if s.decoupled {
             (p * (E::ONE - s.lr * s.weight_decay), g)
