@@ -326,3 +326,31 @@ fn a_split_optimizer_update_equals_the_update_piece_by_piece() {
     assert_eq!(bits(&v), bits(&v_ref), "adam: second moment");
     eprintln!("pool threads: {}", parallel::threads());
 }
+
+#[test]
+fn a_split_one_row_product_equals_its_columns_computed_alone() {
+    let _pool = exclusive();
+    // 1 x 784 x 256 (batch-1 inference through a 784-256 layer) is split by
+    // columns over the pool; 48 columns at a time are below the split size.
+    let (k, n) = (784, 256);
+    let x = pattern(k, 5);
+    let w = pattern(n * k, 6); // n x k: the layer's weight, for X·Wᵀ
+    let wt = pattern(k * n, 7); // k x n, for X·B
+    let mut full = vec![0.0f32; n];
+    gemm::matmul_nt(1, k, n, &x, &w, 0.0, &mut full).unwrap();
+    let mut full_nn = vec![0.0f32; n];
+    gemm::matmul_nn(1, k, n, &x, &wt, 0.0, &mut full_nn).unwrap();
+    for j0 in (0..n).step_by(48) {
+        let cols = 48.min(n - j0);
+        let mut part = vec![0.0f32; cols];
+        gemm::matmul_nt(1, k, cols, &x, &w[j0 * k..(j0 + cols) * k], 0.0, &mut part).unwrap();
+        assert!(part == full[j0..j0 + cols], "nt: columns {j0}.. differ");
+        // X·B on B's columns j0..j0+cols, gathered into their own matrix.
+        let b: Vec<f32> = (0..k)
+            .flat_map(|p| wt[p * n + j0..p * n + j0 + cols].to_vec())
+            .collect();
+        gemm::matmul_nn(1, k, cols, &x, &b, 0.0, &mut part).unwrap();
+        assert!(part == full_nn[j0..j0 + cols], "nn: columns {j0}.. differ");
+    }
+    eprintln!("pool threads: {}", parallel::threads());
+}

@@ -206,28 +206,46 @@ pub(crate) mod x86 {
                 assert!(x.len() >= k && (n == 0 || w.len() >= (n - 1) * ls + k));
                 let chunks = k / $lanes;
                 let tail = chunks * $lanes;
+                // One row's sum: its lanes reduced, then the tail past the
+                // last whole vector, in order.
+                let finish = |row: usize, acc| {
+                    let w = &w[row * ls..row * ls + k];
+                    let mut s = $reduce(acc);
+                    for p in tail..k {
+                        s += x[p] * w[p];
+                    }
+                    s
+                };
                 let mut j = 0;
-                while j < n {
-                    let width = (n - j).min(8);
+                // Eight rows at a time, a constant count so that the eight
+                // accumulators stay in registers.
+                while j + 8 <= n {
                     let mut acc = [$zero(); 8];
                     for ch in 0..chunks {
                         // SAFETY: ch*lanes + lanes <= k <= x.len(), and row
                         // j+q < n starts at (j+q)*ls with k elements in w.
                         let xv = unsafe { $load(x.as_ptr().add(ch * $lanes)) };
-                        for q in 0..width {
+                        for q in 0..8 {
                             let wv = unsafe { $load(w.as_ptr().add((j + q) * ls + ch * $lanes)) };
                             acc[q] = $fma(xv, wv, acc[q]);
                         }
                     }
-                    for q in 0..width {
-                        let row = &w[(j + q) * ls..(j + q) * ls + k];
-                        let mut s = $reduce(acc[q]);
-                        for p in tail..k {
-                            s += x[p] * row[p];
-                        }
-                        out[j + q] = s;
+                    for q in 0..8 {
+                        out[j + q] = finish(j + q, acc[q]);
                     }
-                    j += width;
+                    j += 8;
+                }
+                // The last rows one at a time.
+                while j < n {
+                    let mut acc = $zero();
+                    for ch in 0..chunks {
+                        // SAFETY: as above, for row j < n.
+                        let xv = unsafe { $load(x.as_ptr().add(ch * $lanes)) };
+                        let wv = unsafe { $load(w.as_ptr().add(j * ls + ch * $lanes)) };
+                        acc = $fma(xv, wv, acc);
+                    }
+                    out[j] = finish(j, acc);
+                    j += 1;
                 }
             }
         };
