@@ -32,13 +32,16 @@ use criterion::{
 use forma::core::Float;
 use forma::core::math::{fixed, gemm};
 
-/// `(m, k, n)`: the tutorial shapes, then the peak reference.
-const SHAPES: [(usize, usize, usize); 5] = [
+/// `(m, k, n)`: the tutorial shapes, then the peak references (1024^3 is
+/// where issue 15 compares one thread with the machine's practical peak and
+/// two threads with one).
+const SHAPES: [(usize, usize, usize); 6] = [
     (4, 2, 2),
     (100, 2, 32),
     (64, 1000, 100),
     (128, 784, 256),
     (512, 512, 512),
+    (1024, 1024, 1024),
 ];
 
 type Gemm<E> = fn(usize, usize, usize, &[E], &[E], E, &mut [E]) -> forma::Result<()>;

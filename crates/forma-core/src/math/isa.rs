@@ -99,7 +99,9 @@ pub enum Level {
 /// The best level this CPU supports, capped by the environment variable
 /// `FORMA_ISA` (`avx2` or `portable`; read once), so that tests and
 /// benchmarks can run every copy on one machine: CI runs the finiteness
-/// tests at each level.
+/// tests and elementwise passes at each level. The GEMM's micro-kernels
+/// follow it too (`FORMA_ISA=avx2` measures the AVX2 kernels on an
+/// AVX-512 machine).
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub fn level() -> Level {
     static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();

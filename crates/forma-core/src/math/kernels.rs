@@ -66,7 +66,8 @@ impl<E: Float, const MR: usize, const NR: usize> Micro<E> for Portable<MR, NR> {
 pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if isa != Isa::Portable {
-        if isa == Isa::Best && std::is_x86_feature_detected!("avx512f") {
+        use crate::math::isa::{Level, level};
+        if isa == Isa::Best && level() == Level::Avx512 {
             // The forward X·Wᵀ of a few rows: explicit dot-product kernels.
             let op = if op.sb.0 == 1 && op.sa.1 == 1 && op.beta == E::ZERO {
                 match x86::gemv_rows(op) {
@@ -80,7 +81,10 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
             unsafe { x86::small_m_avx512(op) };
             return;
         }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if level() != Level::Portable
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
             unsafe { x86::small_m_avx2(op) };
             return;
@@ -294,8 +298,10 @@ pub(crate) mod x86 {
     /// 128-bit halves): see [`Micro::transpose`].
     ///
     /// # Safety
-    /// The CPU must support AVX. Lengths are checked.
-    #[target_feature(enable = "avx")]
+    /// The CPU must support AVX. Lengths are checked. Inlined into the
+    /// packing loops, which are compiled for AVX2 or AVX-512 (a call per
+    /// block cost a tenth of the MNIST-size step).
+    #[inline(always)]
     unsafe fn transpose8_f32(src: &[f32], ls: usize, dst: &mut [f32], dw: usize) {
         assert!(src.len() >= 7 * ls + 8 && dst.len() >= 7 * dw + 8);
         let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
@@ -338,8 +344,10 @@ pub(crate) mod x86 {
     /// A 4 x 4 f64 transpose in ymm registers: see [`Micro::transpose`].
     ///
     /// # Safety
-    /// The CPU must support AVX. Lengths are checked.
-    #[target_feature(enable = "avx")]
+    /// The CPU must support AVX. Lengths are checked. Inlined into the
+    /// packing loops, which are compiled for AVX2 or AVX-512 (a call per
+    /// block cost a tenth of the MNIST-size step).
+    #[inline(always)]
     unsafe fn transpose4_f64(src: &[f64], ls: usize, dst: &mut [f64], dw: usize) {
         assert!(src.len() >= 3 * ls + 4 && dst.len() >= 3 * dw + 4);
         let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
@@ -367,6 +375,7 @@ pub(crate) mod x86 {
                 const MR: usize = $mr;
                 const NR: usize = $lanes * $vecs;
                 const BLOCK: usize = $block;
+                #[inline(always)]
                 unsafe fn transpose(src: &[$t], ls: usize, dst: &mut [$t], dw: usize) {
                     // SAFETY: the caller guarantees the kernel's instruction
                     // set, which includes AVX; the lengths are checked inside.

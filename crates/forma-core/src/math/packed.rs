@@ -314,7 +314,8 @@ fn dispatch<E: Float>(
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if isa != Isa::Portable {
         use super::kernels::x86::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
-        if isa == Isa::Best && std::is_x86_feature_detected!("avx512f") {
+        use crate::math::isa::{Level, level};
+        if isa == Isa::Best && level() == Level::Avx512 {
             if TypeId::of::<E>() == TypeId::of::<f32>() {
                 if let Some((op, ap, bp)) = concrete::<E, f32>(op, ap, bp) {
                     // SAFETY: the CPU supports AVX-512F (checked above).
@@ -332,7 +333,10 @@ fn dispatch<E: Float>(
             }
             return E::AbsBits::default();
         }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if level() != Level::Portable
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
             if TypeId::of::<E>() == TypeId::of::<f32>() {
                 if let Some((op, ap, bp)) = concrete::<E, f32>(op, ap, bp) {
                     // SAFETY: the CPU supports AVX2 and FMA (checked above).
