@@ -46,7 +46,7 @@ pub trait Optimizer<E: Float, P: Params<E, D::Slice>, D: Device<E> = Cpu> {
     /// [`Optimizer::check`] for parameters known to be exactly what this
     /// optimizer's last [`Optimizer::step`] left: it may then decide from
     /// bounds kept by that step (the largest parameter and state) and the
-    /// gradient's bound ([`Params::known_max`](forma_layers::Params::known_max)
+    /// gradient's bound ([`Params::known_max`]
     /// where the backward measured it, else one pass over the gradient),
     /// instead of reading every parameter. The
     /// trainer calls it unless the model was handed out mutably since. The
