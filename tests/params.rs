@@ -101,3 +101,21 @@ fn optimizers_reject_invalid_settings() {
             .is_err()
     );
 }
+
+#[test]
+fn mlp_and_mlp3_both_end_in_their_last_linear_raw_outputs() {
+    // Issue 11: `Mlp` used to end in a Sigmoid and `Mlp3` in nothing. Both
+    // now end in their last `Linear`: with every weight 0 and the output
+    // bias -3, the prediction is -3 (a Sigmoid would give 0.047).
+    fn last_bias_minus_3<P: Params<f32>>(net: &mut P) {
+        let mut v = vec![0.0f32; P::COUNT];
+        *v.last_mut().unwrap() = -3.0;
+        net.load(&v).unwrap();
+    }
+    let mut mlp = Mlp::<2, 4, 1>::initialize(&mut rng(0));
+    last_bias_minus_3(&mut mlp);
+    assert_eq!(mlp.predict([0.5, 0.5]), [-3.0]);
+    let mut mlp3 = Mlp3::<2, 4, 3, 1>::initialize(&mut rng(0));
+    last_bias_minus_3(&mut mlp3);
+    assert_eq!(mlp3.predict([0.5, 0.5]), [-3.0]);
+}

@@ -158,8 +158,13 @@ impl Backend {
             return Ok(E::AbsBits::default());
         }
         // Saturating: m·k, k·n and m·n fit (checked above), m·k·n need not.
+        // The packed kernels need a workspace (`alloc`); below the limit, or
+        // without it, the direct loop.
+        let packed = cfg!(feature = "alloc")
+            && m.saturating_mul(k).saturating_mul(n) > DIRECT_LIMIT
+            && k > 0;
         #[cfg(feature = "alloc")]
-        if m.saturating_mul(k).saturating_mul(n) > DIRECT_LIMIT && k > 0 {
+        if packed {
             let (sa, sb) = ((sa.row, sa.col), (sb.row, sb.col));
             match self {
                 Backend::Forma | Backend::FormaAvx2 | Backend::FormaPortable => {
@@ -187,7 +192,8 @@ impl Backend {
                 }
                 Backend::MatrixMultiply => E::packed_gemm((m, k, n), a, sa, b, sb, beta, c),
             }
-        } else {
+        }
+        if !packed {
             direct(m, k, n, a, sa, b, sb, beta, c);
         }
         Ok(if scan {

@@ -671,6 +671,24 @@ mod finiteness_tests {
     }
 
     #[test]
+    fn every_activation_propagates_nan() {
+        // Issue 11: relu(NaN) was 0, which let one NaN input poison the
+        // weights while the loss stayed finite. As in PyTorch, the forward
+        // keeps NaN, so it reaches the loss (the derivatives follow
+        // PyTorch too: ReLU's is 0 where `x > 0` is false, NaN included).
+        for act in [
+            Activation::Identity,
+            Activation::Sigmoid,
+            Activation::ReLU,
+            Activation::Tanh,
+            Activation::LeakyReLU { slope: 0.01 },
+        ] {
+            assert!(act.apply(f32::NAN).is_nan(), "{act:?}(NaN)");
+            assert!(act.apply(f64::NAN).is_nan(), "{act:?}(NaN) in f64");
+        }
+    }
+
+    #[test]
     fn scans_agree_with_a_scalar_reference_on_every_path() {
         // Run at every level with FORMA_ISA=avx2 and FORMA_ISA=portable too
         // (.ci/run does): one process tests one level.
