@@ -27,6 +27,9 @@ macro_rules! multiversion {
             if $len < $crate::math::isa::SMALL {
                 return $inner($($arg),*);
             }
+            // Out of line: the caller inlines only the short path above.
+            #[inline(never)]
+            fn dispatch<$($g: $b),*>($($arg: $ty),*) -> $ret {
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             {
                 #[target_feature(enable = "avx512f")]
@@ -46,6 +49,8 @@ macro_rules! multiversion {
                 }
             }
             $inner($($arg),*)
+            }
+            dispatch($($arg),*)
         }
     };
     // With const generics after a `;` (a width known from a type): the
@@ -57,6 +62,9 @@ macro_rules! multiversion {
             if $len < $crate::math::isa::SMALL {
                 return $inner::<$($g,)* $($c,)*>($($arg),*);
             }
+            // Out of line: the caller inlines only the short path above.
+            #[inline(never)]
+            fn dispatch<$($g: $b,)* $(const $c: $ct,)*>($($arg: $ty),*) -> $ret {
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             {
                 #[target_feature(enable = "avx512f")]
@@ -80,6 +88,8 @@ macro_rules! multiversion {
                 }
             }
             $inner::<$($g,)* $($c,)*>($($arg),*)
+            }
+            dispatch::<$($g,)* $($c,)*>($($arg),*)
         }
     };
 }
