@@ -126,17 +126,21 @@ impl Backend {
         beta: E,
         c: &mut [E],
     ) -> Result<()> {
-        self.product(
-            (m, k, n),
-            a,
-            Strides { row: 1, col: m },
-            b,
-            Strides { row: n, col: 1 },
-            beta,
-            c,
-            false,
-        )
-        .map(drop)
+        self.tn((m, k, n), a, b, beta, c, false).map(drop)
+    }
+
+    /// [`Backend::matmul_tn`], with `scan` as in `product`.
+    fn tn<E: Float>(
+        self,
+        (m, k, n): (usize, usize, usize),
+        a: &[E],
+        b: &[E],
+        beta: E,
+        c: &mut [E],
+        scan: bool,
+    ) -> Result<E::AbsBits> {
+        let (sa, sb) = (Strides { row: 1, col: m }, Strides { row: n, col: 1 });
+        self.product((m, k, n), a, sa, b, sb, beta, c, scan)
     }
 
     /// With `scan`, also the largest [`Float::abs_bits`] of C's final
@@ -282,16 +286,7 @@ pub fn matmul_tn_measured<E: Float>(
     beta: E,
     c: &mut [E],
 ) -> Result<(bool, E)> {
-    let top = Backend::default().product(
-        (m, k, n),
-        a,
-        Strides { row: 1, col: m },
-        b,
-        Strides { row: n, col: 1 },
-        beta,
-        c,
-        true,
-    )?;
+    let top = Backend::default().tn((m, k, n), a, b, beta, c, true)?;
     Ok((top < E::INF_BITS, E::from_abs_bits(top)))
 }
 

@@ -143,14 +143,28 @@ fn top_bits<E: Float>(values: &[E]) -> E::AbsBits {
 #[cfg(feature = "std")]
 const PARALLEL_ROW_MIN_BYTES: usize = 256 << 10;
 
+/// Runs `f(part, band)` on each band of C over the pool and returns the
+/// largest of the [`Float::abs_bits`] maxima the parts return.
+#[cfg(feature = "std")]
+fn over_bands<'c, E: Float>(
+    bands: impl Iterator<Item = &'c mut [E]>,
+    parts: usize,
+    f: &(dyn Fn(usize, &'c mut [E]) -> E::AbsBits + Sync),
+) -> E::AbsBits {
+    use std::sync::Mutex;
+    let top = Mutex::new(E::AbsBits::default());
+    super::parallel::run_pieces(bands, parts, &|part, band| {
+        let band_top = f(part, band);
+        let mut top = top.lock().unwrap_or_else(|p| p.into_inner());
+        *top = (*top).max(band_top);
+    });
+    top.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A one-row product in `parts` bands of columns of C, one per pool thread:
 /// each output is computed as without the split.
 #[cfg(feature = "std")]
 fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
-    use std::sync::Mutex;
-
-    use super::parallel::{MAX_THREADS, run};
-
     let Operands {
         m,
         k,
@@ -164,15 +178,7 @@ fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) 
     } = op;
     debug_assert_eq!(m, 1);
     let cols = n.div_ceil(parts).next_multiple_of(16);
-    let mut bands = c.chunks_mut(cols);
-    let slots: [Mutex<Option<&mut [E]>>; MAX_THREADS] =
-        core::array::from_fn(|_| Mutex::new(bands.next()));
-    let top = Mutex::new(E::AbsBits::default());
-    run(n.div_ceil(cols), &|part| {
-        let band = slots[part].lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(c) = band else {
-            unreachable!("each part runs once and has a band")
-        };
+    over_bands(c.chunks_mut(cols), n.div_ceil(cols), &|part, c| {
         let mut op = Operands {
             m: 1,
             k,
@@ -186,21 +192,16 @@ fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) 
         };
         super::kernels::small_m(op.reborrow(), isa);
         if scan {
-            let band_top = top_bits(op.c);
-            let mut top = top.lock().unwrap_or_else(|p| p.into_inner());
-            *top = (*top).max(band_top);
+            top_bits(op.c)
+        } else {
+            E::AbsBits::default()
         }
-    });
-    top.into_inner().unwrap_or_else(|p| p.into_inner())
+    })
 }
 
 /// The product in `parts` bands of rows of C, one per pool thread.
 #[cfg(feature = "std")]
 fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
-    use std::sync::Mutex;
-
-    use super::parallel::{MAX_THREADS, run};
-
     let Operands {
         m,
         k,
@@ -213,33 +214,20 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
         c,
     } = op;
     let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
-    let mut bands = c.chunks_mut(rows * n);
-    // Each part takes its band of C out of its slot: disjoint `&mut`, no allocation.
-    let slots: [Mutex<Option<&mut [E]>>; MAX_THREADS] =
-        core::array::from_fn(|_| Mutex::new(bands.next()));
-    let top = Mutex::new(E::AbsBits::default());
-    run(m.div_ceil(rows), &|part| {
-        let band = slots[part].lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(c) = band else {
-            unreachable!("each part runs once and has a band")
-        };
-        let i0 = part * rows;
+    over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
         let op = Operands {
             m: c.len() / n,
             k,
             n,
-            a: &a[i0 * sa.0..],
+            a: &a[part * rows * sa.0..],
             sa,
             b,
             sb,
             beta,
             c,
         };
-        let band_top = serial(op, isa, scan);
-        let mut top = top.lock().unwrap_or_else(|p| p.into_inner());
-        *top = (*top).max(band_top);
-    });
-    top.into_inner().unwrap_or_else(|p| p.into_inner())
+        serial(op, isa, scan)
+    })
 }
 
 /// The product on this thread, in its packing workspace.

@@ -244,6 +244,27 @@ fn raise() -> ! {
     resume_unwind(Box::new("a part of a parallel product panicked"))
 }
 
+/// Runs `f(part, piece)` on each of the (at most [`MAX_THREADS`]) `pieces`,
+/// one per part of [`run`]: each part takes its piece out of a slot, so
+/// disjoint `&mut` borrows (bands of an output) cross threads without
+/// allocation. `parts` is the number of pieces.
+pub(crate) fn run_pieces<T: Send>(
+    pieces: impl Iterator<Item = T>,
+    parts: usize,
+    f: &(dyn Fn(usize, T) + Sync),
+) {
+    let mut pieces = pieces;
+    let slots: [Mutex<Option<T>>; MAX_THREADS] =
+        core::array::from_fn(|_| Mutex::new(pieces.next()));
+    run(parts, &|part| {
+        let piece = lock(&slots[part]).take();
+        match piece {
+            Some(piece) => f(part, piece),
+            None => unreachable!("each part runs once and has a piece"),
+        }
+    });
+}
+
 /// Calls `f(0)`, ..., `f(parts - 1)`, spread over the pool's threads, and
 /// returns when all have returned. Without a pool, or while another caller
 /// uses it, the calls run here, in order.

@@ -263,13 +263,14 @@ impl<E: Float> SgdStep<E> {
         if let Some(parts) = parts_for(p.len()) {
             use std::sync::Mutex;
             let size = p.len().div_ceil(parts);
+            let count = p.len().div_ceil(size);
             let mut vs = v.map(|v| v.chunks_mut(size));
             let pieces = p
                 .chunks_mut(size)
                 .zip(g.chunks(size))
                 .map(|(p, g)| (p, g, vs.as_mut().and_then(|v| v.next())));
             let top = Mutex::new((E::AbsBits::default(), E::AbsBits::default()));
-            in_parts(pieces, parts, &|(p, g, v)| {
+            super::parallel::run_pieces(pieces, count, &|_, (p, g, v)| {
                 let (pm, vm) = sgd_apply(self, p, g, v);
                 let mut top = top.lock().unwrap_or_else(|e| e.into_inner());
                 *top = (top.0.max(pm.abs_bits()), top.1.max(vm.abs_bits()));
@@ -432,24 +433,6 @@ fn parts_for(len: usize) -> Option<usize> {
     (parts >= 2).then_some(parts)
 }
 
-/// Runs `f` on each of the (at most [`MAX_THREADS`](super::parallel::MAX_THREADS))
-/// `pieces`, one per part of the pool: each part takes its piece out of a
-/// slot, so disjoint `&mut` borrows cross threads without allocation.
-#[cfg(feature = "std")]
-fn in_parts<T: Send>(pieces: impl Iterator<Item = T>, parts: usize, f: &(dyn Fn(T) + Sync)) {
-    use super::parallel::{MAX_THREADS, run};
-    use std::sync::Mutex;
-    let mut pieces = pieces;
-    let slots: [Mutex<Option<T>>; MAX_THREADS] =
-        core::array::from_fn(|_| Mutex::new(pieces.next()));
-    run(parts, &|part| {
-        let piece = slots[part].lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(piece) = piece {
-            f(piece);
-        }
-    });
-}
-
 super::isa::multiversion! {
     /// One pass over `values`: whether all are finite, and the largest `|x|`
     /// (meaningful only when all are). Vectorised for the best instruction
@@ -586,11 +569,12 @@ impl<E: Float> AdamStep<E> {
         #[cfg(feature = "std")]
         if let Some(parts) = parts_for(p.len()) {
             let size = p.len().div_ceil(parts);
+            let count = p.len().div_ceil(size);
             let pieces = p
                 .chunks_mut(size)
                 .zip(g.chunks(size))
                 .zip(m.chunks_mut(size).zip(v.chunks_mut(size)));
-            in_parts(pieces, parts, &|((p, g), (m, v))| {
+            super::parallel::run_pieces(pieces, count, &|_, ((p, g), (m, v))| {
                 adam_apply(self, p, g, m, v)
             });
             return;
