@@ -170,24 +170,28 @@ impl LossKind {
                 (f * (d * d), (f + f) * d)
             }
             LossKind::Bce => {
+                let floor = E::from_f64(-100.0);
+                let log_p = p.ln_fast().max(floor);
+                let log_q = (E::ONE - p).ln_fast().max(floor);
+                let loss = -(t * log_p + (E::ONE - t) * log_q);
+                let d = (p - t) / ((E::ONE - p) * p).max(E::from_f64(1e-12));
                 // Not a probability: NaN on every device (the host loss names
                 // the row first), never a clamped log that looks like a loss.
-                if !(p >= E::ZERO && p <= E::ONE) {
+                // A select, not an early return, so the loop vectorises.
+                if p >= E::ZERO && p <= E::ONE {
+                    (loss, d)
+                } else {
                     let nan = E::from_f64(f64::NAN);
-                    return (nan, nan);
+                    (nan, nan)
                 }
-                let floor = E::from_f64(-100.0);
-                let log_p = p.ln().max(floor);
-                let log_q = (E::ONE - p).ln().max(floor);
-                let loss = -(t * log_p + (E::ONE - t) * log_q);
-                (loss, (p - t) / ((E::ONE - p) * p).max(E::from_f64(1e-12)))
             }
             LossKind::BceWithLogits => {
-                let loss = p.max(E::ZERO) - p * t + (E::ONE + (-p.abs()).exp()).ln();
+                let e = (-p.abs()).exp_fast();
+                let loss = p.max(E::ZERO) - p * t + (E::ONE + e).ln_fast();
+                // σ(p) from e^-|p|, which cannot overflow.
                 let sig = if p >= E::ZERO {
-                    E::ONE / (E::ONE + (-p).exp())
+                    E::ONE / (E::ONE + e)
                 } else {
-                    let e = p.exp();
                     e / (E::ONE + e)
                 };
                 (loss, sig - t)
@@ -197,15 +201,50 @@ impl LossKind {
 
     /// Writes `scale · d` for every element into `grad` and returns
     /// `scale · Σ terms`. The slices have equal lengths.
+    ///
+    /// The terms are summed in eight interleaved partial sums (element `i`
+    /// into sum `i mod 8`, the tail into the first), totalled by
+    /// [`sum_lanes`](super::reduce::sum_lanes): the order is fixed, so the result is the same at every
+    /// instruction-set level, and the loop vectorises.
+    #[inline(always)]
     pub fn value_and_grad<E: Float>(self, pred: &[E], target: &[E], grad: &mut [E]) -> E {
-        let scale: E = self.scale(pred.len());
-        let mut total = E::ZERO;
-        for ((g, &p), &t) in grad.iter_mut().zip(pred).zip(target) {
-            let (l, d) = self.term(p, t);
-            total += l;
+        match self {
+            LossKind::SquaredError { .. } => self.sum_terms(pred, target, grad),
+            LossKind::Bce => LossKind::Bce.sum_terms(pred, target, grad),
+            LossKind::BceWithLogits => LossKind::BceWithLogits.sum_terms(pred, target, grad),
+        }
+    }
+
+    /// [`LossKind::value_and_grad`] for one kind: called with a constant
+    /// `self`, so the match in [`LossKind::term`] leaves the loop.
+    #[inline(always)]
+    fn sum_terms<E: Float>(self, pred: &[E], target: &[E], grad: &mut [E]) -> E {
+        let n = pred.len().min(target.len()).min(grad.len());
+        let scale: E = self.scale(n);
+        let (pred, target, grad) = (&pred[..n], &target[..n], &mut grad[..n]);
+        let mut sums = [E::ZERO; 8];
+        let chunks = grad
+            .chunks_exact_mut(8)
+            .zip(pred.chunks_exact(8))
+            .zip(target.chunks_exact(8));
+        for ((g, p), t) in chunks {
+            for l in 0..8 {
+                let (v, d) = self.term(p[l], t[l]);
+                sums[l] += v;
+                g[l] = scale * d;
+            }
+        }
+        let tail = n - n % 8;
+        for ((g, &p), &t) in grad[tail..]
+            .iter_mut()
+            .zip(&pred[tail..])
+            .zip(&target[tail..])
+        {
+            let (v, d) = self.term(p, t);
+            sums[0] += v;
             *g = scale * d;
         }
-        scale * total
+        scale * super::reduce::sum_lanes(sums)
     }
 }
 

@@ -31,3 +31,15 @@ pub fn sum_over_cols<E: Float>(m: usize, n: usize, a: &[E], beta: E, out: &mut [
 pub fn sum<E: Float>(a: &[E]) -> E {
     a.iter().copied().sum()
 }
+
+/// The total of eight interleaved partial sums, halves first (`s[l] +
+/// s[l + 4]`, then `+ 2`, then `+ 1`): the order a vector register's
+/// horizontal sum takes, so that a loop keeping `s` in one register ends in
+/// three vector additions. The order is fixed, so the result does not
+/// depend on the instruction set.
+#[inline(always)]
+pub fn sum_lanes<E: Float>(s: [E; 8]) -> E {
+    let [a, b, c, d] = [s[0] + s[4], s[1] + s[5], s[2] + s[6], s[3] + s[7]];
+    let [e, f] = [a + c, b + d];
+    e + f
+}
