@@ -2,9 +2,18 @@
 //!
 //! With `K` and `N` known, LLVM unrolls the inner loops completely and keeps a
 //! row in registers: a 4x2x2 product costs a handful of instructions instead
-//! of matrixmultiply's packing. Rows are `[E; K]` arrays (see
+//! of a packed GEMM's packing. Rows are `[E; K]` arrays (see
 //! `<[E]>::as_chunks`), the weight is `[[E; K]; N]` (out x in, PyTorch's
 //! layout). Only the batch length is a runtime number.
+//!
+//! Each product picks, at compile time, the loop order whose innermost loop
+//! runs along a contiguous width of at least [`LANES`] elements, so that it
+//! vectorises: a narrow weight is transposed onto the stack first (at most
+//! [`SMALL_WEIGHTS`] elements), and a dot product along a wide row is summed
+//! in [`LANES`] interleaved partial sums. The order of every sum is fixed by
+//! the widths alone, so a result is the same at every instruction-set level
+//! (the products are compiled for the best one present, see `isa`) and for
+//! every batch length.
 
 use crate::Float;
 
@@ -20,81 +29,278 @@ pub const fn is_small(k: usize, n: usize) -> bool {
     }
 }
 
-/// `y[r] = W · x[r] + beta·y[r]` for every row `r`: the forward `Y = X·Wᵀ`.
-///
-/// # Panics
-/// If the two batches have different lengths (no element is read then).
-#[inline]
-pub fn matmul_nt<E: Float, const K: usize, const N: usize>(
+/// A width from which a loop along it is worth vectorising, and the number
+/// of partial sums a long dot product keeps (one AVX2 register of `f32`).
+pub const LANES: usize = 8;
+
+crate::math::isa::multiversion! {
+    /// `y[r] = W · x[r] + beta·y[r]` for every row `r`: the forward `Y = X·Wᵀ`.
+    ///
+    /// # Panics
+    /// If the two batches have different lengths (no element is read then).
+    pub fn matmul_nt<E: Float; const K: usize, const N: usize>(x: &[[E; K]], w: &[[E; K]; N], beta: E, y: &mut [[E; N]]) -> () = matmul_nt_in,
+        small if x.len() * K * N;
+}
+
+#[inline(always)]
+fn matmul_nt_in<E: Float, const K: usize, const N: usize>(
     x: &[[E; K]],
     w: &[[E; K]; N],
     beta: E,
     y: &mut [[E; N]],
 ) {
     assert_eq!(x.len(), y.len(), "fixed::matmul_nt: batch lengths");
-    for (xr, yr) in x.iter().zip(y.iter_mut()) {
-        for (yo, wo) in yr.iter_mut().zip(w) {
-            let mut acc = E::ZERO;
-            for (a, b) in xr.iter().zip(wo) {
-                acc += *a * *b;
+    if N >= LANES {
+        // Many outputs: each input broadcast over a row of Wᵀ.
+        let wt = transpose(w);
+        for (xr, yr) in x.iter().zip(y.iter_mut()) {
+            one_row_at_a_time(x.len() * K * N);
+            let mut acc = [E::ZERO; N];
+            for (&a, wk) in xr.iter().zip(&wt) {
+                for (s, &b) in acc.iter_mut().zip(wk) {
+                    *s += a * b;
+                }
             }
-            *yo = if beta == E::ZERO {
-                acc
-            } else {
-                acc + beta * *yo
-            };
+            store(yr, &acc, beta);
+        }
+    } else {
+        // Few outputs: a dot product along the input row per output.
+        for (xr, yr) in x.iter().zip(y.iter_mut()) {
+            one_row_at_a_time(x.len() * K * N);
+            let mut acc = [E::ZERO; N];
+            for (s, wo) in acc.iter_mut().zip(w) {
+                *s = dot(xr, wo);
+            }
+            store(yr, &acc, beta);
         }
     }
 }
 
-/// `dx[r] = Wᵀ · dy[r] + beta·dx[r]`: the input gradient `dX = dY·W`.
-///
-/// # Panics
-/// If the two batches have different lengths (no element is read then).
-#[inline]
-pub fn matmul_nn<E: Float, const N: usize, const K: usize>(
+crate::math::isa::multiversion! {
+    /// `dx[r] = Wᵀ · dy[r] + beta·dx[r]`: the input gradient `dX = dY·W`.
+    ///
+    /// # Panics
+    /// If the two batches have different lengths (no element is read then).
+    pub fn matmul_nn<E: Float; const N: usize, const K: usize>(dy: &[[E; N]], w: &[[E; K]; N], beta: E, dx: &mut [[E; K]]) -> () = matmul_nn_in,
+        small if dy.len() * K * N;
+}
+
+#[inline(always)]
+fn matmul_nn_in<E: Float, const N: usize, const K: usize>(
     dy: &[[E; N]],
     w: &[[E; K]; N],
     beta: E,
     dx: &mut [[E; K]],
 ) {
     assert_eq!(dy.len(), dx.len(), "fixed::matmul_nn: batch lengths");
-    for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
-        let mut acc = [E::ZERO; K];
-        for (g, wo) in dyr.iter().zip(w) {
-            for (a, b) in acc.iter_mut().zip(wo) {
-                *a += *g * *b;
+    if K >= LANES || N < LANES {
+        // Each output gradient broadcast over a row of W.
+        for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
+            one_row_at_a_time(dy.len() * K * N);
+            let mut acc = [E::ZERO; K];
+            for (&g, wo) in dyr.iter().zip(w) {
+                for (s, &b) in acc.iter_mut().zip(wo) {
+                    *s += g * b;
+                }
             }
+            store(dxr, &acc, beta);
         }
-        for (d, a) in dxr.iter_mut().zip(acc) {
-            *d = if beta == E::ZERO { a } else { a + beta * *d };
+    } else {
+        // Few inputs, many outputs: a dot product along the gradient row
+        // with each row of Wᵀ.
+        let wt = transpose(w);
+        for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
+            one_row_at_a_time(dy.len() * K * N);
+            let mut acc = [E::ZERO; K];
+            for (s, wk) in acc.iter_mut().zip(&wt) {
+                *s = dot(dyr, wk);
+            }
+            store(dxr, &acc, beta);
         }
     }
 }
 
-/// `dW = dYᵀ · X + beta·dW`: the weight gradient, summed over the batch.
-///
-/// # Panics
-/// If the two batches have different lengths (no element is read then).
-#[inline]
-pub fn matmul_tn<E: Float, const N: usize, const K: usize>(
+crate::math::isa::multiversion! {
+    /// `dW = dYᵀ · X + beta·dW`: the weight gradient, summed over the batch
+    /// in row order.
+    ///
+    /// # Panics
+    /// If the two batches have different lengths (no element is read then).
+    pub fn matmul_tn<E: Float; const N: usize, const K: usize>(dy: &[[E; N]], x: &[[E; K]], beta: E, dw: &mut [[E; K]; N]) -> () = matmul_tn_in,
+        small if dy.len() * K * N;
+}
+
+#[inline(always)]
+fn matmul_tn_in<E: Float, const N: usize, const K: usize>(
     dy: &[[E; N]],
     x: &[[E; K]],
     beta: E,
     dw: &mut [[E; K]; N],
 ) {
     assert_eq!(dy.len(), x.len(), "fixed::matmul_tn: batch lengths");
-    let mut acc = [[E::ZERO; K]; N];
-    for (dyr, xr) in dy.iter().zip(x) {
-        for (row, g) in acc.iter_mut().zip(dyr) {
-            for (a, b) in row.iter_mut().zip(xr) {
-                *a += *g * *b;
+    // An outer product per row, accumulated along the wider width.
+    let acc: [[E; K]; N] = if K >= N || N < LANES {
+        let mut acc = [[E::ZERO; K]; N];
+        for (dyr, xr) in dy.iter().zip(x) {
+            for (row, &g) in acc.iter_mut().zip(dyr) {
+                for (s, &b) in row.iter_mut().zip(xr) {
+                    *s += g * b;
+                }
+            }
+        }
+        acc
+    } else {
+        let mut acc_t = [[E::ZERO; N]; K];
+        for (dyr, xr) in dy.iter().zip(x) {
+            for (col, &b) in acc_t.iter_mut().zip(xr) {
+                for (s, &g) in col.iter_mut().zip(dyr) {
+                    *s += g * b;
+                }
+            }
+        }
+        transpose(&acc_t)
+    };
+    for (drow, arow) in dw.iter_mut().zip(&acc) {
+        store(drow, arow, beta);
+    }
+}
+
+/// Keeps LLVM's loop vectoriser off the row loop it sits in. With the
+/// widths unrolled, the row loop is the innermost loop left, and the
+/// vectoriser runs eight rows side by side: it gathers strided inputs and
+/// transposes the outputs back, more than twice the instructions of the
+/// straight-line vector code (the SLP vectoriser's) that each row gets
+/// alone. An empty `black_box` is opaque to the vectoriser and costs no
+/// instruction; results do not depend on it.
+///
+/// `work` is the product's size as `multiversion!` measures it: below
+/// `isa::SMALL` the product runs inline in its caller, where the condition
+/// folds away with the barrier (a barrier there keeps a tiny network's
+/// values from staying in registers: XOR's step was 5% slower with it).
+#[inline(always)]
+fn one_row_at_a_time(work: usize) {
+    if work >= crate::math::isa::SMALL {
+        core::hint::black_box(());
+    }
+}
+
+/// `Σ a[i]·b[i]`: in order below [`LANES`] elements, else in [`LANES`]
+/// interleaved partial sums (the tail in the first), totalled by
+/// [`sum_lanes`](super::reduce::sum_lanes).
+#[inline(always)]
+fn dot<E: Float, const W: usize>(a: &[E; W], b: &[E; W]) -> E {
+    if W < LANES {
+        let mut s = E::ZERO;
+        for (&x, &y) in a.iter().zip(b) {
+            s += x * y;
+        }
+        return s;
+    }
+    let mut sums = [E::ZERO; LANES];
+    let (ac, at) = a.as_chunks::<LANES>();
+    let (bc, bt) = b.as_chunks::<LANES>();
+    for (x, y) in ac.iter().zip(bc) {
+        for l in 0..LANES {
+            sums[l] += x[l] * y[l];
+        }
+    }
+    for (&x, &y) in at.iter().zip(bt) {
+        sums[0] += x * y;
+    }
+    // Through memory: LLVM's SLP vectoriser builds the partial sums as one
+    // vector register when they end in a store, but as pairs in half-empty
+    // registers when they end in a horizontal sum (more than twice the
+    // instructions, seen in the disassembly). The store and reload cost two.
+    let sums = core::hint::black_box(sums);
+    super::reduce::sum_lanes(sums)
+}
+
+/// `out = acc + beta·out`; `out = acc` for `beta = 0`, whatever `out` held.
+#[inline(always)]
+fn store<E: Float, const W: usize>(out: &mut [E; W], acc: &[E; W], beta: E) {
+    for (d, &a) in out.iter_mut().zip(acc) {
+        *d = if beta == E::ZERO { a } else { a + beta * *d };
+    }
+}
+
+/// `Mᵀ`, on the stack (the widths are at most [`SMALL_WEIGHTS`] elements).
+/// Plain loops: `core::array::from_fn`'s closure is not reliably inlined
+/// into an instruction-set copy, and then runs as an out-of-line call.
+#[inline(always)]
+fn transpose<E: Float, const R: usize, const C: usize>(m: &[[E; C]; R]) -> [[E; R]; C] {
+    let mut t = [[E::ZERO; R]; C];
+    for (r, row) in m.iter().enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c][r] = v;
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod isa_level_tests {
+    //! Each product compiled for the instruction set `FORMA_ISA` selects
+    //! gives the baseline build's bits (run at each level by `.ci/run`).
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn values<E: Float>(n: usize, seed: usize) -> Vec<E> {
+        (0..n)
+            .map(|i| E::from_f64(((((i + seed) * 7919) % 2001) as f64 - 1000.0) / 97.0))
+            .collect()
+    }
+
+    fn check<E: Float, const K: usize, const N: usize>() {
+        let bits = |v: &[E]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+        let w_flat = values::<E>(K * N, 1);
+        let w: [[E; K]; N] = core::array::from_fn(|o| core::array::from_fn(|k| w_flat[o * K + k]));
+        for m in [1usize, 5, 100] {
+            let x: Vec<[E; K]> = values::<E>(m * K, 2).as_chunks::<K>().0.to_vec();
+            let dy: Vec<[E; N]> = values::<E>(m * N, 3).as_chunks::<N>().0.to_vec();
+            for beta in [E::ZERO, E::from_f64(0.5)] {
+                let (mut y, mut y0) = (vec![[E::ONE; N]; m], vec![[E::ONE; N]; m]);
+                matmul_nt(&x, &w, beta, &mut y);
+                matmul_nt_in(&x, &w, beta, &mut y0);
+                assert_eq!(
+                    bits(y.as_flattened()),
+                    bits(y0.as_flattened()),
+                    "nt {K}x{N} m={m}"
+                );
+                let (mut dx, mut dx0) = (vec![[E::ONE; K]; m], vec![[E::ONE; K]; m]);
+                matmul_nn(&dy, &w, beta, &mut dx);
+                matmul_nn_in(&dy, &w, beta, &mut dx0);
+                assert_eq!(
+                    bits(dx.as_flattened()),
+                    bits(dx0.as_flattened()),
+                    "nn {K}x{N} m={m}"
+                );
+                let (mut dw, mut dw0) = ([[E::ONE; K]; N], [[E::ONE; K]; N]);
+                matmul_tn(&dy, &x, beta, &mut dw);
+                matmul_tn_in(&dy, &x, beta, &mut dw0);
+                assert_eq!(
+                    bits(dw.as_flattened()),
+                    bits(dw0.as_flattened()),
+                    "tn {K}x{N} m={m}"
+                );
             }
         }
     }
-    for (drow, arow) in dw.iter_mut().zip(acc) {
-        for (d, a) in drow.iter_mut().zip(arow) {
-            *d = if beta == E::ZERO { a } else { a + beta * *d };
+
+    #[test]
+    fn fixed_products_match_the_baseline_build_at_each_isa_level() {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        std::eprintln!("fixed products at {:?}", crate::math::isa::level());
+        fn both<const K: usize, const N: usize>() {
+            check::<f32, K, N>();
+            check::<f64, K, N>();
         }
+        both::<2, 32>();
+        both::<32, 1>();
+        both::<2, 2>();
+        both::<7, 3>();
+        both::<3, 9>();
+        both::<16, 32>();
+        both::<17, 20>();
     }
 }
