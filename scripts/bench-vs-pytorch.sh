@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs forma's CPU training-step benchmarks and the same workloads in PyTorch
 # eager (benches/reference/pytorch_reference.py) one after the other on this
-# machine, then prints one table: workload, forma, PyTorch, ratio.
+# machine, then prints one table: workload, forma, PyTorch, ratio; with the
+# peers (dfdx, candle) as further columns when target/peers holds their JSON
+# (scripts/bench-peers.sh: run it in the same session, it is not rerun here).
 #
 # Needs PyTorch in benches/reference/.venv (kept out of CI, about 3 GB):
 #   python3 -m venv benches/reference/.venv
@@ -21,4 +23,7 @@ for t in "${threads[@]}"; do
   "$py" benches/reference/pytorch_reference.py --threads "$t" > "target/pytorch_reference_$t.json"
   refs+=("target/pytorch_reference_$t.json")
 done
-python3 scripts/bench_table.py target/criterion "${refs[@]}"
+# The peers' columns too, if scripts/bench-peers.sh has been run.
+shopt -s nullglob
+peers=(target/peers/dfdx_*.json target/peers/candle_*.json)
+python3 scripts/bench_table.py target/criterion "${refs[@]}" "${peers[@]}"

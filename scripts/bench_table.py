@@ -1,6 +1,8 @@
 """Prints the forma-vs-PyTorch table from criterion's estimates and one or more
-JSON files of the reference script (one per PyTorch thread count): median time
-per step, and PyTorch time / forma time."""
+JSON files of the reference script (one per PyTorch thread count), then any of
+the peers' (benches/peers: dfdx, candle; "library" in place of "torch"): median
+time per step, and the other library's time / forma's time. Rows come from the
+first file, so pass PyTorch's first; a workload a file lacks reads n/a."""
 
 import json
 import os
@@ -26,15 +28,21 @@ def cpu_name():
     return "unknown CPU"
 
 
+def label(ref):
+    """The library and version a reference file measured."""
+    return ref.get("library") or f"PyTorch {ref['torch']} eager"
+
+
 def main(criterion_dir, *reference_jsons):
     refs = [json.load(open(path)) for path in reference_jsons]
+    libraries = ", ".join(dict.fromkeys(label(r) for r in refs))
     print(f"{time.strftime('%Y-%m-%d')}, {cpu_name()}, {os.cpu_count()} cores, {platform.system()}; "
-          f"PyTorch {refs[0]['torch']} eager; forma with FORMA_THREADS={os.environ.get('FORMA_THREADS', 'unset (its pool: all cores)')}.\n")
+          f"{libraries}; forma with FORMA_THREADS={os.environ.get('FORMA_THREADS', 'unset (its pool: all cores)')}.\n")
     head = "| workload | forma |"
     rule = "|---|---|"
     for ref in refs:
-        t = ref["threads"]
-        head += f" PyTorch {t} thr | PyTorch {t} thr / forma |"
+        t, name = ref["threads"], label(ref).split()[0]
+        head += f" {name} {t} thr | {name} {t} thr / forma |"
         rule += "---|---|"
     print(head)
     print(rule)
@@ -46,9 +54,12 @@ def main(criterion_dir, *reference_jsons):
             forma_s = None
         row = f"| {name} | {fmt(forma_s) if forma_s else 'not measured'} |"
         for ref in refs:
-            torch_s = ref["seconds_per_step"][name]
-            ratio = f"{torch_s / forma_s:.1f}x" if forma_s else ""
-            row += f" {fmt(torch_s)} | {ratio} |"
+            other_s = ref["seconds_per_step"].get(name)
+            if other_s is None:
+                row += " n/a | |"
+                continue
+            ratio = f"{other_s / forma_s:.1f}x" if forma_s else ""
+            row += f" {fmt(other_s)} | {ratio} |"
         print(row)
 
 
