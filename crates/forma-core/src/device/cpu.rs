@@ -670,7 +670,8 @@ mod isa_level_tests {
                 assert_eq!(bits(&dx), bits(&want), "{act:?} backward, {n}");
             }
         }
-        for n in [5usize, 300, 5000] {
+        // 70 000: above PARALLEL_MIN, so the updates are split over the pool.
+        for n in [5usize, 300, 5000, 70_000] {
             let (p0, g) = (values::<E>(n, 4), values::<E>(n, 5));
             let sgd = SgdStep {
                 lr: E::from_f64(0.1),
@@ -687,7 +688,20 @@ mod isa_level_tests {
                     (p0[i] - sgd.lr * (g + sgd.momentum * v), v)
                 })
                 .collect();
-            sgd.apply(&mut p, &g, Some(&mut v));
+            let (p_top, v_top) = sgd.apply(&mut p, &g, Some(&mut v));
+            let top = |x: &[E]| x.iter().fold(E::ZERO, |m, &x| m.max(x.abs()));
+            assert_eq!((p_top, v_top), (top(&p), top(&v)), "sgd maxima {n}");
+            let plain = SgdStep {
+                momentum: E::ZERO,
+                ..sgd
+            };
+            let mut q = p0.clone();
+            let (q_top, none) = plain.apply(&mut q, &g, None);
+            let plain_want: Vec<E> = (0..n)
+                .map(|i| p0[i] - plain.lr * (g[i] + plain.weight_decay * p0[i]))
+                .collect();
+            assert_eq!(bits(&q), bits(&plain_want), "plain sgd {n}");
+            assert_eq!((q_top, none), (top(&q), E::ZERO), "plain sgd maxima {n}");
             assert_eq!(
                 bits(&p),
                 bits(&want.iter().map(|w| w.0).collect::<Vec<_>>()),

@@ -326,50 +326,26 @@ impl<E: Float> SgdStep<E> {
     fn apply_here(&self, p: &mut [E], g: &[E], v: Option<&mut [E]>) -> (E, E) {
         // Integer maxima of the bits of |x|: a NaN counts as the largest
         // (a float comparison would skip it), so a bound is never too small.
-        let (mut pm, mut vm) = ([E::AbsBits::default(); 8], [E::AbsBits::default(); 8]);
-        let big = |m: E::AbsBits, x: E| m.max(x.abs_bits());
+        // An integer maximum is associative, so the plain loops vectorise as
+        // they are. (Eight explicit lanes made LLVM vectorise across them
+        // with gathers: three times slower.)
+        let (mut pm, mut vm) = (E::AbsBits::default(), E::AbsBits::default());
         match v {
             Some(v) if self.momentum != E::ZERO => {
-                let n = p.len().min(g.len()).min(v.len());
-                let (p, g, v) = (&mut p[..n], &g[..n], &mut v[..n]);
-                let chunks = p
-                    .chunks_exact_mut(8)
-                    .zip(g.chunks_exact(8))
-                    .zip(v.chunks_exact_mut(8));
-                for ((p, g), v) in chunks {
-                    for l in 0..8 {
-                        (p[l], v[l]) = self.with_momentum(p[l], g[l], v[l]);
-                        pm[l] = big(pm[l], p[l]);
-                        vm[l] = big(vm[l], v[l]);
-                    }
-                }
-                let tail = n - n % 8;
-                for ((p, &g), v) in p[tail..].iter_mut().zip(&g[tail..]).zip(&mut v[tail..]) {
+                for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
                     (*p, *v) = self.with_momentum(*p, g, *v);
-                    pm[0] = big(pm[0], *p);
-                    vm[0] = big(vm[0], *v);
+                    pm = pm.max(p.abs_bits());
+                    vm = vm.max(v.abs_bits());
                 }
             }
             _ => {
-                let n = p.len().min(g.len());
-                let (p, g) = (&mut p[..n], &g[..n]);
-                for (p, g) in p.chunks_exact_mut(8).zip(g.chunks_exact(8)) {
-                    for l in 0..8 {
-                        p[l] = self.plain(p[l], g[l]);
-                        pm[l] = big(pm[l], p[l]);
-                    }
-                }
-                let tail = n - n % 8;
-                for (p, &g) in p[tail..].iter_mut().zip(&g[tail..]) {
+                for (p, &g) in p.iter_mut().zip(g) {
                     *p = self.plain(*p, g);
-                    pm[0] = big(pm[0], *p);
+                    pm = pm.max(p.abs_bits());
                 }
             }
         }
-        let top = |m: [E::AbsBits; 8]| {
-            E::from_abs_bits(m.iter().fold(E::AbsBits::default(), |a, &b| a.max(b)))
-        };
-        (top(pm), top(vm))
+        (E::from_abs_bits(pm), E::from_abs_bits(vm))
     }
 
     /// Whether an update from parameters and velocities no larger than
