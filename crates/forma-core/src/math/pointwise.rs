@@ -434,9 +434,13 @@ fn adam_apply_in<E: Float>(step: &AdamStep<E>, p: &mut [E], g: &[E], m: &mut [E]
 }
 
 /// From this many elements an optimizer update is split over the thread
-/// pool: some 30 µs of memory traffic, against about a microsecond to hand
-/// a part to a spinning worker.
-pub const PARALLEL_MIN: usize = 1 << 15;
+/// pool. An update reads the gradient the backward has just written, and
+/// below a core's L2 it is still there: a second core must first fetch its
+/// half across, which cost more than it saved. Measured 2026-12-01 (2-vCPU
+/// Xeon, 2 MB of L2 per core): at 32k the 64x1000 step (a 100k-element
+/// update) was 15% slower than with no split, the MNIST-size one (200k)
+/// level; at 256k (1 MB of f32 per operand) neither splits.
+pub const PARALLEL_MIN: usize = 1 << 18;
 
 /// How many parts to split an update of `len` elements into, if any.
 #[cfg(feature = "std")]
