@@ -17,6 +17,33 @@
 
 use crate::Float;
 
+/// `for $row in $rows $body`, kept off LLVM's loop vectoriser when the
+/// product is large. With the widths unrolled, the row loop is the
+/// innermost loop left, and the vectoriser runs eight rows side by side: it
+/// gathers strided inputs and transposes the outputs back, more than twice
+/// the instructions of the straight-line vector code (the SLP vectoriser's)
+/// that each row gets alone. An empty `black_box` in the loop is opaque to
+/// the vectoriser and costs no instruction; results do not depend on it.
+///
+/// `$work` is the product's size as `multiversion!` measures it. Below
+/// `isa::SMALL` the product runs inline in its caller, and there the loop
+/// without the barrier is kept, vectorised across rows as before: for a
+/// tiny product (XOR's 4x2x2) that is the faster form (4.2 against 2.9 ns
+/// with the barrier in every case). The condition repeats the caller's, so
+/// LLVM drops the other loop there.
+macro_rules! rows {
+    ($work:expr, $row:pat in $rows:expr, $body:block) => {
+        if $work >= crate::math::isa::SMALL {
+            for $row in $rows {
+                core::hint::black_box(());
+                $body
+            }
+        } else {
+            for $row in $rows $body
+        }
+    };
+}
+
 /// Weights with at most this many elements use these kernels.
 pub const SMALL_WEIGHTS: usize = 512;
 
@@ -53,8 +80,7 @@ fn matmul_nt_in<E: Float, const K: usize, const N: usize>(
     if N >= LANES {
         // Many outputs: each input broadcast over a row of Wᵀ.
         let wt = transpose(w);
-        for (xr, yr) in x.iter().zip(y.iter_mut()) {
-            one_row_at_a_time(x.len() * K * N);
+        rows!(x.len() * K * N, (xr, yr) in x.iter().zip(y.iter_mut()), {
             let mut acc = [E::ZERO; N];
             for (&a, wk) in xr.iter().zip(&wt) {
                 for (s, &b) in acc.iter_mut().zip(wk) {
@@ -62,17 +88,16 @@ fn matmul_nt_in<E: Float, const K: usize, const N: usize>(
                 }
             }
             store(yr, &acc, beta);
-        }
+        });
     } else {
         // Few outputs: a dot product along the input row per output.
-        for (xr, yr) in x.iter().zip(y.iter_mut()) {
-            one_row_at_a_time(x.len() * K * N);
+        rows!(x.len() * K * N, (xr, yr) in x.iter().zip(y.iter_mut()), {
             let mut acc = [E::ZERO; N];
             for (s, wo) in acc.iter_mut().zip(w) {
                 *s = dot(xr, wo);
             }
             store(yr, &acc, beta);
-        }
+        });
     }
 }
 
@@ -95,8 +120,7 @@ fn matmul_nn_in<E: Float, const N: usize, const K: usize>(
     assert_eq!(dy.len(), dx.len(), "fixed::matmul_nn: batch lengths");
     if K >= LANES || N < LANES {
         // Each output gradient broadcast over a row of W.
-        for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
-            one_row_at_a_time(dy.len() * K * N);
+        rows!(dy.len() * K * N, (dyr, dxr) in dy.iter().zip(dx.iter_mut()), {
             let mut acc = [E::ZERO; K];
             for (&g, wo) in dyr.iter().zip(w) {
                 for (s, &b) in acc.iter_mut().zip(wo) {
@@ -104,19 +128,18 @@ fn matmul_nn_in<E: Float, const N: usize, const K: usize>(
                 }
             }
             store(dxr, &acc, beta);
-        }
+        });
     } else {
         // Few inputs, many outputs: a dot product along the gradient row
         // with each row of Wᵀ.
         let wt = transpose(w);
-        for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
-            one_row_at_a_time(dy.len() * K * N);
+        rows!(dy.len() * K * N, (dyr, dxr) in dy.iter().zip(dx.iter_mut()), {
             let mut acc = [E::ZERO; K];
             for (s, wk) in acc.iter_mut().zip(&wt) {
                 *s = dot(dyr, wk);
             }
             store(dxr, &acc, beta);
-        }
+        });
     }
 }
 
@@ -139,48 +162,36 @@ fn matmul_tn_in<E: Float, const N: usize, const K: usize>(
 ) {
     assert_eq!(dy.len(), x.len(), "fixed::matmul_tn: batch lengths");
     // An outer product per row, accumulated along the wider width.
-    let acc: [[E; K]; N] = if K >= N || N < LANES {
+    if K >= N || N < LANES {
         let mut acc = [[E::ZERO; K]; N];
-        for (dyr, xr) in dy.iter().zip(x) {
+        rows!(dy.len() * K * N, (dyr, xr) in dy.iter().zip(x), {
             for (row, &g) in acc.iter_mut().zip(dyr) {
                 for (s, &b) in row.iter_mut().zip(xr) {
                     *s += g * b;
                 }
             }
+        });
+        for (drow, arow) in dw.iter_mut().zip(&acc) {
+            store(drow, arow, beta);
         }
-        acc
     } else {
         let mut acc_t = [[E::ZERO; N]; K];
-        for (dyr, xr) in dy.iter().zip(x) {
+        rows!(dy.len() * K * N, (dyr, xr) in dy.iter().zip(x), {
             for (col, &b) in acc_t.iter_mut().zip(xr) {
                 for (s, &g) in col.iter_mut().zip(dyr) {
                     *s += g * b;
                 }
             }
+        });
+        // Stored transposed in place: a transposed copy returned by value
+        // compiled to scatters and a memcpy (twice the whole product's time
+        // at 100x2x32).
+        for (j, drow) in dw.iter_mut().enumerate() {
+            for (k, d) in drow.iter_mut().enumerate() {
+                let a = acc_t[k][j];
+                *d = if beta == E::ZERO { a } else { a + beta * *d };
+            }
         }
-        transpose(&acc_t)
-    };
-    for (drow, arow) in dw.iter_mut().zip(&acc) {
-        store(drow, arow, beta);
-    }
-}
-
-/// Keeps LLVM's loop vectoriser off the row loop it sits in. With the
-/// widths unrolled, the row loop is the innermost loop left, and the
-/// vectoriser runs eight rows side by side: it gathers strided inputs and
-/// transposes the outputs back, more than twice the instructions of the
-/// straight-line vector code (the SLP vectoriser's) that each row gets
-/// alone. An empty `black_box` is opaque to the vectoriser and costs no
-/// instruction; results do not depend on it.
-///
-/// `work` is the product's size as `multiversion!` measures it: below
-/// `isa::SMALL` the product runs inline in its caller, where the condition
-/// folds away with the barrier (a barrier there keeps a tiny network's
-/// values from staying in registers: XOR's step was 5% slower with it).
-#[inline(always)]
-fn one_row_at_a_time(work: usize) {
-    if work >= crate::math::isa::SMALL {
-        core::hint::black_box(());
     }
 }
 
