@@ -264,11 +264,11 @@ fn pattern(n: usize, seed: usize) -> Vec<f32> {
 
 #[test]
 fn a_split_optimizer_update_equals_the_update_piece_by_piece() {
-    use forma_core::math::pointwise::{AdamStep, PARALLEL_MIN, SgdStep};
+    use forma_core::math::pointwise::{AdamStep, PARALLEL_MIN_BYTES, SgdStep};
     let _pool = exclusive();
     // Large enough to be split over the pool (where it has two threads);
     // the reference runs in pieces of 1000, each below the split size.
-    let n = 3 * PARALLEL_MIN + 7;
+    let n = 3 * PARALLEL_MIN_BYTES / 4 + 7; // f32
     let g = pattern(n, 2);
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for momentum in [0.0f32, 0.9] {

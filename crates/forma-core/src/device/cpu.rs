@@ -670,8 +670,9 @@ mod isa_level_tests {
                 assert_eq!(bits(&dx), bits(&want), "{act:?} backward, {n}");
             }
         }
-        // The last size is above PARALLEL_MIN: the updates are split over the pool.
-        let split = 2 * crate::math::pointwise::PARALLEL_MIN + 5;
+        // The last size is above PARALLEL_MIN_BYTES: the updates are split
+        // over the pool.
+        let split = 2 * crate::math::pointwise::PARALLEL_MIN_BYTES / core::mem::size_of::<E>() + 5;
         for n in [5usize, 300, 5000, split] {
             let (p0, g) = (values::<E>(n, 4), values::<E>(n, 5));
             let sgd = SgdStep {

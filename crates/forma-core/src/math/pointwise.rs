@@ -295,11 +295,11 @@ impl<E: Float> SgdStep<E> {
     /// update cannot overflow without reading every parameter again.
     ///
     /// Vectorised for the best instruction set present, and split over the
-    /// thread pool above [`PARALLEL_MIN`] elements (each element is computed
+    /// thread pool above [`PARALLEL_MIN_BYTES`] (each element is computed
     /// alone, so the result does not depend on the split).
     pub fn apply(&self, p: &mut [E], g: &[E], v: Option<&mut [E]>) -> (E, E) {
         #[cfg(feature = "std")]
-        if let Some(parts) = parts_for(p.len()) {
+        if let Some(parts) = parts_for::<E>(p.len()) {
             use std::sync::Mutex;
             let size = p.len().div_ceil(parts);
             let count = p.len().div_ceil(size);
@@ -433,22 +433,26 @@ fn adam_apply_in<E: Float>(step: &AdamStep<E>, p: &mut [E], g: &[E], m: &mut [E]
     step.apply_here(p, g, m, v)
 }
 
-/// From this many elements an optimizer update is split over the thread
-/// pool. An update reads the gradient the backward has just written, and
-/// below a core's L2 it is still there: a second core must first fetch its
-/// half across, which cost more than it saved. Measured 2026-12-01 (2-vCPU
-/// Xeon, 2 MB of L2 per core): at 32k the 64x1000 step (a 100k-element
-/// update) was 15% slower than with no split, the MNIST-size one (200k)
-/// level; at 256k (1 MB of f32 per operand) neither splits.
-pub const PARALLEL_MIN: usize = 1 << 18;
+/// From this many bytes of parameters an optimizer update is split over
+/// the thread pool. An update reads the gradient the backward has just
+/// written: when one core wrote it and it fits that core's L2, a second
+/// core must first fetch its half across, which cost more than it saved;
+/// a larger gradient was written by a split product, half in each core's
+/// cache, and there the split pays. Measured 2026-12-01 (2-vCPU Xeon, 2 MB
+/// of L2 per core), alternating: at 128 KB the 64x1000 f32 step (a 400 KB
+/// update) was 15% slower than without a split; at 512 KB it is not split,
+/// while the 800 KB updates of the MNIST-size step and of the 64x1000 f64
+/// one are, each about 6% faster than unsplit.
+pub const PARALLEL_MIN_BYTES: usize = 512 << 10;
 
-/// How many parts to split an update of `len` elements into, if any.
+/// How many parts to split an update of `len` elements of `E` into, if any.
 #[cfg(feature = "std")]
-fn parts_for(len: usize) -> Option<usize> {
-    if len < PARALLEL_MIN {
+fn parts_for<E>(len: usize) -> Option<usize> {
+    let min = PARALLEL_MIN_BYTES / core::mem::size_of::<E>().max(1);
+    if len < min {
         return None;
     }
-    let parts = super::parallel::threads().min(len / (PARALLEL_MIN / 2));
+    let parts = super::parallel::threads().min(len / (min / 2));
     (parts >= 2).then_some(parts)
 }
 
@@ -583,10 +587,10 @@ impl<E: Float> AdamStep<E> {
 
     /// Updates `p` from `g` and the moments `m`, `v`: vectorised for the
     /// best instruction set present, and split over the thread pool above
-    /// [`PARALLEL_MIN`] elements (the result does not depend on the split).
+    /// [`PARALLEL_MIN_BYTES`] (the result does not depend on the split).
     pub fn apply(&self, p: &mut [E], g: &[E], m: &mut [E], v: &mut [E]) {
         #[cfg(feature = "std")]
-        if let Some(parts) = parts_for(p.len()) {
+        if let Some(parts) = parts_for::<E>(p.len()) {
             let size = p.len().div_ceil(parts);
             let count = p.len().div_ceil(size);
             let pieces = p
