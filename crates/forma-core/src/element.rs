@@ -388,12 +388,18 @@ mod tests {
             }
             bits += 97;
         }
-        assert!(worst_ulps <= 1.0, "worst error {worst_ulps} ulp");
+        // The doc says 0.82 (measured 0.773); a slip past 0.85 fails.
+        assert!(worst_ulps <= 0.85, "worst error {worst_ulps} ulp");
         assert_eq!(1.0f32.ln_fast(), 0.0);
         assert_eq!(0.0f32.ln_fast(), f32::NEG_INFINITY);
         assert_eq!(f32::INFINITY.ln_fast(), f32::INFINITY);
         assert!((-1.0f32).ln_fast().is_nan() && f32::NAN.ln_fast().is_nan());
         assert!((-0.0f32).ln_fast() == f32::NEG_INFINITY);
+        assert!(f32::NEG_INFINITY.ln_fast().is_nan());
+        assert!(
+            (-f32::from_bits(1)).ln_fast().is_nan(),
+            "negative subnormal"
+        );
         assert_eq!(0.3f64.ln_fast(), libm::log(0.3));
     }
 }

@@ -542,6 +542,13 @@ fixed_props! {
     fixed_32x1_matches_reference: 32 x 1,
     fixed_3x5_matches_reference: 3 x 5,
     fixed_13x16_matches_reference: 13 x 16,
+    // Dot products with a tail past the last 8 (K or N at least 8, not a
+    // multiple of 8, the other below 8), and both wide with tails.
+    fixed_9x1_matches_reference: 9 x 1,
+    fixed_13x3_matches_reference: 13 x 3,
+    fixed_1x9_matches_reference: 1 x 9,
+    fixed_3x13_matches_reference: 3 x 13,
+    fixed_17x20_matches_reference: 17 x 20,
 }
 
 /// An `m x n` matrix with its prior outputs for both sums.

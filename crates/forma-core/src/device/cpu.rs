@@ -671,7 +671,7 @@ mod isa_level_tests {
             }
         }
         // The last size is above PARALLEL_MIN_BYTES: the updates are split
-        // over the pool.
+        // over the pool where it has two threads or more.
         let split = 2 * crate::math::pointwise::PARALLEL_MIN_BYTES / core::mem::size_of::<E>() + 5;
         for n in [5usize, 300, 5000, split] {
             let (p0, g) = (values::<E>(n, 4), values::<E>(n, 5));
@@ -704,6 +704,12 @@ mod isa_level_tests {
                 .collect();
             assert_eq!(bits(&q), bits(&plain_want), "plain sgd {n}");
             assert_eq!((q_top, none), (top(&q), E::ZERO), "plain sgd maxima {n}");
+            // A NaN written anywhere (here in the last part of a split)
+            // makes the bound NaN, never a finite number that hides it.
+            let mut g_nan = g.clone();
+            g_nan[n - 1] = E::from_f64(f64::NAN);
+            let (nan_top, _) = plain.apply(&mut p0.clone(), &g_nan, None);
+            assert!(nan_top.to_f64().is_nan(), "a NaN update's bound, {n}");
             assert_eq!(
                 bits(&p),
                 bits(&want.iter().map(|w| w.0).collect::<Vec<_>>()),

@@ -6,6 +6,10 @@
 //! `<[E]>::as_chunks`), the weight is `[[E; K]; N]` (out x in, PyTorch's
 //! layout). Only the batch length is a runtime number.
 //!
+//! Meant for weights of at most [`SMALL_WEIGHTS`] elements ([`is_small`],
+//! as the `Cpu` device uses them): larger widths compute the same, but put
+//! a `K·N`-element copy of the weight, or accumulator, on the stack.
+//!
 //! Each product picks, at compile time, the loop order whose innermost loop
 //! runs along a contiguous width of at least [`LANES`] elements, so that it
 //! vectorises: a narrow weight is transposed onto the stack first (at most
@@ -234,7 +238,8 @@ fn store<E: Float, const W: usize>(out: &mut [E; W], acc: &[E; W], beta: E) {
     }
 }
 
-/// `Mᵀ`, on the stack (the widths are at most [`SMALL_WEIGHTS`] elements).
+/// `Mᵀ`, on the stack (at most [`SMALL_WEIGHTS`] elements as the `Cpu`
+/// device calls these products).
 /// Plain loops: `core::array::from_fn`'s closure is not reliably inlined
 /// into an instruction-set copy, and then runs as an out-of-line call.
 #[inline(always)]
