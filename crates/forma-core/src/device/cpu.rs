@@ -635,7 +635,7 @@ mod isa_level_tests {
         v.iter().map(|x| x.to_f64().to_bits()).collect()
     }
 
-    fn agree<E: Float>() {
+    fn agree<E: Float>() -> Result<()> {
         for (rows, cols) in [(1usize, 3usize), (3, 85), (16, 16), (10, 100), (41, 100)] {
             let n = rows * cols;
             let (x, bias) = (values::<E>(n, 1), values::<E>(cols, 2));
@@ -649,8 +649,7 @@ mod isa_level_tests {
                     BiasKind::PerColumn,
                     act,
                     &mut y,
-                )
-                .unwrap();
+                )?;
                 let want: Vec<E> = x
                     .iter()
                     .enumerate()
@@ -665,7 +664,7 @@ mod isa_level_tests {
                 }
                 let dy = values::<E>(n, 3);
                 let mut dx = vec![E::ZERO; n];
-                Cpu.act_backward(n, act, &x, &y, &dy, &mut dx).unwrap();
+                Cpu.act_backward(n, act, &x, &y, &dy, &mut dx)?;
                 let want: Vec<E> = (0..n).map(|i| dy[i] * act.derivative(x[i], y[i])).collect();
                 assert_eq!(bits(&dx), bits(&want), "{act:?} backward, {n}");
             }
@@ -765,7 +764,7 @@ mod isa_level_tests {
                     pred[n / 2] = E::from_f64(1.5);
                 }
                 let mut grad = vec![E::ZERO; n];
-                let got = Cpu.loss(kind, n, &pred, &target, &mut grad).unwrap();
+                let got = Cpu.loss(kind, n, &pred, &target, &mut grad)?;
                 let scale: E = kind.scale(n);
                 let mut sums = [E::ZERO; 8];
                 let mut want = vec![E::ZERO; n];
@@ -784,13 +783,14 @@ mod isa_level_tests {
                 }
             }
         }
+        Ok(())
     }
 
     #[test]
-    fn elementwise_passes_match_the_scalar_formula_at_each_isa_level() {
+    fn elementwise_passes_match_the_scalar_formula_at_each_isa_level() -> Result<()> {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         std::eprintln!("elementwise passes at {:?}", crate::math::isa::level());
-        agree::<f32>();
-        agree::<f64>();
+        agree::<f32>()?;
+        agree::<f64>()
     }
 }
