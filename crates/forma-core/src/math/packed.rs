@@ -47,7 +47,15 @@ pub(crate) struct Operands<'a, E> {
     pub c: &'a mut [E],
 }
 
-impl<E: Copy> Operands<'_, E> {
+impl<'a, E: Copy> Operands<'a, E> {
+    /// C taken out, and the rest as operands with an empty C: the template
+    /// from which a split builds each band's operands (`..rest`).
+    #[cfg(feature = "std")]
+    fn take_c(self) -> (Operands<'a, E>, &'a mut [E]) {
+        let c = self.c;
+        (Operands { c: &mut [], ..self }, c)
+    }
+
     /// The same operands, C borrowed again (so the caller can read it after).
     fn reborrow(&mut self) -> Operands<'_, E> {
         Operands {
@@ -165,30 +173,16 @@ fn over_bands<'c, E: Float>(
 /// each output is computed as without the split.
 #[cfg(feature = "std")]
 fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
-    let Operands {
-        m,
-        k,
-        n,
-        a,
-        sa,
-        b,
-        sb,
-        beta,
-        c,
-    } = op;
-    debug_assert_eq!(m, 1);
+    let (rest, c) = op.take_c();
+    debug_assert_eq!(rest.m, 1);
+    let (n, b, sb) = (rest.n, rest.b, rest.sb);
     let cols = n.div_ceil(parts).next_multiple_of(16);
     over_bands(c.chunks_mut(cols), n.div_ceil(cols), &|part, c| {
         let mut op = Operands {
-            m: 1,
-            k,
             n: c.len(),
-            a,
-            sa,
             b: &b[part * cols * sb.1..],
-            sb,
-            beta,
             c,
+            ..rest
         };
         super::kernels::small_m(op.reborrow(), isa);
         if scan {
@@ -202,29 +196,15 @@ fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) 
 /// The product in `parts` bands of rows of C, one per pool thread.
 #[cfg(feature = "std")]
 fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
-    let Operands {
-        m,
-        k,
-        n,
-        a,
-        sa,
-        b,
-        sb,
-        beta,
-        c,
-    } = op;
+    let (rest, c) = op.take_c();
+    let (m, n, a, sa) = (rest.m, rest.n, rest.a, rest.sa);
     let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
     over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
         let op = Operands {
             m: c.len() / n,
-            k,
-            n,
             a: &a[part * rows * sa.0..],
-            sa,
-            b,
-            sb,
-            beta,
             c,
+            ..rest
         };
         serial(op, isa, scan)
     })
