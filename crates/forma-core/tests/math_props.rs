@@ -365,6 +365,64 @@ proptest! {
     }
 }
 
+/// A product's first `n` columns, computed `n` wide (the last tile narrow:
+/// `Micro::tile_narrow`) and `wide` wide (full tiles), for every layout and
+/// forma kernel: the same bits, since every element is one chain of the
+/// same operations whichever tile computes it.
+fn check_edge_columns<E: Elem>(
+    (m, k, n, wide): (usize, usize, usize, usize),
+    a: &[f64],
+    b_wide: &[f64],
+) {
+    let a: Vec<E> = a.iter().map(|&x| E::from_f64(x)).collect();
+    let b_wide: Vec<E> = b_wide.iter().map(|&x| E::from_f64(x)).collect();
+    for layout in LAYOUTS {
+        // B's first n columns: rows of Bᵀ for Nt, a column slice otherwise.
+        let b: Vec<E> = match layout {
+            Layout::Nt => b_wide[..n * k].to_vec(),
+            Layout::Nn | Layout::Tn => (0..k)
+                .flat_map(|p| b_wide[p * wide..p * wide + n].iter().copied())
+                .collect(),
+        };
+        for backend in [Backend::Forma, Backend::FormaAvx2, Backend::FormaPortable] {
+            let mut narrow = vec![E::ZERO; m * n];
+            let mut full = vec![E::ZERO; m * wide];
+            layout.run(Some(backend), (m, k, n), &a, &b, E::ZERO, &mut narrow);
+            layout.run(Some(backend), (m, k, wide), &a, &b_wide, E::ZERO, &mut full);
+            for i in 0..m {
+                for j in 0..n {
+                    assert_eq!(
+                        narrow[i * n + j].to_f64().to_bits(),
+                        full[i * wide + j].to_f64().to_bits(),
+                        "{layout:?} ({backend:?}) {m}x{k}x{n} vs {wide} wide: ({i}, {j})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 24,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn gemm_edge_tiles_give_the_bits_of_full_tiles(
+        (shape, a, b) in (20usize..=60, 50usize..=300, 1usize..=16, 17usize..=40)
+            .prop_filter("packed at both widths", |&(m, k, n, _)| m * k * n > gemm::DIRECT_LIMIT)
+            .prop_flat_map(|(m, k, n, extra)| {
+                let wide = n + extra;
+                (Just((m, k, n, wide)), values(m * k), values(k * wide))
+            })
+    ) {
+        check_edge_columns::<f32>(shape, &a, &b);
+        check_edge_columns::<f64>(shape, &a, &b);
+    }
+}
+
 proptest! {
     // A 128x784x256 reference product is 25.7 million multiply-adds, nine
     // times per element type: a few cases only, and no long shrinking of

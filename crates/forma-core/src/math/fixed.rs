@@ -98,7 +98,7 @@ fn matmul_nt_in<E: Float, const K: usize, const N: usize>(
         rows!(x.len() * K * N, (xr, yr) in x.iter().zip(y.iter_mut()), {
             let mut acc = [E::ZERO; N];
             for (s, wo) in acc.iter_mut().zip(w) {
-                *s = dot(xr, wo);
+                *s = super::reduce::dot(xr, wo);
             }
             store(yr, &acc, beta);
         });
@@ -140,7 +140,7 @@ fn matmul_nn_in<E: Float, const N: usize, const K: usize>(
         rows!(dy.len() * K * N, (dyr, dxr) in dy.iter().zip(dx.iter_mut()), {
             let mut acc = [E::ZERO; K];
             for (s, wk) in acc.iter_mut().zip(&wt) {
-                *s = dot(dyr, wk);
+                *s = super::reduce::dot(dyr, wk);
             }
             store(dxr, &acc, beta);
         });
@@ -197,37 +197,6 @@ fn matmul_tn_in<E: Float, const N: usize, const K: usize>(
             }
         }
     }
-}
-
-/// `Σ a[i]·b[i]`: in order below [`LANES`] elements, else in [`LANES`]
-/// interleaved partial sums (the tail in the first), totalled by
-/// [`sum_lanes`](super::reduce::sum_lanes).
-#[inline(always)]
-fn dot<E: Float, const W: usize>(a: &[E; W], b: &[E; W]) -> E {
-    if W < LANES {
-        let mut s = E::ZERO;
-        for (&x, &y) in a.iter().zip(b) {
-            s += x * y;
-        }
-        return s;
-    }
-    let mut sums = [E::ZERO; LANES];
-    let (ac, at) = a.as_chunks::<LANES>();
-    let (bc, bt) = b.as_chunks::<LANES>();
-    for (x, y) in ac.iter().zip(bc) {
-        for l in 0..LANES {
-            sums[l] += x[l] * y[l];
-        }
-    }
-    for (&x, &y) in at.iter().zip(bt) {
-        sums[0] += x * y;
-    }
-    // Through memory: LLVM's SLP vectoriser builds the partial sums as one
-    // vector register when they end in a store, but as pairs in half-empty
-    // registers when they end in a horizontal sum (more than twice the
-    // instructions, seen in the disassembly). The store and reload cost two.
-    let sums = core::hint::black_box(sums);
-    super::reduce::sum_lanes(sums)
 }
 
 /// `out = acc + beta·out`; `out = acc` for `beta = 0`, whatever `out` held.

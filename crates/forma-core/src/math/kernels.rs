@@ -16,6 +16,20 @@ pub(crate) trait Micro<E: Float> {
     /// The CPU must support the kernel's instruction set. `ap` holds at least
     /// `kc*MR` elements, `bp` at least `kc*NR`, `out` at least `MR*NR`.
     unsafe fn tile(kc: usize, ap: &[E], bp: &[E], out: &mut [E]);
+    /// Columns [`Micro::tile_narrow`] computes: at most `NR`.
+    const NARROW: usize = Self::NR;
+    /// [`Micro::tile`] for an edge tile of at most [`Micro::NARROW`]
+    /// columns: only `out[r*NR + j]` for `j < NARROW` are written, each with
+    /// the same operations in the same order as in [`Micro::tile`] (so the
+    /// same bits). A 100-wide product in 32-wide tiles computed 28 columns of
+    /// zeros in its last tile: a fifth of its work.
+    ///
+    /// # Safety
+    /// As [`Micro::tile`].
+    unsafe fn tile_narrow(kc: usize, ap: &[E], bp: &[E], out: &mut [E]) {
+        // SAFETY: the caller upholds tile's contract, which is this one's.
+        unsafe { Self::tile(kc, ap, bp, out) }
+    }
     /// The side of the square blocks [`Micro::transpose`] moves in vector
     /// registers; 0 (the default) when it has none, and packing gathers
     /// element by element.
@@ -115,7 +129,7 @@ pub(crate) fn small_m_portable<E: Float>(op: Operands<'_, E>) {
         if sb.0 == 1 && sa.1 == 1 {
             let arow = &a[i * sa.0..i * sa.0 + k];
             for (j, out) in crow.iter_mut().enumerate() {
-                let d = dot(arow, &b[j * sb.1..j * sb.1 + k]);
+                let d = super::reduce::dot(arow, &b[j * sb.1..j * sb.1 + k]);
                 *out = if beta == E::ZERO { d } else { d + beta * *out };
             }
         } else if sb.1 == 1 {
@@ -140,25 +154,6 @@ pub(crate) fn small_m_portable<E: Float>(op: Operands<'_, E>) {
             }
         }
     }
-}
-
-/// Dot product with 16 independent partial sums, so LLVM can vectorise it.
-#[inline(always)]
-fn dot<E: Float>(x: &[E], y: &[E]) -> E {
-    const L: usize = 16;
-    let mut lanes = [E::ZERO; L];
-    let (xc, xr) = x.as_chunks::<L>();
-    let (yc, yr) = y.as_chunks::<L>();
-    for (a, b) in xc.iter().zip(yc) {
-        for l in 0..L {
-            lanes[l] += a[l] * b[l];
-        }
-    }
-    let mut s = lanes.iter().copied().sum::<E>();
-    for (a, b) in xr.iter().zip(yr) {
-        s += *a * *b;
-    }
-    s
 }
 
 /// AVX-512 and AVX2+FMA kernels written with `core::arch` intrinsics, so that
@@ -381,6 +376,7 @@ pub(crate) mod x86 {
                     // set, which includes AVX; the lengths are checked inside.
                     unsafe { $transpose(src, ls, dst, dw) }
                 }
+                const NARROW: usize = $lanes;
                 unsafe fn tile(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
                     assert!(
                         ap.len() >= kc * $mr
@@ -388,28 +384,46 @@ pub(crate) mod x86 {
                             && out.len() >= $mr * $lanes * $vecs
                     );
                     // SAFETY: the caller guarantees the CPU feature; lengths checked above.
-                    unsafe { kernel_impl(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
+                    unsafe { kernel_impl::<$vecs>(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
+                }
+                unsafe fn tile_narrow(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
+                    assert!(
+                        ap.len() >= kc * $mr
+                            && bp.len() >= kc * $lanes * $vecs
+                            && out.len() >= $mr * $lanes * $vecs
+                    );
+                    // SAFETY: as in `tile`: one vector of each row of the
+                    // panel is read, and one of each row of out written.
+                    unsafe { kernel_impl::<1>(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
                 }
             }
+            /// The tile's first `V` vectors of columns (`V` is `$vecs`, or
+            /// 1 for an edge tile); the panel's stride stays `NR`.
             #[target_feature(enable = $feat)]
-            unsafe fn kernel_impl(kc: usize, ap: *const $t, bp: *const $t, out: *mut $t) {
+            unsafe fn kernel_impl<const V: usize>(
+                kc: usize,
+                ap: *const $t,
+                bp: *const $t,
+                out: *mut $t,
+            ) {
                 const NR: usize = $lanes * $vecs;
-                let mut acc = [[$zero(); $vecs]; $mr];
+                let mut acc = [[$zero(); V]; $mr];
                 for p in 0..kc {
-                    // SAFETY (whole block): p < kc, so p*NR + NR <= kc*NR elements
-                    // of bp and p*MR + MR <= kc*MR of ap are read.
-                    let b: [_; $vecs] =
+                    // SAFETY (whole block): p < kc and V <= $vecs, so at most
+                    // p*NR + NR <= kc*NR elements of bp and p*MR + MR <= kc*MR
+                    // of ap are read.
+                    let b: [_; V] =
                         core::array::from_fn(|v| unsafe { $load(bp.add(p * NR + v * $lanes)) });
                     for r in 0..$mr {
                         let a = $set1(unsafe { *ap.add(p * $mr + r) });
-                        for v in 0..$vecs {
+                        for v in 0..V {
                             acc[r][v] = $fma(a, b[v], acc[r][v]);
                         }
                     }
                 }
                 for r in 0..$mr {
-                    for v in 0..$vecs {
-                        // SAFETY: out holds MR*NR elements.
+                    for v in 0..V {
+                        // SAFETY: out holds MR*NR elements and v < V <= $vecs.
                         unsafe { $store(out.add(r * NR + v * $lanes), acc[r][v]) };
                     }
                 }

@@ -415,10 +415,17 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
                     let bpanel = &bp[jr * kc..(jr + nr) * kc];
                     for ir in (0..mc).step_by(mr) {
                         let apanel = &ap[ir * kc..(ir + mr) * kc];
-                        // SAFETY: the caller guarantees K's instruction set; the
-                        // panels hold kc*MR and kc*NR elements (packed above).
-                        unsafe { K::tile(kc, apanel, bpanel, &mut tile[..mr * nr]) };
                         let (rows, cols) = (mr.min(mc - ir), nr.min(nc - jr));
+                        let out = &mut tile[..mr * nr];
+                        if cols <= K::NARROW {
+                            // SAFETY: as for `tile` below; only the first
+                            // NARROW >= cols columns of the tile are read.
+                            unsafe { K::tile_narrow(kc, apanel, bpanel, out) };
+                        } else {
+                            // SAFETY: the caller guarantees K's instruction set; the
+                            // panels hold kc*MR and kc*NR elements (packed above).
+                            unsafe { K::tile(kc, apanel, bpanel, out) };
+                        }
                         for r in 0..rows {
                             let start = (ic + ir + r) * n + jc + jr;
                             let out = &mut c[start..start + cols];

@@ -203,7 +203,7 @@ impl LossKind {
     /// `scale · Σ terms`. The slices have equal lengths.
     ///
     /// The terms are summed in eight interleaved partial sums (element `i`
-    /// into sum `i mod 8`, the tail into the first), totalled by
+    /// into sum `i mod 8`, the tail too), totalled by
     /// [`sum_lanes`](super::reduce::sum_lanes): the order is fixed, so the result is the same at every
     /// instruction-set level, and the loop vectorises.
     #[inline(always)]
@@ -234,15 +234,23 @@ impl LossKind {
                 g[l] = scale * d;
             }
         }
+        // The tail (fewer than 8 elements) runs through the same 8 lanes,
+        // padded with 0.5 (a valid prediction and target for every kind)
+        // and its padding masked out of the sums: a tiny batch (XOR's 4
+        // rows) then costs one vector pass instead of a scalar chain each.
         let tail = n - n % 8;
-        for ((g, &p), &t) in grad[tail..]
-            .iter_mut()
-            .zip(&pred[tail..])
-            .zip(&target[tail..])
-        {
-            let (v, d) = self.term(p, t);
-            sums[0] += v;
-            *g = scale * d;
+        let rest = n - tail;
+        if rest > 0 {
+            let half = E::from_f64(0.5);
+            let (mut p, mut t, mut g) = ([half; 8], [half; 8], [E::ZERO; 8]);
+            p[..rest].copy_from_slice(&pred[tail..]);
+            t[..rest].copy_from_slice(&target[tail..]);
+            for l in 0..8 {
+                let (v, d) = self.term(p[l], t[l]);
+                sums[l] += if l < rest { v } else { E::ZERO };
+                g[l] = scale * d;
+            }
+            grad[tail..].copy_from_slice(&g[..rest]);
         }
         scale * super::reduce::sum_lanes(sums)
     }
