@@ -65,6 +65,11 @@ pub trait Float:
     fn ln_fast(self) -> Self {
         self.ln()
     }
+    /// Whether [`Float::exp_fast`] and [`Float::ln_fast`] are straight-line
+    /// code that vectorises (`f32`), rather than libm calls (`f64`): a
+    /// loop padded to a whole vector pays off only then.
+    #[doc(hidden)]
+    const VECTOR_TRANSCENDENTALS: bool = false;
     /// Absolute value.
     fn abs(self) -> Self;
     /// Larger of two values (NaN-ignoring like `f64::max`).
@@ -122,6 +127,7 @@ fn extent(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> Option<usize> {
 macro_rules! impl_float {
     ($t:ty, $bits:ty, $exp:path, $ln:path, $sqrt:path, $tanh:path, $gemm:path, $exp_fast:path, $ln_fast:path) => {
         impl_float!(@impl $t, $bits, $exp, $ln, $sqrt, $tanh, $gemm, {
+            const VECTOR_TRANSCENDENTALS: bool = true;
             #[inline(always)]
             fn exp_fast(self) -> Self {
                 $exp_fast(self)
@@ -284,7 +290,8 @@ impl_float!(
     matrixmultiply::dgemm
 );
 
-/// See [`Float::exp_fast`]: Cephes' `expf` polynomial without branches.
+/// See [`Float::exp_fast`]: a Cody-Waite reduction (as in Cephes' `expf`)
+/// and a fitted polynomial, without branches.
 #[inline(always)]
 fn exp_fast_f32(x: f32) -> f32 {
     const LOG2_E: f32 = core::f32::consts::LOG2_E;
@@ -298,8 +305,8 @@ fn exp_fast_f32(x: f32) -> f32 {
     let r = x - n * LN2_HI - n * LN2_LO;
     // e^r = 1 + r + r²·q(r) on |r| <= ln2/2, q of degree 3 fitted for
     // relative error (1.1e-7 before rounding, 2e-7 evaluated in f32):
-    // Cephes' degree 5 is exact to 1e-9, finer than f32 can hold, at two
-    // more multiply-adds (the sigmoid of a 32-wide layer is mostly this).
+    // Cephes' polynomial (degree 7 in all, 5 in its q) is exact to 1e-9,
+    // finer than f32 can hold, at two more multiply-adds (the sigmoid of a 32-wide layer is mostly this).
     let q = ((8.312_66e-3 * r + 4.188_982e-2) * r + 1.666_711_3e-1) * r + 4.999_923_4e-1;
     let e = q * (r * r) + r + 1.0;
     // 2^n from its exponent bits; n is in [-126, 127] after the clamp, and

@@ -748,7 +748,8 @@ mod isa_level_tests {
             LossKind::Bce,
             LossKind::BceWithLogits,
         ];
-        for n in [5usize, 100, 301] {
+        // Every tail length (n mod 8 from 0 to 7), and long runs.
+        for n in [2usize, 3, 5, 6, 7, 8, 9, 100, 301] {
             for kind in kinds {
                 let mut pred = values::<E>(n, 9);
                 let target: Vec<E> = values::<E>(n, 10)

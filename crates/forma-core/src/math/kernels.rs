@@ -19,7 +19,7 @@ pub(crate) trait Micro<E: Float> {
     /// Columns [`Micro::tile_narrow`] computes: at most `NR`.
     const NARROW: usize = Self::NR;
     /// [`Micro::tile`] for an edge tile of at most [`Micro::NARROW`]
-    /// columns: only `out[r*NR + j]` for `j < NARROW` are written, each with
+    /// columns: at least `out[r*NR + j]` for `j < NARROW` are written, each with
     /// the same operations in the same order as in [`Micro::tile`] (so the
     /// same bits). A 100-wide product in 32-wide tiles computed 28 columns of
     /// zeros in its last tile: a fifth of its work.

@@ -235,15 +235,16 @@ impl LossKind {
             }
         }
         // The tail (fewer than 8 elements) goes into the same lanes. For
-        // BCE it runs through all 8, padded with 0.5 (a valid prediction
-        // and target) and the padding masked out of the sums: a tiny batch
-        // (XOR's 4 rows) then costs one vector pass instead of a scalar
-        // chain of logarithms each. A squared error's term is three
+        // BCE in f32 it runs through all 8, padded with 0.5 (a valid
+        // prediction and target) and the padding masked out of the sums: a
+        // tiny batch (XOR's 4 rows) then costs one vector pass instead of a
+        // scalar chain of logarithms each. A squared error's term is three
         // operations, cheaper than the padding (Mazur's 2-output step was
-        // 5% slower padded).
+        // 5% slower padded), and f64's logarithms are libm calls, which
+        // padding would only multiply.
         let tail = n - n % 8;
         let rest = n - tail;
-        if matches!(self, LossKind::SquaredError { .. }) {
+        if matches!(self, LossKind::SquaredError { .. }) || !E::VECTOR_TRANSCENDENTALS {
             let rows = grad[tail..]
                 .iter_mut()
                 .zip(&pred[tail..])

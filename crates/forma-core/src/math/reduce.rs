@@ -1,4 +1,5 @@
-//! Sums over the rows and columns of a row-major `m x n` matrix.
+//! Sums over the rows and columns of a row-major `m x n` matrix, and the
+//! dot product the fixed-width and few-row products share.
 
 use crate::Float;
 
@@ -44,7 +45,7 @@ pub fn sum_lanes<E: Float>(s: [E; 8]) -> E {
     e + f
 }
 
-/// `Σ a[i]·b[i]` over the shorter length: in order below 8 elements, else
+/// `Σ a[i]·b[i]` (equal lengths): in order below 8 elements, else
 /// in 8 interleaved partial sums (element `i` into sum `i mod 8`, the tail
 /// into the first), totalled by [`sum_lanes`]. The order is fixed, so the
 /// result does not depend on the instruction set; the unrolled fixed-width
@@ -52,9 +53,10 @@ pub fn sum_lanes<E: Float>(s: [E; 8]) -> E {
 /// product share it.
 #[inline(always)]
 pub fn dot<E: Float>(a: &[E], b: &[E]) -> E {
+    // The lanes of `sum_lanes`.
     const LANES: usize = 8;
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+    assert!(a.len() == b.len(), "dot: lengths");
+    let n = a.len();
     if n < LANES {
         let mut s = E::ZERO;
         for (&x, &y) in a.iter().zip(b) {
