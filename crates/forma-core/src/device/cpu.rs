@@ -564,10 +564,15 @@ fn add_bias<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, f: i
 
 crate::math::isa::multiversion! {
     /// [`LossKind::value_and_grad`] compiled for the best instruction set.
-    /// A term costs about eight elementwise operations (two logarithms and a
-    /// division), so the dispatch pays off at an eighth of the usual length.
+    /// A term costs about eight elementwise operations, so the dispatch pays
+    /// off at an eighth of the usual length; a BCE term (two logarithms and a
+    /// division) about thirty, and its shortest pass is eight padded lanes:
+    /// XOR's four rows run them as one AVX vector rather than two SSE ones.
     fn loss_terms<E: Float>(kind: LossKind, pred: &[E], target: &[E], grad: &mut [E]) -> E = loss_terms_in,
-        small if grad.len() * 8;
+        small if match kind {
+            LossKind::SquaredError { .. } => grad.len() * 8,
+            _ => grad.len().max(8) * 32,
+        };
 }
 
 #[inline(always)]
