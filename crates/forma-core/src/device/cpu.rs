@@ -680,6 +680,19 @@ mod isa_level_tests {
                 assert_eq!(bits(&dx), bits(&want), "{act:?} backward, {n}");
             }
         }
+        // Tiny fixed widths (XOR's layers), where the sigmoid dispatches
+        // from 8 elements and the rest runs inline.
+        for act in ACTIVATIONS {
+            let (x, bias) = (values::<E>(8, 4), values::<E>(2, 5));
+            let want: Vec<E> = (0..8).map(|i| act.apply(x[i] + bias[i % 2])).collect();
+            let mut two = x.clone();
+            fixed_epilogue::<E, 2>(&mut two, &bias, BiasKind::PerColumn, act);
+            assert_eq!(bits(&two), bits(&want), "{act:?} fixed-width forward, 4x2");
+            let mut one = x[..4].to_vec();
+            fixed_epilogue::<E, 1>(&mut one, &bias[..1], BiasKind::Shared, act);
+            let want: Vec<E> = (0..4).map(|i| act.apply(x[i] + bias[0])).collect();
+            assert_eq!(bits(&one), bits(&want), "{act:?} fixed-width forward, 4x1");
+        }
         // The last size is above PARALLEL_MIN_BYTES: the updates are split
         // over the pool where it has two threads or more.
         let split = 2 * crate::math::pointwise::PARALLEL_MIN_BYTES / core::mem::size_of::<E>() + 5;
