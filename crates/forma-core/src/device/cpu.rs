@@ -48,14 +48,14 @@ impl<E: Float> Device<E> for Cpu {
         slice.len()
     }
 
+    /// Inlined for its test: every step resizes its caches to the batch,
+    /// almost always a no-op; the change itself is out of line.
+    #[inline]
     fn resize(&self, buffer: &mut Vec<E>, len: usize) -> Result<()> {
-        // Every step resizes its caches to the batch; almost always a no-op.
         if buffer.len() == len {
             return Ok(());
         }
-        reserve(buffer, len, "Cpu::resize")?;
-        buffer.resize(len, E::ZERO);
-        Ok(())
+        resize_to(buffer, len)
     }
 
     fn host(slice: &[E]) -> Option<&[E]> {
@@ -422,6 +422,15 @@ impl<E: Float> Device<E> for Cpu {
     fn synchronize(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// [`Cpu::resize`]'s change of length: new elements are zero.
+#[cold]
+#[inline(never)]
+fn resize_to<E: Float>(buffer: &mut Vec<E>, len: usize) -> Result<()> {
+    reserve(buffer, len, "Cpu::resize")?;
+    buffer.resize(len, E::ZERO);
+    Ok(())
 }
 
 /// Makes room for `len` elements in `v`, or `Err` naming `what` when that
