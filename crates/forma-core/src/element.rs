@@ -306,7 +306,8 @@ fn exp_fast_f32(x: f32) -> f32 {
     // e^r = 1 + r + r²·q(r) on |r| <= ln2/2, q of degree 3 fitted for
     // relative error (1.1e-7 before rounding, 2e-7 evaluated in f32):
     // Cephes' polynomial (degree 7 in all, 5 in its q) is exact to 1e-9,
-    // finer than f32 can hold, at two more multiply-adds (the sigmoid of a 32-wide layer is mostly this).
+    // finer than f32 can hold, at two more multiply-adds (the sigmoid of a
+    // 32-wide layer is mostly this).
     let q = ((8.312_66e-3 * r + 4.188_982e-2) * r + 1.666_711_3e-1) * r + 4.999_923_4e-1;
     let e = q * (r * r) + r + 1.0;
     // 2^n from its exponent bits; n is in [-126, 127] after the clamp, and

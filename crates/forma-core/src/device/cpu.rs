@@ -48,8 +48,8 @@ impl<E: Float> Device<E> for Cpu {
         slice.len()
     }
 
-    /// Inlined for its test: every step resizes its caches to the batch,
-    /// almost always a no-op; the change itself is out of line.
+    /// Every step resizes its caches to the batch, almost always a no-op:
+    /// the length test is inlined, the change itself is out of line.
     #[inline]
     fn resize(&self, buffer: &mut Vec<E>, len: usize) -> Result<()> {
         if buffer.len() == len {

@@ -378,24 +378,29 @@ pub(crate) mod x86 {
                 }
                 const NARROW: usize = $lanes;
                 unsafe fn tile(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
-                    assert!(
-                        ap.len() >= kc * $mr
-                            && bp.len() >= kc * $lanes * $vecs
-                            && out.len() >= $mr * $lanes * $vecs
-                    );
-                    // SAFETY: the caller guarantees the CPU feature; lengths checked above.
-                    unsafe { kernel_impl::<$vecs>(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
+                    // SAFETY: the caller guarantees the CPU feature.
+                    unsafe { checked::<$vecs>(kc, ap, bp, out) }
                 }
                 unsafe fn tile_narrow(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
-                    assert!(
-                        ap.len() >= kc * $mr
-                            && bp.len() >= kc * $lanes * $vecs
-                            && out.len() >= $mr * $lanes * $vecs
-                    );
-                    // SAFETY: as in `tile`: one vector of each row of the
+                    // SAFETY: as in `tile`; one vector of each row of the
                     // panel is read, and one of each row of out written.
-                    unsafe { kernel_impl::<1>(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
+                    unsafe { checked::<1>(kc, ap, bp, out) }
                 }
+            }
+            /// [`kernel_impl`] after checking the panels' and the tile's
+            /// lengths (whole panels and tile whatever `V`).
+            ///
+            /// # Safety
+            /// The CPU must support the kernel's instruction set.
+            #[inline(always)]
+            unsafe fn checked<const V: usize>(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
+                assert!(
+                    ap.len() >= kc * $mr
+                        && bp.len() >= kc * $lanes * $vecs
+                        && out.len() >= $mr * $lanes * $vecs
+                );
+                // SAFETY: the caller guarantees the CPU feature; lengths checked above.
+                unsafe { kernel_impl::<V>(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
             }
             /// The tile's first `V` vectors of columns (`V` is `$vecs`, or
             /// 1 for an edge tile); the panel's stride stays `NR`.

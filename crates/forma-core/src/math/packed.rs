@@ -435,9 +435,7 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
                                 let acc = &tile[r * nr..r * nr + cols];
                                 store_row(out, acc, beta);
                                 if measure {
-                                    for (t, v) in top.iter_mut().zip(out.iter()) {
-                                        *t = (*t).max(v.abs_bits());
-                                    }
+                                    fold_abs_bits(&mut top, out);
                                 }
                             }
                         }
@@ -461,6 +459,15 @@ fn store_row<E: Float>(out: &mut [E], acc: &[E], beta: E) {
     }
 }
 
+/// `top[j] = max(top[j], values[j].abs_bits())`: a stored row's values
+/// folded into per-column maxima.
+#[inline(always)]
+fn fold_abs_bits<E: Float>(top: &mut [E::AbsBits], values: &[E]) {
+    for (t, v) in top.iter_mut().zip(values) {
+        *t = (*t).max(v.abs_bits());
+    }
+}
+
 /// A whole `MR x NR` tile stored into C (row stride `ldc`) and, with
 /// `measure`, its columns' [`Float::abs_bits`] maxima merged into `top`.
 /// The bounds are the kernel's constants, so the row copies are vector moves
@@ -481,9 +488,7 @@ fn store_tile<E: Float, K: Micro<E>>(
         let out = &mut c[r * ldc..r * ldc + K::NR];
         store_row(out, &tile[r * K::NR..(r + 1) * K::NR], beta);
         if measure {
-            for (t, v) in local[..K::NR].iter_mut().zip(out.iter()) {
-                *t = (*t).max(v.abs_bits());
-            }
+            fold_abs_bits(&mut local[..K::NR], out);
         }
     }
     if measure {
