@@ -81,10 +81,13 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if isa != Isa::Portable {
         use crate::math::isa::{Level, level};
+        // The forward X·Wᵀ of a few rows: explicit dot-product kernels,
+        // eight outputs at a time (the portable loop is one chain of
+        // additions per output, bound by their latency).
+        let gemv = op.sb.0 == 1 && op.sa.1 == 1 && op.beta == E::ZERO;
         if isa == Isa::Best && level() == Level::Avx512 {
-            // The forward X·Wᵀ of a few rows: explicit dot-product kernels.
-            let op = if op.sb.0 == 1 && op.sa.1 == 1 && op.beta == E::ZERO {
-                match x86::gemv_rows(op) {
+            let op = if gemv {
+                match x86::gemv_rows(op, x86::Gemv::Avx512) {
                     None => return,
                     Some(op) => op,
                 }
@@ -99,6 +102,14 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
             && std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("fma")
         {
+            let op = if gemv {
+                match x86::gemv_rows(op, x86::Gemv::Avx2) {
+                    None => return,
+                    Some(op) => op,
+                }
+            } else {
+                op
+            };
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
             unsafe { x86::small_m_avx2(op) };
             return;
@@ -166,11 +177,21 @@ pub(crate) mod x86 {
     use crate::Float;
     use crate::math::packed::Operands;
 
+    /// The instruction set of a [`gemv_rows`] call.
+    #[derive(Clone, Copy)]
+    pub(crate) enum Gemv {
+        /// AVX-512F: 16 f32 or 8 f64 lanes.
+        Avx512,
+        /// AVX2 and FMA: 8 f32 or 4 f64 lanes.
+        Avx2,
+    }
+
     /// `c[i][j] = a_i · b_j` for the forward `X·Wᵀ` with few rows, when `E` is
-    /// f32 or f64 and the CPU has AVX-512F (the caller checked): eight outputs
-    /// at a time, so eight independent FMA chains share each load of `a_i`.
-    /// Gives the operands back, untouched, for another element type.
-    pub(crate) fn gemv_rows<E: Float>(op: Operands<'_, E>) -> Option<Operands<'_, E>> {
+    /// f32 or f64 and the CPU has the instruction set `isa` (the caller
+    /// checked): eight outputs at a time, so eight independent FMA chains
+    /// share each load of `a_i`. Gives the operands back, untouched, for
+    /// another element type.
+    pub(crate) fn gemv_rows<E: Float>(op: Operands<'_, E>, isa: Gemv) -> Option<Operands<'_, E>> {
         use crate::math::packed::{same, same_mut};
         let (m, k, n, ra, lb) = (op.m, op.k, op.n, op.sa.0, op.sb.1);
         if let (Some(a), Some(b)) = (same::<E, f32>(op.a), same::<E, f32>(op.b)) {
@@ -178,8 +199,13 @@ pub(crate) mod x86 {
                 unreachable!("a and c have the same element type")
             };
             for i in 0..m {
-                // SAFETY: AVX-512F checked by the caller; bounds checked inside.
-                unsafe { gemv_f32(k, &a[i * ra..], b, lb, &mut c[i * n..(i + 1) * n]) };
+                let (x, out) = (&a[i * ra..], &mut c[i * n..(i + 1) * n]);
+                // SAFETY: the caller checked the instruction set; bounds
+                // are checked inside.
+                match isa {
+                    Gemv::Avx512 => unsafe { gemv_f32(k, x, b, lb, out) },
+                    Gemv::Avx2 => unsafe { gemv_f32_avx2(k, x, b, lb, out) },
+                }
             }
             return None;
         }
@@ -188,18 +214,40 @@ pub(crate) mod x86 {
                 unreachable!("a and c have the same element type")
             };
             for i in 0..m {
-                // SAFETY: AVX-512F checked by the caller; bounds checked inside.
-                unsafe { gemv_f64(k, &a[i * ra..], b, lb, &mut c[i * n..(i + 1) * n]) };
+                let (x, out) = (&a[i * ra..], &mut c[i * n..(i + 1) * n]);
+                // SAFETY: as above.
+                match isa {
+                    Gemv::Avx512 => unsafe { gemv_f64(k, x, b, lb, out) },
+                    Gemv::Avx2 => unsafe { gemv_f64_avx2(k, x, b, lb, out) },
+                }
             }
             return None;
         }
         Some(op)
     }
 
+    /// The sum of a ymm register's eight f32 lanes.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    fn reduce_add_ps256(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+    }
+
+    /// The sum of a ymm register's four f64 lanes.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    fn reduce_add_pd256(v: __m256d) -> f64 {
+        let s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+    }
+
     macro_rules! gemv {
-        ($name:ident, $t:ty, $lanes:literal, $zero:ident, $load:ident, $fma:ident, $reduce:ident) => {
+        ($name:ident, $t:ty, $feat:literal, $lanes:literal, $zero:ident, $load:ident, $fma:ident,
+         $reduce:ident) => {
             /// `out[j] = x[..k] · w[j*ls..j*ls + k]`.
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = $feat)]
             unsafe fn $name(k: usize, x: &[$t], w: &[$t], ls: usize, out: &mut [$t]) {
                 let n = out.len();
                 assert!(x.len() >= k && (n == 0 || w.len() >= (n - 1) * ls + k));
@@ -252,6 +300,7 @@ pub(crate) mod x86 {
     gemv!(
         gemv_f32,
         f32,
+        "avx512f",
         16,
         _mm512_setzero_ps,
         _mm512_loadu_ps,
@@ -261,11 +310,32 @@ pub(crate) mod x86 {
     gemv!(
         gemv_f64,
         f64,
+        "avx512f",
         8,
         _mm512_setzero_pd,
         _mm512_loadu_pd,
         _mm512_fmadd_pd,
         _mm512_reduce_add_pd
+    );
+    gemv!(
+        gemv_f32_avx2,
+        f32,
+        "avx2,fma",
+        8,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_fmadd_ps,
+        reduce_add_ps256
+    );
+    gemv!(
+        gemv_f64_avx2,
+        f64,
+        "avx2,fma",
+        4,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_fmadd_pd,
+        reduce_add_pd256
     );
 
     /// [`small_m_portable`] compiled for AVX-512F.
