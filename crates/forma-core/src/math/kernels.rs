@@ -34,17 +34,30 @@ pub(crate) trait Micro<E: Float> {
     /// registers; 0 (the default) when it has none, and packing gathers
     /// element by element.
     const BLOCK: usize = 0;
-    /// Packing's transpose: the `BLOCK` runs `src[l*ls..l*ls + BLOCK]`
-    /// become the columns of the rows `dst[q*dw..q*dw + BLOCK]`.
+    /// Packing's transpose: the runs `src[l*ls..l*ls + BLOCK]` for `l <
+    /// lines` (the others read as zeros) become the columns of the rows
+    /// `dst[q*dw..q*dw + BLOCK]`, of which the first `width` values are
+    /// written. A panel of 6 lines (the AVX2 kernels' `MR`) is one block of
+    /// 6 of 8 lines; packed element by element instead, it took a third of
+    /// a batch-1024 MNIST-size inference on a Zen 3.
     ///
     /// # Safety
     /// The CPU must support the kernel's instruction set. (Lengths are
-    /// checked: `src` must hold `(BLOCK-1)*ls + BLOCK` elements and `dst`
-    /// `(BLOCK-1)*dw + BLOCK`, or it panics.)
-    unsafe fn transpose(src: &[E], ls: usize, dst: &mut [E], dw: usize) {
-        for l in 0..Self::BLOCK {
-            for q in 0..Self::BLOCK {
-                dst[q * dw + l] = src[l * ls + q];
+    /// checked: `1 <= lines <= BLOCK`, `width <= BLOCK`, `src` must hold
+    /// `(lines-1)*ls + BLOCK` elements and `dst` `(BLOCK-1)*dw + width`, or
+    /// it panics.)
+    unsafe fn transpose(
+        src: &[E],
+        ls: usize,
+        lines: usize,
+        dst: &mut [E],
+        dw: usize,
+        width: usize,
+    ) {
+        assert!((1..=Self::BLOCK).contains(&lines) && width <= Self::BLOCK);
+        for q in 0..Self::BLOCK {
+            for l in 0..width {
+                dst[q * dw + l] = if l < lines { src[l * ls + q] } else { E::ZERO };
             }
         }
     }
@@ -363,30 +376,49 @@ pub(crate) mod x86 {
     /// 128-bit halves): see [`Micro::transpose`].
     ///
     /// # Safety
-    /// The CPU must support AVX. Lengths are checked. Inlined into the
+    /// The CPU must support AVX2. Lengths are checked. Inlined into the
     /// packing loops, which are compiled for AVX2 or AVX-512 (a call per
-    /// block cost a tenth of the MNIST-size step).
+    /// block cost a tenth of the MNIST-size step); for a whole block
+    /// (`lines` and `width` 8, constants there) the tests and masks fold.
     #[inline(always)]
-    unsafe fn transpose8_f32(src: &[f32], ls: usize, dst: &mut [f32], dw: usize) {
-        assert!(src.len() >= 7 * ls + 8 && dst.len() >= 7 * dw + 8);
+    unsafe fn transpose8_f32(
+        src: &[f32],
+        ls: usize,
+        lines: usize,
+        dst: &mut [f32],
+        dw: usize,
+        width: usize,
+    ) {
+        assert!((1..=8).contains(&lines) && width <= 8);
+        assert!(src.len() >= (lines - 1) * ls + 8 && dst.len() >= 7 * dw + width);
         let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
-        // SAFETY (whole block): rows l*ls..l*ls+8 of src and q*dw..q*dw+8 of
-        // dst are in bounds for l, q < 8 (asserted above); unaligned access.
+        // SAFETY (whole block): rows l*ls..l*ls+8 of src for l < lines, and
+        // q*dw..q*dw+width of dst for q < 8, are in bounds (asserted above;
+        // a masked store writes only the lanes below width; an unmasked one
+        // of a short row stays below 7*dw + width, see below); unaligned.
         unsafe {
-            let r0 = _mm256_loadu_ps(s);
-            let r1 = _mm256_loadu_ps(s.add(ls));
-            let r2 = _mm256_loadu_ps(s.add(2 * ls));
-            let r3 = _mm256_loadu_ps(s.add(3 * ls));
-            let r4 = _mm256_loadu_ps(s.add(4 * ls));
-            let r5 = _mm256_loadu_ps(s.add(5 * ls));
-            let r6 = _mm256_loadu_ps(s.add(6 * ls));
-            let r7 = _mm256_loadu_ps(s.add(7 * ls));
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (l, row) in r.iter_mut().enumerate().take(lines) {
+                *row = _mm256_loadu_ps(s.add(l * ls));
+            }
             // Pairs of lines interleaved, then quads: s0 holds element 0 (low
             // half) and 4 (high half) of lines 0-3, s1 elements 1 and 5, ...
-            let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
-            let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
-            let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
-            let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+            let (t0, t1) = (
+                _mm256_unpacklo_ps(r[0], r[1]),
+                _mm256_unpackhi_ps(r[0], r[1]),
+            );
+            let (t2, t3) = (
+                _mm256_unpacklo_ps(r[2], r[3]),
+                _mm256_unpackhi_ps(r[2], r[3]),
+            );
+            let (t4, t5) = (
+                _mm256_unpacklo_ps(r[4], r[5]),
+                _mm256_unpackhi_ps(r[4], r[5]),
+            );
+            let (t6, t7) = (
+                _mm256_unpacklo_ps(r[6], r[7]),
+                _mm256_unpackhi_ps(r[6], r[7]),
+            );
             let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
             let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
             let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
@@ -395,40 +427,89 @@ pub(crate) mod x86 {
             let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
             let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
             let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-            _mm256_storeu_ps(d, _mm256_permute2f128_ps::<0x20>(s0, s4));
-            _mm256_storeu_ps(d.add(dw), _mm256_permute2f128_ps::<0x20>(s1, s5));
-            _mm256_storeu_ps(d.add(2 * dw), _mm256_permute2f128_ps::<0x20>(s2, s6));
-            _mm256_storeu_ps(d.add(3 * dw), _mm256_permute2f128_ps::<0x20>(s3, s7));
-            _mm256_storeu_ps(d.add(4 * dw), _mm256_permute2f128_ps::<0x31>(s0, s4));
-            _mm256_storeu_ps(d.add(5 * dw), _mm256_permute2f128_ps::<0x31>(s1, s5));
-            _mm256_storeu_ps(d.add(6 * dw), _mm256_permute2f128_ps::<0x31>(s2, s6));
-            _mm256_storeu_ps(d.add(7 * dw), _mm256_permute2f128_ps::<0x31>(s3, s7));
+            let rows = [
+                _mm256_permute2f128_ps::<0x20>(s0, s4),
+                _mm256_permute2f128_ps::<0x20>(s1, s5),
+                _mm256_permute2f128_ps::<0x20>(s2, s6),
+                _mm256_permute2f128_ps::<0x20>(s3, s7),
+                _mm256_permute2f128_ps::<0x31>(s0, s4),
+                _mm256_permute2f128_ps::<0x31>(s1, s5),
+                _mm256_permute2f128_ps::<0x31>(s2, s6),
+                _mm256_permute2f128_ps::<0x31>(s3, s7),
+            ];
+            if width == 8 {
+                for (q, &row) in rows.iter().enumerate() {
+                    _mm256_storeu_ps(d.add(q * dw), row);
+                }
+            } else {
+                let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane);
+                // Rows back to back (a 6-line panel): each row but the last
+                // stored whole, its lanes past `width` landing in the next
+                // row's first lanes, which the next store overwrites (8 -
+                // width <= width, and row q < 7 ends at q*dw + 8 <= 7*dw +
+                // width). Masked stores, 8 in a row, cost a third of this
+                // packing on a Zen 3.
+                let back_to_back = dw == width && width >= 4;
+                for (q, &row) in rows.iter().enumerate() {
+                    if back_to_back && q < 7 {
+                        _mm256_storeu_ps(d.add(q * dw), row);
+                    } else {
+                        _mm256_maskstore_ps(d.add(q * dw), mask, row);
+                    }
+                }
+            }
         }
     }
 
-    /// A 4 x 4 f64 transpose in ymm registers: see [`Micro::transpose`].
+    /// A 4 x 4 f64 transpose in ymm registers: see [`Micro::transpose`]
+    /// and [`transpose8_f32`].
     ///
     /// # Safety
-    /// The CPU must support AVX. Lengths are checked. Inlined into the
-    /// packing loops, which are compiled for AVX2 or AVX-512 (a call per
-    /// block cost a tenth of the MNIST-size step).
+    /// As for [`transpose8_f32`], with 4 for 8.
     #[inline(always)]
-    unsafe fn transpose4_f64(src: &[f64], ls: usize, dst: &mut [f64], dw: usize) {
-        assert!(src.len() >= 3 * ls + 4 && dst.len() >= 3 * dw + 4);
+    unsafe fn transpose4_f64(
+        src: &[f64],
+        ls: usize,
+        lines: usize,
+        dst: &mut [f64],
+        dw: usize,
+        width: usize,
+    ) {
+        assert!((1..=4).contains(&lines) && width <= 4);
+        assert!(src.len() >= (lines - 1) * ls + 4 && dst.len() >= 3 * dw + width);
         let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
-        // SAFETY (whole block): rows l*ls..l*ls+4 of src and q*dw..q*dw+4 of
-        // dst are in bounds for l, q < 4 (asserted above); unaligned access.
+        // SAFETY (whole block): as in transpose8_f32, for l, q < 4.
         unsafe {
-            let r0 = _mm256_loadu_pd(s);
-            let r1 = _mm256_loadu_pd(s.add(ls));
-            let r2 = _mm256_loadu_pd(s.add(2 * ls));
-            let r3 = _mm256_loadu_pd(s.add(3 * ls));
-            let (t0, t1) = (_mm256_unpacklo_pd(r0, r1), _mm256_unpackhi_pd(r0, r1));
-            let (t2, t3) = (_mm256_unpacklo_pd(r2, r3), _mm256_unpackhi_pd(r2, r3));
-            _mm256_storeu_pd(d, _mm256_permute2f128_pd::<0x20>(t0, t2));
-            _mm256_storeu_pd(d.add(dw), _mm256_permute2f128_pd::<0x20>(t1, t3));
-            _mm256_storeu_pd(d.add(2 * dw), _mm256_permute2f128_pd::<0x31>(t0, t2));
-            _mm256_storeu_pd(d.add(3 * dw), _mm256_permute2f128_pd::<0x31>(t1, t3));
+            let mut r = [_mm256_setzero_pd(); 4];
+            for (l, row) in r.iter_mut().enumerate().take(lines) {
+                *row = _mm256_loadu_pd(s.add(l * ls));
+            }
+            let (t0, t1) = (
+                _mm256_unpacklo_pd(r[0], r[1]),
+                _mm256_unpackhi_pd(r[0], r[1]),
+            );
+            let (t2, t3) = (
+                _mm256_unpacklo_pd(r[2], r[3]),
+                _mm256_unpackhi_pd(r[2], r[3]),
+            );
+            let rows = [
+                _mm256_permute2f128_pd::<0x20>(t0, t2),
+                _mm256_permute2f128_pd::<0x20>(t1, t3),
+                _mm256_permute2f128_pd::<0x31>(t0, t2),
+                _mm256_permute2f128_pd::<0x31>(t1, t3),
+            ];
+            if width == 4 {
+                for (q, &row) in rows.iter().enumerate() {
+                    _mm256_storeu_pd(d.add(q * dw), row);
+                }
+            } else {
+                let lane = _mm256_setr_epi64x(0, 1, 2, 3);
+                let mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(width as i64), lane);
+                for (q, &row) in rows.iter().enumerate() {
+                    _mm256_maskstore_pd(d.add(q * dw), mask, row);
+                }
+            }
         }
     }
 
@@ -441,10 +522,17 @@ pub(crate) mod x86 {
                 const NR: usize = $lanes * $vecs;
                 const BLOCK: usize = $block;
                 #[inline(always)]
-                unsafe fn transpose(src: &[$t], ls: usize, dst: &mut [$t], dw: usize) {
+                unsafe fn transpose(
+                    src: &[$t],
+                    ls: usize,
+                    lines: usize,
+                    dst: &mut [$t],
+                    dw: usize,
+                    width: usize,
+                ) {
                     // SAFETY: the caller guarantees the kernel's instruction
-                    // set, which includes AVX; the lengths are checked inside.
-                    unsafe { $transpose(src, ls, dst, dw) }
+                    // set, which includes AVX2; the lengths are checked inside.
+                    unsafe { $transpose(src, ls, lines, dst, dw, width) }
                 }
                 const NARROW: usize = $lanes;
                 unsafe fn tile(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
