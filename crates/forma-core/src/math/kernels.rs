@@ -503,6 +503,12 @@ pub(crate) mod x86 {
                 for (q, &row) in rows.iter().enumerate() {
                     _mm256_storeu_pd(d.add(q * dw), row);
                 }
+            } else if width == 2 {
+                // The last 2 of a 6-line panel: the low halves, without
+                // the masked stores (slow on a Zen 3).
+                for (q, &row) in rows.iter().enumerate() {
+                    _mm_storeu_pd(d.add(q * dw), _mm256_castpd256_pd128(row));
+                }
             } else {
                 let lane = _mm256_setr_epi64x(0, 1, 2, 3);
                 let mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(width as i64), lane);

@@ -417,7 +417,9 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
                         let apanel = &ap[ir * kc..(ir + mr) * kc];
                         let (rows, cols) = (mr.min(mc - ir), nr.min(nc - jr));
                         let at = (ic + ir) * n + jc + jr;
-                        prefetch_rows(c, at, n, rows, cols);
+                        if beta != E::ZERO {
+                            prefetch_rows(c, at, n, rows, cols);
+                        }
                         let out = &mut tile[..mr * nr];
                         if cols <= K::NARROW {
                             // SAFETY: as for `tile` below; only the first
@@ -449,33 +451,51 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
 }
 
 /// Asks the CPU to bring the `rows x cols` block of C at `at` (row stride
-/// `ldc`) into L1 while the micro-kernel runs, so that storing the tile
-/// after it does not wait for memory. Without it, on a Zen 3 with C's rows
-/// 4 KB apart (1024 columns of f32), the stores after each tile took a
-/// third of a 1024³ product: six rows, each a miss, every few thousand
-/// cycles, which the hardware prefetchers do not foresee.
+/// `ldc`) into L2 while the micro-kernel runs, so that adding the tile to
+/// C after it (a later pass over k, beta != 0: the only passes that read
+/// C, and the only ones that call this) does not wait for memory. Without
+/// it, on a Zen 3 with C's rows 4 KB apart (1024 columns of f32), those
+/// additions took a third of a 1024³ product: six rows, each a miss,
+/// every few thousand cycles, which the hardware prefetchers do not
+/// foresee. (Into L1, or on every pass, measured no better.)
 #[inline(always)]
 fn prefetch_rows<E>(c: &[E], at: usize, ldc: usize, rows: usize, cols: usize) {
     for r in 0..rows {
         // A row of a tile may straddle two cache lines: its first and last.
-        prefetch(c, at + r * ldc);
-        prefetch(c, at + r * ldc + cols.max(1) - 1);
+        prefetch(c, at + r * ldc, Cache::L2);
+        prefetch(c, at + r * ldc + cols.max(1) - 1, Cache::L2);
     }
 }
 
-/// Asks the CPU to bring the cache line of `s[at]` into L1; nothing when
-/// `at` is past the end of `s` (or off x86-64).
+/// The cache a [`prefetch`] fills.
+#[derive(Clone, Copy)]
+enum Cache {
+    /// The first level: for data read within a few hundred cycles.
+    L1,
+    /// The second level: for data read only after the micro-kernel's few
+    /// thousand cycles, kept out of the L1 its packed panels fill.
+    L2,
+}
+
+/// Asks the CPU to bring the cache line of `s[at]` into `cache`; nothing
+/// when `at` is past the end of `s` (or off x86-64).
 #[inline(always)]
-fn prefetch<E>(s: &[E], at: usize) {
+fn prefetch<E>(s: &[E], at: usize, cache: Cache) {
     #[cfg(target_arch = "x86_64")]
     if let Some(v) = s.get(at) {
-        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        use core::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
+        let v = (v as *const E).cast();
         // SAFETY: a prefetch is a hint that never faults nor changes
         // memory; the address is an element of `s`.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((v as *const E).cast()) };
+        unsafe {
+            match cache {
+                Cache::L1 => _mm_prefetch::<_MM_HINT_T0>(v),
+                Cache::L2 => _mm_prefetch::<_MM_HINT_T1>(v),
+            }
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (s, at);
+    let _ = (s, at, cache);
 }
 
 /// `out = acc + beta·out` (`out = acc` for beta 0, whatever `out` held).
@@ -544,23 +564,18 @@ unsafe fn pack<E: Float, K: Micro<E>>(
     (ls, ps): (usize, usize),
     out: &mut [E],
 ) {
-    let out = &mut out[..len.next_multiple_of(w) * kc];
-    // Lines contiguous for fixed p (B row-major): the whole panels copied
-    // in runs of `w`, p outer, so that each row of the source is read in
-    // order. Panel by panel instead, the reads walked down the rows (4 KB
-    // apart in a 1024-wide B), each on another page, which the hardware
-    // prefetchers do not follow: a third of the time outside the
-    // micro-kernel in a 1024³ product on a Zen 3.
-    let whole = if ls == 1 { len / w } else { 0 };
-    for p in 0..kc {
-        for (panel, run) in src[p * ps..p * ps + whole * w].chunks_exact(w).enumerate() {
-            out[(panel * kc + p) * w..][..w].copy_from_slice(run);
-        }
-    }
-    for (panel, chunk) in out.chunks_exact_mut(w * kc).enumerate().skip(whole) {
+    for (panel, chunk) in out[..len.next_multiple_of(w) * kc]
+        .chunks_exact_mut(w * kc)
+        .enumerate()
+    {
         let l0 = panel * w;
         let lines = w.min(len - l0);
-        if ps == 1 && K::BLOCK > 0 {
+        if ls == 1 && lines == w {
+            // Lines are contiguous for fixed p: copy runs of `w`.
+            for (p, dst) in chunk.chunks_exact_mut(w).enumerate() {
+                dst.copy_from_slice(&src[p * ps + l0..p * ps + l0 + w]);
+            }
+        } else if ps == 1 && K::BLOCK > 0 {
             // Each line is contiguous in p (A row-major, or B as the rows of
             // Bᵀ): a transpose, by the kernel's vector blocks of BLOCK lines
             // by BLOCK values of p where the lines exist, element by element
@@ -593,7 +608,7 @@ unsafe fn pack<E: Float, K: Micro<E>>(
                             // reads' misses took a quarter of a batch-1024
                             // MNIST-size inference on a Zen 3.
                             for l in 0..have {
-                                prefetch(src, at + (w + l) * ls);
+                                prefetch(src, at + (w + l) * ls, Cache::L1);
                             }
                         }
                         let dst = &mut chunk[p0 * w + g..];
