@@ -37,15 +37,16 @@ pub(crate) trait Micro<E: Float> {
     /// Packing's transpose: the runs `src[l*ls..l*ls + BLOCK]` for `l <
     /// lines` (the others read as zeros) become the columns of the rows
     /// `dst[q*dw..q*dw + BLOCK]`, of which the first `width` values are
-    /// written. A panel of 6 lines (the AVX2 kernels' `MR`) is one block of
-    /// 6 of 8 lines; packed element by element instead, it took a third of
-    /// a batch-1024 MNIST-size inference on a Zen 3.
+    /// written. An f32 panel of 6 lines (the AVX2 kernels' `MR`) is one
+    /// block of 6 of 8 lines (an f64 one, a block of 4 and one of 2);
+    /// packed element by element instead, it took a third of a batch-1024
+    /// MNIST-size inference on a Zen 3.
     ///
     /// # Safety
     /// The CPU must support the kernel's instruction set. (Lengths are
-    /// checked: `1 <= lines <= BLOCK`, `width <= BLOCK`, `src` must hold
-    /// `(lines-1)*ls + BLOCK` elements and `dst` `(BLOCK-1)*dw + width`, or
-    /// it panics.)
+    /// checked: `1 <= lines <= BLOCK`, `width <= BLOCK`, `width <= dw`,
+    /// `src` must hold `(lines-1)*ls + BLOCK` elements and `dst`
+    /// `(BLOCK-1)*dw + width`, or it panics.)
     unsafe fn transpose(
         src: &[E],
         ls: usize,
@@ -54,7 +55,7 @@ pub(crate) trait Micro<E: Float> {
         dw: usize,
         width: usize,
     ) {
-        assert!((1..=Self::BLOCK).contains(&lines) && width <= Self::BLOCK);
+        assert!((1..=Self::BLOCK).contains(&lines) && width <= Self::BLOCK && width <= dw);
         for q in 0..Self::BLOCK {
             for l in 0..width {
                 dst[q * dw + l] = if l < lines { src[l * ls + q] } else { E::ZERO };
@@ -95,8 +96,8 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
     if isa != Isa::Portable {
         use crate::math::isa::{Level, level};
         // The forward X·Wᵀ of a few rows: explicit dot-product kernels,
-        // eight outputs at a time (the portable loop is one chain of
-        // additions per output, bound by their latency).
+        // eight outputs at a time (the portable loop keeps one vector of
+        // partial sums per output, a chain bound by the addition's latency).
         let gemv = op.sb.0 == 1 && op.sa.1 == 1 && op.beta == E::ZERO;
         if isa == Isa::Best && level() == Level::Avx512 {
             let op = if gemv {
@@ -378,8 +379,8 @@ pub(crate) mod x86 {
     /// # Safety
     /// The CPU must support AVX2. Lengths are checked. Inlined into the
     /// packing loops, which are compiled for AVX2 or AVX-512 (a call per
-    /// block cost a tenth of the MNIST-size step); for a whole block
-    /// (`lines` and `width` 8, constants there) the tests and masks fold.
+    /// block cost a tenth of the MNIST-size step); `pack` passes a whole
+    /// block's `lines` and `width` as constants, so their tests fold.
     #[inline(always)]
     unsafe fn transpose8_f32(
         src: &[f32],
@@ -389,13 +390,13 @@ pub(crate) mod x86 {
         dw: usize,
         width: usize,
     ) {
-        assert!((1..=8).contains(&lines) && width <= 8);
+        assert!((1..=8).contains(&lines) && width <= 8 && width <= dw);
         assert!(src.len() >= (lines - 1) * ls + 8 && dst.len() >= 7 * dw + width);
         let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
         // SAFETY (whole block): rows l*ls..l*ls+8 of src for l < lines, and
         // q*dw..q*dw+width of dst for q < 8, are in bounds (asserted above;
         // a masked store writes only the lanes below width; an unmasked one
-        // of a short row stays below 7*dw + width, see below); unaligned.
+        // of a short row ends at or below 7*dw + width, see below); unaligned.
         unsafe {
             let mut r = [_mm256_setzero_ps(); 8];
             for (l, row) in r.iter_mut().enumerate().take(lines) {
@@ -476,7 +477,7 @@ pub(crate) mod x86 {
         dw: usize,
         width: usize,
     ) {
-        assert!((1..=4).contains(&lines) && width <= 4);
+        assert!((1..=4).contains(&lines) && width <= 4 && width <= dw);
         assert!(src.len() >= (lines - 1) * ls + 4 && dst.len() >= 3 * dw + width);
         let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
         // SAFETY (whole block): as in transpose8_f32, for l, q < 4.

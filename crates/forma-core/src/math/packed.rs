@@ -452,8 +452,9 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
 
 /// Asks the CPU to bring the `rows x cols` block of C at `at` (row stride
 /// `ldc`) into L2 while the micro-kernel runs, so that adding the tile to
-/// C after it (a later pass over k, beta != 0: the only passes that read
-/// C, and the only ones that call this) does not wait for memory. Without
+/// C after it (on a pass with beta != 0, which reads C: every pass over k
+/// after the first, and the first when the caller's beta is not 0; the
+/// only passes that call this) does not wait for memory. Without
 /// it, on a Zen 3 with C's rows 4 KB apart (1024 columns of f32), those
 /// additions took a third of a 1024³ product: six rows, each a miss,
 /// every few thousand cycles, which the hardware prefetchers do not
@@ -613,7 +614,15 @@ unsafe fn pack<E: Float, K: Micro<E>>(
                         }
                         let dst = &mut chunk[p0 * w + g..];
                         // SAFETY: the caller guarantees K's instruction set.
-                        unsafe { K::transpose(&src[at..], ls, have, dst, w, wide) };
+                        // A whole block with constant counts, so that the
+                        // transpose's loops and tests fold away.
+                        unsafe {
+                            if have == tb && wide == tb {
+                                K::transpose(&src[at..], ls, K::BLOCK, dst, w, K::BLOCK);
+                            } else {
+                                K::transpose(&src[at..], ls, have, dst, w, wide);
+                            }
+                        }
                     }
                 }
                 for p in if have > 0 { full } else { 0 }..kc {
