@@ -16,6 +16,7 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use forma_core::math::gemm;
+use forma_core::math::gemm::Backend;
 use forma_core::math::parallel;
 
 /// The pool to this test alone (among the tests of this file).
@@ -336,21 +337,33 @@ fn a_split_one_row_product_equals_its_columns_computed_alone() {
     let x = pattern(k, 5);
     let w = pattern(n * k, 6); // n x k: the layer's weight, for X·Wᵀ
     let wt = pattern(k * n, 7); // k x n, for X·B
-    let mut full = vec![0.0f32; n];
-    gemm::matmul_nt(1, k, n, &x, &w, 0.0, &mut full).unwrap();
-    let mut full_nn = vec![0.0f32; n];
-    gemm::matmul_nn(1, k, n, &x, &wt, 0.0, &mut full_nn).unwrap();
-    for j0 in (0..n).step_by(48) {
-        let cols = 48.min(n - j0);
-        let mut part = vec![0.0f32; cols];
-        gemm::matmul_nt(1, k, cols, &x, &w[j0 * k..(j0 + cols) * k], 0.0, &mut part).unwrap();
-        assert!(part == full[j0..j0 + cols], "nt: columns {j0}.. differ");
-        // X·B on B's columns j0..j0+cols, gathered into their own matrix.
-        let b: Vec<f32> = (0..k)
-            .flat_map(|p| wt[p * n + j0..p * n + j0 + cols].to_vec())
-            .collect();
-        gemm::matmul_nn(1, k, cols, &x, &b, 0.0, &mut part).unwrap();
-        assert!(part == full_nn[j0..j0 + cols], "nn: columns {j0}.. differ");
+    // Each of forma's kernels: the few-row products have their own code per
+    // instruction set (the dot-product kernels on AVX-512 and AVX2).
+    for be in [Backend::Forma, Backend::FormaAvx2, Backend::FormaPortable] {
+        let mut full = vec![0.0f32; n];
+        be.matmul_nt(1, k, n, &x, &w, 0.0, &mut full).unwrap();
+        let mut full_nn = vec![0.0f32; n];
+        be.matmul_nn(1, k, n, &x, &wt, 0.0, &mut full_nn).unwrap();
+        for j0 in (0..n).step_by(48) {
+            let cols = 48.min(n - j0);
+            let mut part = vec![0.0f32; cols];
+            let w_part = &w[j0 * k..(j0 + cols) * k];
+            be.matmul_nt(1, k, cols, &x, w_part, 0.0, &mut part)
+                .unwrap();
+            assert!(
+                part == full[j0..j0 + cols],
+                "{be:?} nt: columns {j0}.. differ"
+            );
+            // X·B on B's columns j0..j0+cols, gathered into their own matrix.
+            let b: Vec<f32> = (0..k)
+                .flat_map(|p| wt[p * n + j0..p * n + j0 + cols].to_vec())
+                .collect();
+            be.matmul_nn(1, k, cols, &x, &b, 0.0, &mut part).unwrap();
+            assert!(
+                part == full_nn[j0..j0 + cols],
+                "{be:?} nn: columns {j0}.. differ"
+            );
+        }
     }
     eprintln!("pool threads: {}", parallel::threads());
 }
