@@ -39,8 +39,9 @@ pub(crate) trait Micro<E: Float> {
     /// `dst[q*dw..q*dw + BLOCK]`, of which the first `width` values are
     /// written. An f32 panel of 6 lines (the AVX2 kernels' `MR`) is one
     /// block of 6 of 8 lines (an f64 one, a block of 4 and one of 2);
-    /// packed element by element instead, it took a third of a batch-1024
-    /// MNIST-size inference on a Zen 3.
+    /// packed element by element instead, its loads, compares and selects
+    /// were most of the packing time of a batch-1024 MNIST-size inference
+    /// on a Zen 3 (perf).
     ///
     /// # Safety
     /// The CPU must support the kernel's instruction set. (Lengths are
@@ -101,7 +102,8 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
         let gemv = op.sb.0 == 1 && op.sa.1 == 1 && op.beta == E::ZERO;
         if isa == Isa::Best && level() == Level::Avx512 {
             let op = if gemv {
-                match x86::gemv_rows(op, x86::Gemv::Avx512) {
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                match unsafe { x86::gemv_rows(op, x86::Gemv::Avx512) } {
                     None => return,
                     Some(op) => op,
                 }
@@ -117,7 +119,8 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
             && std::is_x86_feature_detected!("fma")
         {
             let op = if gemv {
-                match x86::gemv_rows(op, x86::Gemv::Avx2) {
+                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                match unsafe { x86::gemv_rows(op, x86::Gemv::Avx2) } {
                     None => return,
                     Some(op) => op,
                 }
@@ -205,7 +208,13 @@ pub(crate) mod x86 {
     /// checked): eight outputs at a time, so eight independent FMA chains
     /// share each load of `a_i`. Gives the operands back, untouched, for
     /// another element type.
-    pub(crate) fn gemv_rows<E: Float>(op: Operands<'_, E>, isa: Gemv) -> Option<Operands<'_, E>> {
+    ///
+    /// # Safety
+    /// The CPU must support `isa` (AVX-512F, or AVX2 and FMA).
+    pub(crate) unsafe fn gemv_rows<E: Float>(
+        op: Operands<'_, E>,
+        isa: Gemv,
+    ) -> Option<Operands<'_, E>> {
         use crate::math::packed::{same, same_mut};
         let (m, k, n, ra, lb) = (op.m, op.k, op.n, op.sa.0, op.sb.1);
         if let (Some(a), Some(b)) = (same::<E, f32>(op.a), same::<E, f32>(op.b)) {
@@ -214,8 +223,8 @@ pub(crate) mod x86 {
             };
             for i in 0..m {
                 let (x, out) = (&a[i * ra..], &mut c[i * n..(i + 1) * n]);
-                // SAFETY: the caller checked the instruction set; bounds
-                // are checked inside.
+                // SAFETY: the caller guarantees the instruction set;
+                // bounds are checked inside.
                 match isa {
                     Gemv::Avx512 => unsafe { gemv_f32(k, x, b, lb, out) },
                     Gemv::Avx2 => unsafe { gemv_f32_avx2(k, x, b, lb, out) },

@@ -605,9 +605,9 @@ unsafe fn pack<E: Float, K: Micro<E>>(
                             // The same cache line of the next panel's lines:
                             // each line is read in runs of kc (a KB of a
                             // 3 KB row), too short for the hardware
-                            // prefetchers to learn; without this the
-                            // reads' misses took a quarter of a batch-1024
-                            // MNIST-size inference on a Zen 3.
+                            // prefetchers to learn; with this a batch-1024
+                            // MNIST-size inference on a Zen 3 went from 9.6
+                            // to 8.5 ms on one thread.
                             for l in 0..have {
                                 prefetch(src, at + (w + l) * ls, Cache::L1);
                             }
