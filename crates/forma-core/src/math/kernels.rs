@@ -100,35 +100,33 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
         // eight outputs at a time (the portable loop keeps one vector of
         // partial sums per output, a chain bound by the addition's latency).
         let gemv = op.sb.0 == 1 && op.sa.1 == 1 && op.beta == E::ZERO;
-        if isa == Isa::Best && level() == Level::Avx512 {
-            let op = if gemv {
-                // SAFETY: the CPU supports AVX-512F (checked just above).
-                match unsafe { x86::gemv_rows(op, x86::Gemv::Avx512) } {
-                    None => return,
-                    Some(op) => op,
-                }
-            } else {
-                op
-            };
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            unsafe { x86::small_m_avx512(op) };
-            return;
-        }
-        if level() != Level::Portable
+        let set = if isa == Isa::Best && level() == Level::Avx512 {
+            Some(x86::Gemv::Avx512)
+        } else if level() != Level::Portable
             && std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("fma")
         {
+            Some(x86::Gemv::Avx2)
+        } else {
+            None
+        };
+        if let Some(set) = set {
             let op = if gemv {
-                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                match unsafe { x86::gemv_rows(op, x86::Gemv::Avx2) } {
+                // SAFETY: the CPU supports `set` (checked just above).
+                match unsafe { x86::gemv_rows(op, set) } {
                     None => return,
                     Some(op) => op,
                 }
             } else {
                 op
             };
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { x86::small_m_avx2(op) };
+            // SAFETY: as above: AVX-512F, or AVX2 and FMA.
+            unsafe {
+                match set {
+                    x86::Gemv::Avx512 => x86::small_m_avx512(op),
+                    x86::Gemv::Avx2 => x86::small_m_avx2(op),
+                }
+            }
             return;
         }
     }
@@ -194,7 +192,8 @@ pub(crate) mod x86 {
     use crate::Float;
     use crate::math::packed::Operands;
 
-    /// The instruction set of a [`gemv_rows`] call.
+    /// The instruction set of a few-row product ([`gemv_rows`],
+    /// `small_m_avx512` / `small_m_avx2`).
     #[derive(Clone, Copy)]
     pub(crate) enum Gemv {
         /// AVX-512F: 16 f32 or 8 f64 lanes.
