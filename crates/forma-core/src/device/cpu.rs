@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use super::{BiasKind, Device, LabelStore, Layout, checks};
 use crate::math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
+use crate::math::sigmoid::sigmoid_in_place;
 use crate::math::{fixed, gemm, pointwise, reduce, rowwise};
 use crate::{Error, Float, Result};
 
@@ -493,7 +494,15 @@ fn epilogue_in<E: Float>(y: &mut [E], cols: usize, bias: &[E], kind: BiasKind, a
     match act {
         Activation::Identity if kind == BiasKind::None => {}
         Activation::Identity => add_bias(y, cols, bias, kind, |v| v),
-        Activation::Sigmoid => add_bias(y, cols, bias, kind, |v| Activation::Sigmoid.apply(v)),
+        Activation::Sigmoid => {
+            // The bias first, then the sigmoid's own kernel (blocks of
+            // vectors side by side, see `math::sigmoid`); both passes stay
+            // in L1.
+            if kind != BiasKind::None {
+                add_bias(y, cols, bias, kind, |v| v);
+            }
+            sigmoid_in_place(y);
+        }
         Activation::ReLU => add_bias(y, cols, bias, kind, |v| Activation::ReLU.apply(v)),
         Activation::Tanh => add_bias(y, cols, bias, kind, |v| Activation::Tanh.apply(v)),
         Activation::LeakyReLU { slope } => add_bias(y, cols, bias, kind, |v| {
@@ -526,7 +535,11 @@ fn fixed_epilogue_in<E: Float, const N: usize>(
         Activation::Identity if kind == BiasKind::None => {}
         Activation::Identity => add_fixed_bias::<E, N>(y, bias, kind, |v| v),
         Activation::Sigmoid => {
-            add_fixed_bias::<E, N>(y, bias, kind, |v| Activation::Sigmoid.apply(v))
+            // As in `epilogue_in`.
+            if kind != BiasKind::None {
+                add_fixed_bias::<E, N>(y, bias, kind, |v| v);
+            }
+            sigmoid_in_place(y);
         }
         Activation::ReLU => add_fixed_bias::<E, N>(y, bias, kind, |v| Activation::ReLU.apply(v)),
         Activation::Tanh => add_fixed_bias::<E, N>(y, bias, kind, |v| Activation::Tanh.apply(v)),

@@ -26,3 +26,4 @@ pub mod parallel;
 pub mod pointwise;
 pub mod reduce;
 pub mod rowwise;
+pub(crate) mod sigmoid;
