@@ -273,6 +273,7 @@ where
         Ok(())
     }
 
+    #[inline]
     fn gradients(
         &mut self,
         x: &Tensor<E, B, In, D>,
@@ -312,6 +313,7 @@ where
 
     /// The forward pass, the loss (refused if not finite) and the backward
     /// pass; on a guarded device the gradients' counts are queued.
+    #[inline]
     fn forward_and_loss(
         &mut self,
         x: &Tensor<E, B, In, D>,
@@ -457,6 +459,7 @@ where
     /// computed before the update (PyTorch's usual `loss.item()` in the loop).
     /// `Err(Error::Step)` when a check refuses it (see the type's docs); the
     /// model and optimizer state are then unchanged.
+    #[inline]
     pub fn step(&mut self, x: &Tensor<E, B, In, D>, target: &L::Target<B>) -> Result<E> {
         self.steps += 1;
         let step = self.steps;

@@ -6,6 +6,7 @@ use crate::Result;
 /// optimizer state that the first step creates (std's
 /// `Option::get_or_try_insert_with` is not stable yet). On `Err` the slot is
 /// left empty, as it was.
+#[inline]
 pub fn get_or_try_insert<T>(
     slot: &mut Option<T>,
     make: impl FnOnce() -> Result<T>,

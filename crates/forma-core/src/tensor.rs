@@ -131,6 +131,7 @@ impl<E: Float, R: Dim, C: Dim, D: Device<E>> Tensor<E, R, C, D> {
     /// is reallocated only to grow beyond the largest size it had (see
     /// [`Device::resize`]: new rows are zero on the [`Cpu`], unspecified on
     /// a device that keeps a longer buffer, so write before reading).
+    #[inline]
     pub fn resize_rows(&mut self, device: &D, rows: R) -> Result<()> {
         let len = elements(
             "Tensor::resize_rows (rows · cols overflows usize)",

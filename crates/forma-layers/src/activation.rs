@@ -186,6 +186,7 @@ where
         forma_core::Tensor::zeros_on(device, batch, Const)
     }
 
+    #[inline]
     fn forward<'c, B: forma_core::Dim>(
         &self,
         device: &D,
@@ -203,6 +204,7 @@ where
         y
     }
 
+    #[inline]
     fn backward<B: forma_core::Dim>(
         &self,
         device: &D,
@@ -235,6 +237,7 @@ where
         Some(y)
     }
 
+    #[inline]
     fn forward_after_head<B: forma_core::Dim>(
         &self,
         _device: &D,

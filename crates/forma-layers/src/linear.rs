@@ -209,15 +209,18 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Params<E,
             known_max: None,
         })
     }
+    #[inline]
     fn visit(&self, f: &mut impl FnMut(&S::Slice)) {
         f(S::mat(&self.weight));
         f(S::bias(&self.bias));
     }
+    #[inline]
     fn visit_mut(&mut self, f: &mut impl FnMut(&mut S::Slice)) {
         self.known_max = None;
         f(S::mat_mut(&mut self.weight));
         f(S::bias_mut(&mut self.bias));
     }
+    #[inline]
     fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut S::Slice, &S::Slice)) {
         self.known_max = None;
         f(S::mat_mut(&mut self.weight), S::mat(&g.weight));
@@ -371,6 +374,7 @@ mod train {
             Tensor::zeros_on(device, batch, Const)
         }
 
+        #[inline]
         fn forward<'c, Bt: Dim>(
             &self,
             device: &D,
@@ -387,6 +391,7 @@ mod train {
 
         const FUSES_ACTIVATION: bool = true;
 
+        #[inline]
         fn forward_fused<Bt: Dim>(
             &self,
             device: &D,
@@ -398,6 +403,7 @@ mod train {
             linear_forward(self, device, x, act, out)
         }
 
+        #[inline]
         fn backward<Bt: Dim>(
             &self,
             device: &D,
@@ -435,6 +441,7 @@ mod train {
     }
 
     /// `out = act(x · Wᵀ + b)`: the forward pass, plain or fused.
+    #[inline]
     fn linear_forward<const I: usize, const O: usize, E, B, S, D, In, Bt>(
         layer: &Linear<I, O, E, B, S>,
         device: &D,

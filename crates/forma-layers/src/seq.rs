@@ -50,14 +50,17 @@ impl<E: Float, P: ?Sized, A: Params<E, P>, B: Params<E, P>> Params<E, P> for (A,
     fn zeros_like(&self) -> forma_core::Result<Self> {
         Ok((self.0.zeros_like()?, self.1.zeros_like()?))
     }
+    #[inline]
     fn visit(&self, f: &mut impl FnMut(&P)) {
         self.0.visit(f);
         self.1.visit(f);
     }
+    #[inline]
     fn visit_mut(&mut self, f: &mut impl FnMut(&mut P)) {
         self.0.visit_mut(f);
         self.1.visit_mut(f);
     }
+    #[inline]
     fn zip_mut(&mut self, g: &Self, f: &mut impl FnMut(&mut P, &P)) {
         self.0.zip_mut(&g.0, f);
         self.1.zip_mut(&g.1, f);
@@ -161,6 +164,7 @@ mod train {
             })
         }
 
+        #[inline]
         fn forward<'c, Bt: Dim>(
             &self,
             device: &D,
@@ -187,6 +191,7 @@ mod train {
             B::output(&cache.b)
         }
 
+        #[inline]
         fn backward<Bt: Dim>(
             &self,
             device: &D,
@@ -211,6 +216,7 @@ mod train {
             A::head_output(&mut cache.a)
         }
 
+        #[inline]
         fn forward_after_head<Bt: Dim>(
             &self,
             device: &D,

@@ -114,6 +114,7 @@ pub trait ElementwiseLoss {
 impl<E: Float, C: ConstDim, D: Device<E>, L: ElementwiseLoss> Loss<E, C, D> for L {
     type Target<B: Dim> = Tensor<E, B, C, D>;
 
+    #[inline]
     fn value_and_grad<B: Dim>(
         &self,
         device: &D,

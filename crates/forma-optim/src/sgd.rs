@@ -109,6 +109,7 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Sgd<
         })
     }
 
+    #[inline]
     fn check_after_step(&mut self, device: &D, params: &P, grads: &P) -> Result<()> {
         let Some((p_max, v_max)) = self.bounds else {
             return self.check(device, params, grads);
@@ -138,6 +139,7 @@ impl<E: Float, D: Device<E>, P: Params<E, D::Slice>> Optimizer<E, P, D> for Sgd<
 
     /// In place in host memory (keeping the bounds
     /// [`Optimizer::check_after_step`] uses), else by [`Device::sgd`].
+    #[inline]
     fn step(&mut self, device: &D, params: &mut P, grads: &P) -> Result<()> {
         let (mut p_max, mut v_max, mut host) = (E::ZERO, E::ZERO, true);
         let mut result = Ok(());

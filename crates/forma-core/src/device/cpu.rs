@@ -33,11 +33,13 @@ impl<E: Float> Device<E> for Cpu {
     type Slice = [E];
     type Buffer = Vec<E>;
 
+    #[inline]
     fn name(&self) -> String {
         String::from("CPU")
     }
 
     /// `Err` (not an abort) when `len` elements cannot be allocated.
+    #[inline]
     fn alloc(&self, len: usize) -> Result<Vec<E>> {
         let mut v = Vec::new();
         reserve(&mut v, len, "Cpu::alloc")?;
@@ -45,6 +47,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(v)
     }
 
+    #[inline]
     fn len(slice: &[E]) -> usize {
         slice.len()
     }
@@ -59,10 +62,12 @@ impl<E: Float> Device<E> for Cpu {
         resize_to(buffer, len)
     }
 
+    #[inline]
     fn host(slice: &[E]) -> Option<&[E]> {
         Some(slice)
     }
 
+    #[inline]
     fn host_mut(slice: &mut [E]) -> Option<&mut [E]> {
         Some(slice)
     }
@@ -70,6 +75,7 @@ impl<E: Float> Device<E> for Cpu {
     /// Small widths (`K · N` up to [`fixed::SMALL_WEIGHTS`]) take the
     /// unrolled kernels, larger ones the packed GEMM; then one pass adds the
     /// bias and applies the activation.
+    #[inline]
     fn linear_forward_fixed<const K: usize, const N: usize>(
         &self,
         m: usize,
@@ -104,6 +110,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn linear_backward_fixed<const K: usize, const N: usize>(
         &self,
         m: usize,
@@ -163,30 +170,35 @@ impl<E: Float> Device<E> for Cpu {
         Ok(measured)
     }
 
+    #[inline]
     fn write(&self, src: &[E], dst: &mut [E]) -> Result<()> {
         checks::write(src.len(), dst.len())?;
         dst[..src.len()].copy_from_slice(src);
         Ok(())
     }
 
+    #[inline]
     fn read(&self, src: &[E], dst: &mut [E]) -> Result<()> {
         checks::read(src.len(), dst.len())?;
         dst.copy_from_slice(&src[..dst.len()]);
         Ok(())
     }
 
+    #[inline]
     fn fill(&self, len: usize, value: E, buffer: &mut [E]) -> Result<()> {
         checks::fill(len, buffer.len())?;
         buffer[..len].fill(value);
         Ok(())
     }
 
+    #[inline]
     fn copy(&self, len: usize, src: &[E], dst: &mut [E]) -> Result<()> {
         checks::copy(len, src.len(), dst.len())?;
         dst[..len].copy_from_slice(&src[..len]);
         Ok(())
     }
 
+    #[inline]
     fn matmul(
         &self,
         layout: Layout,
@@ -206,6 +218,7 @@ impl<E: Float> Device<E> for Cpu {
         }
     }
 
+    #[inline]
     fn bias_act(
         &self,
         rows: usize,
@@ -233,6 +246,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn act_backward(
         &self,
         len: usize,
@@ -247,6 +261,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn count_nonfinite(&self, len: usize, x: &[E], counts: &mut [E], slot: usize) -> Result<()> {
         checks::count_nonfinite(len, x.len(), counts.len(), slot)?;
         let bad = x[..len].iter().filter(|v| !v.is_finite()).count();
@@ -254,6 +269,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn binary(&self, op: Binary, len: usize, a: &[E], b: &[E], out: &mut [E]) -> Result<()> {
         checks::binary(len, a.len(), b.len(), out.len())?;
         for ((o, &a), &b) in out[..len].iter_mut().zip(&a[..len]).zip(&b[..len]) {
@@ -262,6 +278,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn axpby(&self, len: usize, alpha: E, x: &[E], beta: E, y: &mut [E]) -> Result<()> {
         checks::axpby(len, x.len(), y.len())?;
         for (y, &x) in y[..len].iter_mut().zip(&x[..len]) {
@@ -270,6 +287,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn sum_axis(&self, rows: usize, cols: usize, x: &[E], axis: Axis, out: &mut [E]) -> Result<()> {
         checks::sum_axis(rows, cols, x.len(), axis, out.len())?;
         let x = &x[..rows * cols]; // fits: checked above
@@ -287,6 +305,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn bias_grad(
         &self,
         rows: usize,
@@ -305,6 +324,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn softmax(&self, rows: usize, cols: usize, x: &[E], y: &mut [E]) -> Result<()> {
         checks::softmax(rows, cols, x.len(), y.len())?;
         let n = rows * cols; // fits: checked above
@@ -315,6 +335,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn softmax_backward(
         &self,
         rows: usize,
@@ -333,6 +354,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn cross_entropy(
         &self,
         rows: usize,
@@ -365,6 +387,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(total * scale)
     }
 
+    #[inline]
     fn loss(
         &self,
         kind: LossKind,
@@ -385,6 +408,7 @@ impl<E: Float> Device<E> for Cpu {
         ))
     }
 
+    #[inline]
     fn sgd(
         &self,
         len: usize,
@@ -401,6 +425,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn adam(
         &self,
         len: usize,
@@ -420,6 +445,7 @@ impl<E: Float> Device<E> for Cpu {
         Ok(())
     }
 
+    #[inline]
     fn synchronize(&self) -> Result<()> {
         Ok(())
     }

@@ -319,6 +319,7 @@ impl<E: Float> SgdStep<E> {
     /// Vectorised for the best instruction set present, and split over the
     /// thread pool above [`PARALLEL_MIN_BYTES`] (each element is computed
     /// alone, so the result does not depend on the split).
+    #[inline]
     pub fn apply(&self, p: &mut [E], g: &[E], v: Option<&mut [E]>) -> (E, E) {
         #[cfg(feature = "std")]
         if let Some(parts) = parts_for::<E>(p.len()) {
@@ -610,6 +611,7 @@ impl<E: Float> AdamStep<E> {
     /// Updates `p` from `g` and the moments `m`, `v`: vectorised for the
     /// best instruction set present, and split over the thread pool above
     /// [`PARALLEL_MIN_BYTES`] (the result does not depend on the split).
+    #[inline]
     pub fn apply(&self, p: &mut [E], g: &[E], m: &mut [E], v: &mut [E]) {
         #[cfg(feature = "std")]
         if let Some(parts) = parts_for::<E>(p.len()) {

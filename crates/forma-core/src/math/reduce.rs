@@ -5,6 +5,7 @@ use crate::Float;
 
 /// `out[j] = beta*out[j] + Σ_i a[i][j]`: the column sums (the gradient of a
 /// bias row broadcast over a batch).
+#[inline]
 pub fn sum_over_rows<E: Float>(m: usize, n: usize, a: &[E], beta: E, out: &mut [E]) {
     assert!(a.len() == m * n && out.len() == n, "sum_over_rows: sizes");
     if beta == E::ZERO {
