@@ -70,9 +70,10 @@ mod x86 {
         ($name:ident, $feat:literal, $v:ty, $lanes:literal,
          $set1:ident, $load:ident, $store:ident, $add:ident, $sub:ident, $mul:ident,
          $div:ident, $min:ident, $max:ident, $sets:ident, $subi:ident, $slli:ident,
-         $xori:ident, $toi:ident, $tof:ident) => {
+         $xori:ident, $toi:ident, $tof:ident, { $($extra:item)* }) => {
             mod $name {
                 use core::arch::x86_64::*;
+                $($extra)*
                 pub(super) type V = $v;
                 pub(super) const LANES: usize = $lanes;
                 #[target_feature(enable = $feat)]
@@ -157,7 +158,37 @@ mod x86 {
         _mm256_slli_epi32,
         _mm256_xor_si256,
         _mm256_castps_si256,
-        _mm256_castsi256_ps
+        _mm256_castsi256_ps,
+        {
+            /// The first `n` (< 8) floats from `p`, zeros in the other lanes.
+            ///
+            /// # Safety
+            /// `p` is valid for reading `n` floats (masked-off lanes are not
+            /// accessed and cannot fault).
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) unsafe fn load_first(p: *const f32, n: usize) -> V {
+                // SAFETY: the caller's promise, for the lanes the mask keeps.
+                unsafe { _mm256_maskload_ps(p, first(n)) }
+            }
+            /// Stores the first `n` (< 8) lanes of `v` at `p`.
+            ///
+            /// # Safety
+            /// `p` is valid for writing `n` floats.
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) unsafe fn store_first(p: *mut f32, n: usize, v: V) {
+                // SAFETY: the caller's promise, for the lanes the mask keeps.
+                unsafe { _mm256_maskstore_ps(p, first(n), v) }
+            }
+            /// Lanes `0..n` set.
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            fn first(n: usize) -> __m256i {
+                let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes)
+            }
+        }
     );
     ops!(
         avx512,
@@ -178,49 +209,88 @@ mod x86 {
         _mm512_slli_epi32,
         _mm512_xor_si512,
         _mm512_castps_si512,
-        _mm512_castsi512_ps
+        _mm512_castsi512_ps,
+        {
+            /// The first `n` (< 16) floats from `p`, zeros in the other lanes.
+            ///
+            /// # Safety
+            /// `p` is valid for reading `n` floats (masked-off lanes are not
+            /// accessed and cannot fault).
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) unsafe fn load_first(p: *const f32, n: usize) -> V {
+                // SAFETY: the caller's promise, for the lanes the mask keeps.
+                unsafe { _mm512_maskz_loadu_ps(first(n), p) }
+            }
+            /// Stores the first `n` (< 16) lanes of `v` at `p`.
+            ///
+            /// # Safety
+            /// `p` is valid for writing `n` floats.
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) unsafe fn store_first(p: *mut f32, n: usize, v: V) {
+                // SAFETY: the caller's promise, for the lanes the mask keeps.
+                unsafe { _mm512_mask_storeu_ps(p, first(n), v) }
+            }
+            /// Lanes `0..n` set.
+            fn first(n: usize) -> __mmask16 {
+                ((1u32 << n.min(16)) - 1) as __mmask16
+            }
+        }
     );
 
     macro_rules! kernel {
         ($name:ident, $feat:literal, $ops:ident, $block:literal) => {
             /// [`sigmoid_in_place`](super::sigmoid_in_place) for `f32`:
             /// blocks of `$block` vectors side by side, then single
-            /// vectors, then the scalar formula for the last few values.
+            /// vectors, then the last few values as one masked vector (a
+            /// tiny layer's 4 outputs are one vector, not 4 scalar chains).
             ///
             /// # Safety
             /// The CPU must support the target features.
             #[target_feature(enable = $feat)]
             pub(super) unsafe fn $name(y: &mut [f32]) {
                 use $ops::*;
-                let whole = y.len() / LANES;
+                let (whole, rest) = (y.len() / LANES, y.len() % LANES);
+                let p = y.as_mut_ptr();
                 let mut at = 0;
                 while at + $block <= whole {
-                    // SAFETY: vectors at..at + $block are within y.
-                    unsafe { block::<$block>(y.as_mut_ptr().add(at * LANES)) };
+                    let mut x = [splat(0.0); $block];
+                    for (i, x) in x.iter_mut().enumerate() {
+                        // SAFETY: vector at + i < whole is within y.
+                        *x = unsafe { load(p.add((at + i) * LANES)) };
+                    }
+                    for (i, v) in vectors(x).into_iter().enumerate() {
+                        // SAFETY: as for the loads.
+                        unsafe { store(p.add((at + i) * LANES), v) };
+                    }
                     at += $block;
                 }
                 while at < whole {
-                    // SAFETY: vector `at` is within y.
-                    unsafe { block::<1>(y.as_mut_ptr().add(at * LANES)) };
+                    // SAFETY: vector at < whole is within y.
+                    let [v] = vectors([unsafe { load(p.add(at * LANES)) }]);
+                    // SAFETY: as for the load.
+                    unsafe { store(p.add(at * LANES), v) };
                     at += 1;
                 }
-                super::portable(&mut y[whole * LANES..]);
+                if rest > 0 {
+                    // SAFETY: the `rest` floats after the whole vectors are
+                    // within y; rest < LANES.
+                    let [v] = vectors([unsafe { load_first(p.add(whole * LANES), rest) }]);
+                    // SAFETY: as for the load.
+                    unsafe { store_first(p.add(whole * LANES), rest, v) };
+                }
 
-                /// `W` vectors from `p` on, each step for all of them.
-                ///
-                /// # Safety
-                /// `p` is valid for reading and writing `W * LANES` floats.
+                /// The sigmoid of `W` vectors, each step for all of them.
                 #[target_feature(enable = $feat)]
                 #[inline]
-                unsafe fn block<const W: usize>(p: *mut f32) {
+                fn vectors<const W: usize>(mut x: [V; W]) -> [V; W] {
                     // Plain loops over arrays of vectors, no closures: a
                     // closure is not reliably compiled with the feature.
                     let c = splat;
                     let (low, high, one) = (c(LOW), c(HIGH), c(1.0));
-                    let mut x = [one; W];
-                    for (i, x) in x.iter_mut().enumerate() {
-                        // SAFETY: vector i of W starts i*LANES floats from p.
-                        *x = clamp(neg(unsafe { load(p.add(i * LANES)) }), low, high);
+                    for x in x.iter_mut() {
+                        *x = clamp(neg(*x), low, high);
                     }
                     let mut t = [one; W];
                     for i in 0..W {
@@ -244,9 +314,9 @@ mod x86 {
                     for i in 0..W {
                         let e = add(add(mul(q[i], mul(r[i], r[i])), r[i]), one);
                         let e = mul(e, exponent(t[i], bias));
-                        // SAFETY: as for the loads.
-                        unsafe { store(p.add(i * LANES), div(one, add(one, e))) };
+                        x[i] = div(one, add(one, e));
                     }
+                    x
                 }
             }
         };
