@@ -4,6 +4,19 @@ use core::fmt::{Debug, Display};
 use core::iter::Sum;
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
+/// Which of a thread's scratch buffers [`Float::with_workspace`] lends:
+/// distinct ones, so that one can be held while the other is used.
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workspace {
+    /// A product's packed panels of A and B (each thread its own).
+    Packing = 0,
+    /// The whole of B packed once for every thread of a shared product,
+    /// held by the calling thread while the parts run.
+    SharedB = 1,
+}
+
 /// A floating-point element type forma computes in: `f32` or `f64`.
 ///
 /// The transcendental functions come from `libm`, so they behave the same with
@@ -89,12 +102,12 @@ pub trait Float:
     fn abs_bits(self) -> Self::AbsBits;
     /// The non-negative value whose [`Float::abs_bits`] are `bits`.
     fn from_abs_bits(bits: Self::AbsBits) -> Self;
-    /// Runs `f` on a scratch buffer of at least `len` elements: with `std`, one
-    /// buffer per thread that only ever grows (so repeated products allocate
-    /// nothing); without `std`, a fresh buffer.
+    /// Runs `f` on a scratch buffer of `len` elements: with `std`, one buffer
+    /// per thread and [`Workspace`] that only ever grows (so repeated
+    /// products allocate nothing); without `std`, a fresh buffer.
     #[cfg(feature = "alloc")]
     #[doc(hidden)]
-    fn with_workspace<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+    fn with_workspace<R>(slot: Workspace, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
     /// `C = A·B + beta·C` through matrixmultiply, operands given by row and
     /// column strides. Callers in [`math::gemm`](crate::math::gemm) check the
     /// sizes; this checks them again before the unsafe call.
@@ -199,14 +212,19 @@ macro_rules! impl_float {
                 <$t>::is_finite(self)
             }
             #[cfg(feature = "alloc")]
-            fn with_workspace<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+            fn with_workspace<R>(
+                slot: Workspace,
+                len: usize,
+                f: impl FnOnce(&mut [Self]) -> R,
+            ) -> R {
                 #[cfg(feature = "std")]
                 {
+                    type Buffer = core::cell::RefCell<alloc::vec::Vec<$t>>;
                     std::thread_local! {
-                        static WORKSPACE: core::cell::RefCell<alloc::vec::Vec<$t>> =
-                            const { core::cell::RefCell::new(alloc::vec::Vec::new()) };
+                        static WORKSPACES: [Buffer; 2] =
+                            const { [Buffer::new(alloc::vec::Vec::new()), Buffer::new(alloc::vec::Vec::new())] };
                     }
-                    WORKSPACE.with(|ws| match ws.try_borrow_mut() {
+                    WORKSPACES.with(|ws| match ws[slot as usize].try_borrow_mut() {
                         Ok(mut ws) => {
                             if ws.len() < len {
                                 ws.resize(len, 0.0);
@@ -219,6 +237,7 @@ macro_rules! impl_float {
                 }
                 #[cfg(not(feature = "std"))]
                 {
+                    let _ = slot;
                     f(&mut alloc::vec![0.0; len])
                 }
             }

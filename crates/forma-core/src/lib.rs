@@ -45,6 +45,9 @@ mod tensor;
 pub use device::{BiasKind, Cpu, Device, LabelStore, Layout};
 pub use dim::{AreMultipliable, Const, ConstDim, Dim, SameWidth};
 pub use element::Float;
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+pub use element::Workspace;
 pub use error::{Error, GRADIENT, Result, StepCause, check_finite, check_finite_rows, check_len};
 pub use init::{Init, Rng, rng};
 pub use math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};

@@ -227,33 +227,54 @@ fn a_payload_whose_drop_panics_on_a_worker_keeps_the_worker() {
 #[test]
 fn a_split_product_equals_its_rows_computed_alone() {
     let _pool = exclusive();
-    // 300 x 512 x 256 (39M multiply-adds) is split over the pool (with more than one
-    // thread); a band of 40 rows is small enough to run on one thread.
-    let (m, k, n) = (300, 512, 256);
-    let a: Vec<f32> = (0..m * k)
-        .map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5)
+    // 300 x 512 x 256 (39M multiply-adds) is split over the pool (with more
+    // than one thread), its parts sharing one packing of B; a band of 40 rows
+    // is small enough to run on one thread, packing B itself. The second
+    // shape has two NC-wide blocks of B's columns, a last panel of 12
+    // columns and a last KC-deep slice of 88: every edge of the shared
+    // packing's layout.
+    for (m, k, n) in [(300, 512, 256), (200, 600, 1100)] {
+        split_equals_bands::<f32>(m, k, n);
+        split_equals_bands::<f64>(m, k, n);
+    }
+    eprintln!("pool threads: {}", parallel::threads());
+}
+
+fn split_equals_bands<E: forma_core::Float>(m: usize, k: usize, n: usize) {
+    let a: Vec<E> = (0..m * k)
+        .map(|i| E::from_f64(((i * 7919) % 1000) as f64 / 997.0 - 0.5))
         .collect();
-    let b: Vec<f32> = (0..k * n)
-        .map(|i| ((i * 104_729) % 1000) as f32 / 991.0 - 0.5)
+    let b: Vec<E> = (0..k * n)
+        .map(|i| E::from_f64(((i * 104_729) % 1000) as f64 / 991.0 - 0.5))
         .collect();
-    for layout in ["nt", "nn"] {
-        let mut full = vec![0.0f32; m * n];
-        let product = |rows: usize, a: &[f32], c: &mut [f32]| match layout {
-            "nt" => gemm::matmul_nt(rows, k, n, a, &b[..n * k], 0.0, c).unwrap(),
-            _ => gemm::matmul_nn(rows, k, n, a, &b, 0.0, c).unwrap(),
+    for layout in ["nt", "nn", "tn measured"] {
+        let mut full = vec![E::ZERO; m * n];
+        let product = |rows: usize, a: &[E], c: &mut [E]| match layout {
+            "nt" => gemm::matmul_nt(rows, k, n, a, &b, E::ZERO, c).unwrap(),
+            "nn" => gemm::matmul_nn(rows, k, n, a, &b, E::ZERO, c).unwrap(),
+            _ => {
+                // Aᵀ stored: A's rows as columns.
+                let at: Vec<E> = (0..k * rows)
+                    .map(|i| a[(i % rows) * k + i / rows])
+                    .collect();
+                let (finite, top) =
+                    gemm::matmul_tn_measured(rows, k, n, &at, &b, E::ZERO, c).unwrap();
+                let want = c.iter().fold(E::ZERO, |t, v| t.max(v.abs()));
+                assert!(finite && top == want, "{layout}: the measured maximum");
+            }
         };
         product(m, &a, &mut full);
-        for i0 in [0, 40, 160, 260] {
-            let mut band = vec![0.0f32; 40 * n];
+        for i0 in [0, 40, m / 2, m - 40] {
+            let mut band = vec![E::ZERO; 40 * n];
             product(40, &a[i0 * k..(i0 + 40) * k], &mut band);
             assert!(
                 band == full[i0 * n..(i0 + 40) * n],
-                "{layout}: rows {i0}..{} differ from the split product",
+                "{layout} {} {m}x{k}x{n}: rows {i0}..{} differ from the split product",
+                E::NAME,
                 i0 + 40
             );
         }
     }
-    eprintln!("pool threads: {}", parallel::threads());
 }
 
 /// Values in [-1, 1), one NaN-free pattern per seed.

@@ -26,4 +26,5 @@ pub mod parallel;
 pub mod pointwise;
 pub mod reduce;
 pub mod rowwise;
+#[cfg(feature = "alloc")]
 pub(crate) mod sigmoid;

@@ -193,32 +193,155 @@ fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) 
     })
 }
 
-/// The product in `parts` bands of rows of C, one per pool thread.
+/// The product in `parts` bands of rows of C, one per pool thread, all
+/// reading one packing of B (BLIS's way): first the parts pack B's panels
+/// together, each a share, into a buffer of the calling thread; then each
+/// computes its band, packing only its rows of A. Packed per part, B was
+/// packed `parts` times: for the 784-256 layer of the MNIST-size step, B's
+/// 200k weights against 50k values of A per part.
 #[cfg(feature = "std")]
 fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
+    let kernel = Kernel::choose(isa);
+    let nr = kernel.nr::<E>();
     let (rest, c) = op.take_c();
-    let (m, n, a, sa) = (rest.m, rest.n, rest.a, rest.sa);
-    let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
-    over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
-        let op = Operands {
-            m: c.len() / n,
-            a: &a[part * rows * sa.0..],
-            c,
-            ..rest
-        };
-        serial(op, isa, scan)
+    let (m, k, n, a, sa) = (rest.m, rest.k, rest.n, rest.a, rest.sa);
+    let panels = shared_panels(k, n, nr).count();
+    let len: usize = shared_panels(k, n, nr).map(|(_, _, _, kc)| nr * kc).sum();
+    E::with_workspace(crate::Workspace::SharedB, len, |shared| {
+        // The shares: parts * panels / parts panels each, split where they
+        // begin.
+        let first = |part: usize| part * panels / parts;
+        let mut shares: [&mut [E]; super::parallel::MAX_THREADS] = Default::default();
+        let (mut rest_of, mut at, mut next) = (&mut *shared, 0, 1);
+        for (g, (_, _, _, kc)) in shared_panels(k, n, nr).enumerate() {
+            while next < parts && g == first(next) {
+                let (share, tail) = core::mem::take(&mut rest_of).split_at_mut(at);
+                shares[next - 1] = share;
+                (rest_of, at, next) = (tail, 0, next + 1);
+            }
+            at += nr * kc;
+        }
+        shares[next - 1] = rest_of;
+        over_bands(shares.into_iter().take(parts), parts, &|part, out| {
+            let op = Operands {
+                m: 0,
+                a: &[],
+                c: &mut [],
+                ..rest
+            };
+            let from = PackedB::Panels {
+                first: first(part),
+                out,
+            };
+            dispatch(op, &mut [], &mut [], from, kernel, false)
+        });
+        let shared: &[E] = shared;
+        let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
+        over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
+            let op = Operands {
+                m: c.len() / n,
+                a: &a[part * rows * sa.0..],
+                c,
+                ..rest
+            };
+            E::with_workspace(crate::Workspace::Packing, a_workspace(&op), |ap| {
+                dispatch(op, ap, &mut [], PackedB::Shared(shared), kernel, scan)
+            })
+        })
     })
 }
 
 /// The product on this thread, in its packing workspace.
 /// With `scan`, each tile of C is measured as it is stored (see `blocked`).
 fn serial<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
-    let a_len = (MC.min(op.m) + MAX_MR) * KC.min(op.k);
+    let a_len = a_workspace(&op);
     let b_len = (NC.min(op.n) + MAX_NR) * KC.min(op.k);
-    E::with_workspace(a_len + b_len, |ws| {
+    E::with_workspace(crate::Workspace::Packing, a_len + b_len, |ws| {
         let (ap, bp) = ws.split_at_mut(a_len);
-        dispatch(op, ap, bp, isa, scan)
+        dispatch(op, ap, bp, PackedB::Here, Kernel::choose(isa), scan)
     })
+}
+
+/// The packing workspace A's panels need.
+fn a_workspace<E>(op: &Operands<'_, E>) -> usize {
+    (MC.min(op.m) + MAX_MR) * KC.min(op.k)
+}
+
+/// Where a product's packed panels of B come from.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
+enum PackedB<'s, E> {
+    /// Packed by this thread into its workspace, one `KC x NC` slice at a
+    /// time, as the loops reach it.
+    Here,
+    /// No product: only the panels of B's shared packing (see
+    /// [`shared_panels`]) from number `first` on that fit in `out`, packed
+    /// into `out`: one part's share of packing B for every part.
+    Panels { first: usize, out: &'s mut [E] },
+    /// Already packed, all of B, laid out as [`shared_panels`] lists them.
+    Shared(&'s [E]),
+}
+
+/// The panels of B packed once for all parts of a shared product, in memory
+/// order: `(column, lines, pc, kc)` for each panel of `nr` columns, by
+/// `NC`-wide block, then `KC`-deep slice, then column, as [`blocked`] reads
+/// them. A panel takes `nr * kc` elements; the `(jc, pc)` slice starts at
+/// [`shared_offset`].
+fn shared_panels(
+    k: usize,
+    n: usize,
+    nr: usize,
+) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    (0..n).step_by(NC).flat_map(move |jc| {
+        let nc = NC.min(n - jc);
+        (0..k).step_by(KC).flat_map(move |pc| {
+            let kc = KC.min(k - pc);
+            (0..nc)
+                .step_by(nr)
+                .map(move |j| (jc + j, nr.min(nc - j), pc, kc))
+        })
+    })
+}
+
+/// Where the `(jc, pc)` slice (`nc` columns wide) of [`shared_panels`] starts:
+/// the `NC`-wide blocks before it are whole, and so are its `KC`-deep slices
+/// before `pc`.
+fn shared_offset(jc: usize, pc: usize, k: usize, nc: usize, nr: usize) -> usize {
+    (jc / NC) * NC.next_multiple_of(nr) * k + pc * nc.next_multiple_of(nr)
+}
+
+/// Packs the panels of [`shared_panels`] from number `first` on into `out`,
+/// as many as fill it.
+///
+/// # Safety
+/// The CPU must support the instruction set of `K` (whose transpose it uses).
+#[inline(always)]
+unsafe fn pack_panels<E: Float, K: Micro<E>>(
+    k: usize,
+    n: usize,
+    b: &[E],
+    sb: (usize, usize),
+    first: usize,
+    out: &mut [E],
+) {
+    let nr = K::NR;
+    let mut at = 0;
+    for (col, lines, pc, kc) in shared_panels(k, n, nr).skip(first) {
+        let Some(dst) = out.get_mut(at..at + nr * kc) else {
+            return;
+        };
+        // SAFETY: the caller guarantees K's instruction set.
+        unsafe {
+            pack::<E, K>(
+                kc,
+                lines,
+                nr,
+                &b[pc * sb.0 + col * sb.1..],
+                (sb.1, sb.0),
+                dst,
+            )
+        };
+        at += nr * kc;
+    }
 }
 
 /// `Some` view of `s` as `&[T]` when `E` is `T`.
@@ -238,18 +361,31 @@ pub(crate) fn same_mut<E: 'static, T: 'static>(s: &mut [E]) -> Option<&mut [T]> 
         .then(|| unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<T>(), s.len()) })
 }
 
+/// [`dispatch`]'s arguments with a concrete element type.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+type Concrete<'a, T> = (Operands<'a, T>, &'a mut [T], &'a mut [T], PackedB<'a, T>);
+
 /// The same operands with `E` seen as the concrete `T` (which it is).
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn concrete<'a, E: Float, T: Float>(
     op: Operands<'a, E>,
     ap: &'a mut [E],
     bp: &'a mut [E],
-) -> Option<(Operands<'a, T>, &'a mut [T], &'a mut [T])> {
+    from: PackedB<'a, E>,
+) -> Option<Concrete<'a, T>> {
     let a = same::<E, T>(op.a)?;
     let b = same::<E, T>(op.b)?;
     let c = same_mut::<E, T>(op.c)?;
     let ap = same_mut::<E, T>(ap)?;
     let bp = same_mut::<E, T>(bp)?;
+    let from = match from {
+        PackedB::Here => PackedB::Here,
+        PackedB::Panels { first, out } => PackedB::Panels {
+            first,
+            out: same_mut::<E, T>(out)?,
+        },
+        PackedB::Shared(all) => PackedB::Shared(same::<E, T>(all)?),
+    };
     let beta = T::from_f64(op.beta.to_f64());
     Some((
         Operands {
@@ -265,66 +401,103 @@ fn concrete<'a, E: Float, T: Float>(
         },
         ap,
         bp,
+        from,
     ))
 }
 
-#[cfg_attr(
-    not(all(feature = "std", target_arch = "x86_64")),
-    allow(unused_variables)
-)]
+/// The micro-kernel family a product runs with: chosen once from the
+/// instruction set, so that a shared product's parts and the packing of its
+/// shared B (whose panel width is the kernel's `NR`) agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    /// AVX-512F kernels ([`Avx512F32`](super::kernels::x86::Avx512F32), ...).
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx512,
+    /// AVX2 and FMA kernels.
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx2,
+    /// [`Portable`]`<4, 8>`.
+    Portable,
+}
+
+impl Kernel {
+    /// The best kernel for `isa` on this CPU.
+    fn choose(isa: Isa) -> Kernel {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if isa != Isa::Portable {
+            use crate::math::isa::{Level, level};
+            if isa == Isa::Best && level() == Level::Avx512 {
+                return Kernel::Avx512;
+            }
+            if level() != Level::Portable
+                && std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+            {
+                return Kernel::Avx2;
+            }
+        }
+        let _ = isa;
+        Kernel::Portable
+    }
+
+    /// The panel width (`NR`) of this kernel for `E`.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    fn nr<E: Float>(self) -> usize {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            use super::kernels::x86::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
+            let f32 = TypeId::of::<E>() == TypeId::of::<f32>();
+            match self {
+                Kernel::Avx512 if f32 => return <Avx512F32 as Micro<f32>>::NR,
+                Kernel::Avx512 => return <Avx512F64 as Micro<f64>>::NR,
+                Kernel::Avx2 if f32 => return <Avx2F32 as Micro<f32>>::NR,
+                Kernel::Avx2 => return <Avx2F64 as Micro<f64>>::NR,
+                Kernel::Portable => {}
+            }
+        }
+        <Portable<4, 8> as Micro<E>>::NR
+    }
+}
+
 fn dispatch<E: Float>(
     op: Operands<'_, E>,
     ap: &mut [E],
     bp: &mut [E],
-    isa: Isa,
+    from: PackedB<'_, E>,
+    kernel: Kernel,
     scan: bool,
 ) -> E::AbsBits {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if isa != Isa::Portable {
+    if kernel != Kernel::Portable {
         use super::kernels::x86::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
-        use crate::math::isa::{Level, level};
-        if isa == Isa::Best && level() == Level::Avx512 {
-            if TypeId::of::<E>() == TypeId::of::<f32>() {
-                if let Some((op, ap, bp)) = concrete::<E, f32>(op, ap, bp) {
-                    // SAFETY: the CPU supports AVX-512F (checked above).
-                    return same_bits::<f32, E>(unsafe {
-                        blocked_avx512::<f32, Avx512F32>(op, ap, bp, scan)
-                    });
+        let f32 = TypeId::of::<E>() == TypeId::of::<f32>();
+        if f32 {
+            let Some((op, ap, bp, from)) = concrete::<E, f32>(op, ap, bp, from) else {
+                unreachable!("E is f32")
+            };
+            // SAFETY: `Kernel::choose` picked the kernel because the CPU
+            // supports its instruction set.
+            return same_bits::<f32, E>(unsafe {
+                match kernel {
+                    Kernel::Avx512 => blocked_avx512::<f32, Avx512F32>(op, ap, bp, from, scan),
+                    _ => blocked_avx2::<f32, Avx2F32>(op, ap, bp, from, scan),
                 }
-                return E::AbsBits::default();
-            }
-            if let Some((op, ap, bp)) = concrete::<E, f64>(op, ap, bp) {
-                // SAFETY: the CPU supports AVX-512F (checked above).
-                return same_bits::<f64, E>(unsafe {
-                    blocked_avx512::<f64, Avx512F64>(op, ap, bp, scan)
-                });
-            }
-            return E::AbsBits::default();
+            });
         }
-        if level() != Level::Portable
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            if TypeId::of::<E>() == TypeId::of::<f32>() {
-                if let Some((op, ap, bp)) = concrete::<E, f32>(op, ap, bp) {
-                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
-                    return same_bits::<f32, E>(unsafe {
-                        blocked_avx2::<f32, Avx2F32>(op, ap, bp, scan)
-                    });
-                }
-                return E::AbsBits::default();
+        let Some((op, ap, bp, from)) = concrete::<E, f64>(op, ap, bp, from) else {
+            unreachable!("a Float that is not f32 is f64")
+        };
+        // SAFETY: as above.
+        return same_bits::<f64, E>(unsafe {
+            match kernel {
+                Kernel::Avx512 => blocked_avx512::<f64, Avx512F64>(op, ap, bp, from, scan),
+                _ => blocked_avx2::<f64, Avx2F64>(op, ap, bp, from, scan),
             }
-            if let Some((op, ap, bp)) = concrete::<E, f64>(op, ap, bp) {
-                // SAFETY: the CPU supports AVX2 and FMA (checked above).
-                return same_bits::<f64, E>(unsafe {
-                    blocked_avx2::<f64, Avx2F64>(op, ap, bp, scan)
-                });
-            }
-            return E::AbsBits::default();
-        }
+        });
     }
+    let _ = kernel;
     // SAFETY: the portable kernel needs no CPU feature.
-    unsafe { blocked::<E, Portable<4, 8>>(op, ap, bp, scan) }
+    unsafe { blocked::<E, Portable<4, 8>>(op, ap, bp, from, scan) }
 }
 
 /// `T::AbsBits` as `E::AbsBits`, for `E` that is `T` (`dispatch` calls
@@ -345,11 +518,12 @@ unsafe fn blocked_avx512<E: Float, K: Micro<E>>(
     op: Operands<'_, E>,
     ap: &mut [E],
     bp: &mut [E],
+    from: PackedB<'_, E>,
     scan: bool,
 ) -> E::AbsBits {
     // SAFETY: the caller guarantees AVX-512F, the instruction set of the
     // AVX-512 micro-kernels this is called with.
-    unsafe { blocked::<E, K>(op, ap, bp, scan) }
+    unsafe { blocked::<E, K>(op, ap, bp, from, scan) }
 }
 
 /// [`blocked`] compiled for AVX2 and FMA as a whole (see [`blocked_avx512`]).
@@ -362,11 +536,12 @@ unsafe fn blocked_avx2<E: Float, K: Micro<E>>(
     op: Operands<'_, E>,
     ap: &mut [E],
     bp: &mut [E],
+    from: PackedB<'_, E>,
     scan: bool,
 ) -> E::AbsBits {
     // SAFETY: the caller guarantees AVX2 and FMA, the instruction set of
     // the AVX2 micro-kernels this is called with.
-    unsafe { blocked::<E, K>(op, ap, bp, scan) }
+    unsafe { blocked::<E, K>(op, ap, bp, from, scan) }
 }
 
 /// The blocked loops around the micro-kernel `K`.
@@ -378,6 +553,7 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
     op: Operands<'_, E>,
     ap: &mut [E],
     bp: &mut [E],
+    from: PackedB<'_, E>,
     scan: bool,
 ) -> E::AbsBits {
     let Operands {
@@ -392,6 +568,15 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
         c,
     } = op;
     let (mr, nr) = (K::MR, K::NR);
+    let mut from = match from {
+        PackedB::Panels { first, out } => {
+            // SAFETY: the caller guarantees K's instruction set.
+            unsafe { pack_panels::<E, K>(k, n, b, sb, first, out) };
+            return E::AbsBits::default();
+        }
+        PackedB::Here => Ok(bp),
+        PackedB::Shared(all) => Err(all),
+    };
     let mut tile = [E::ZERO; MAX_MR * MAX_NR];
     // The measurement keeps one maximum per column of a tile, reduced once
     // at the end: a maximum per stored row took a horizontal reduction per
@@ -401,8 +586,15 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
         let nc = NC.min(n - jc);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            // SAFETY: the caller guarantees K's instruction set.
-            unsafe { pack::<E, K>(kc, nc, nr, &b[pc * sb.0 + jc * sb.1..], (sb.1, sb.0), bp) };
+            let bp: &[E] = match &mut from {
+                Ok(bp) => {
+                    let src = &b[pc * sb.0 + jc * sb.1..];
+                    // SAFETY: the caller guarantees K's instruction set.
+                    unsafe { pack::<E, K>(kc, nc, nr, src, (sb.1, sb.0), bp) };
+                    bp
+                }
+                Err(all) => &all[shared_offset(jc, pc, k, nc, nr)..],
+            };
             let beta = if pc == 0 { beta } else { E::ONE };
             // C's final values are stored in the last pass over k: measured
             // then, as each tile is stored (in L1).
