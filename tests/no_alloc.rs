@@ -124,6 +124,31 @@ fn two_layer_step_and_a_shorter_last_batch_allocate_nothing() {
 }
 
 #[test]
+fn a_step_whose_products_are_shared_over_the_pool_allocates_nothing_on_the_caller() {
+    // 128 x 784 x 256 is split over the pool where it has two threads: the
+    // calling thread then holds the packing of B that the parts share (and
+    // runs part 0). Workers' own buffers are per thread and not counted here.
+    type Net = seq!(@type Linear<784, 256, f32>, ReLU, Linear<256, 10, f32>);
+    let x = Batch::<f32, 784>::from_flat(&vec![0.01; 128 * 784]).unwrap();
+    let t = Batch::<f32, 10>::from_flat(&vec![0.5; 128 * 10]).unwrap();
+    let mut trainer = Trainer::new(
+        Net::initialize(&mut forma::rng(0)),
+        SumSquares,
+        Sgd::new(1e-6).unwrap(),
+    );
+    trainer.step(&x, &t).unwrap();
+    trainer.step(&x, &t).unwrap();
+    assert_eq!(
+        allocations_during(|| {
+            for _ in 0..3 {
+                trainer.step(&x, &t).unwrap();
+            }
+        }),
+        0
+    );
+}
+
+#[test]
 fn classifier_with_adam_allocates_nothing_after_the_first_step() {
     let x = Batch::<f32, 8>::from_flat(
         &(0..32 * 8)
