@@ -81,11 +81,19 @@ pub(crate) enum Isa {
 }
 
 /// Below this many multiply-adds times the element size in bytes a product
-/// runs on the calling thread: about 12M f32 or 6M f64 multiply-adds, some
-/// 100 µs of one core's work, where sharing it (waking a worker, packing `B`
-/// twice) started to pay in measurements on a 2-vCPU machine (2026-11-22).
+/// runs on the calling thread, with kernels that [share B](Kernel::shares_b):
+/// about 4M f32 or 2M f64 multiply-adds, some 50 µs of one AVX2 core's work.
+/// Lowered from 48 MB when the parts began sharing B: on a 2-vCPU Zen 3
+/// (2026-12-02, medians of alternating runs) the 64x1000-100-10 step's
+/// products then split too (its step 548 -> 366 µs at 2 threads) and the
+/// MNIST-size step's 128x256x128 ones (1.62 -> 1.30 ms).
 #[cfg(feature = "std")]
-const PARALLEL_MIN_BYTES: usize = 48 << 20;
+const PARALLEL_MIN_BYTES: usize = 16 << 20;
+/// [`PARALLEL_MIN_BYTES`] for kernels whose parts each pack B: the 48 MB
+/// measured best on a 2-vCPU Zen 4 with AVX-512 (2026-11-22; from 16 MB its
+/// 64x1000 step went 290 -> 317 µs, 2026-12-01).
+#[cfg(feature = "std")]
+const PARALLEL_MIN_BYTES_OWN_B: usize = 48 << 20;
 /// Each part of a shared product has at least this many rows of C.
 #[cfg(feature = "std")]
 const PARALLEL_MIN_ROWS: usize = 32;
@@ -128,7 +136,11 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::Ab
     if (op.m.saturating_mul(op.k))
         .saturating_mul(op.n)
         .saturating_mul(core::mem::size_of::<E>())
-        >= PARALLEL_MIN_BYTES
+        >= if Kernel::choose(isa).shares_b() {
+            PARALLEL_MIN_BYTES
+        } else {
+            PARALLEL_MIN_BYTES_OWN_B
+        }
     {
         let parts = super::parallel::threads().min(op.m / PARALLEL_MIN_ROWS);
         if parts >= 2 {
@@ -193,18 +205,29 @@ fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) 
     })
 }
 
-/// The product in `parts` bands of rows of C, one per pool thread, all
-/// reading one packing of B (BLIS's way): first the parts pack B's panels
-/// together, each a share, into a buffer of the calling thread; then each
-/// computes its band, packing only its rows of A. Packed per part, B was
-/// packed `parts` times: for the 784-256 layer of the MNIST-size step, B's
-/// 200k weights against 50k values of A per part.
+/// The product in `parts` bands of rows of C, one per pool thread. Where the
+/// kernel [shares B](Kernel::shares_b), all parts read one packing of B
+/// (BLIS's way): first the parts pack B's panels together, each a share,
+/// into a buffer of the calling thread; then each computes its band, packing
+/// only its rows of A. Otherwise each part packs all of B for itself.
 #[cfg(feature = "std")]
 fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
     let kernel = Kernel::choose(isa);
-    let nr = kernel.nr::<E>();
     let (rest, c) = op.take_c();
     let (m, k, n, a, sa) = (rest.m, rest.k, rest.n, rest.a, rest.sa);
+    let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
+    if !kernel.shares_b() {
+        return over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
+            let op = Operands {
+                m: c.len() / n,
+                a: &a[part * rows * sa.0..],
+                c,
+                ..rest
+            };
+            serial(op, isa, scan)
+        });
+    }
+    let nr = kernel.nr::<E>();
     let panels = shared_panels(k, n, nr).count();
     let len: usize = shared_panels(k, n, nr).map(|(_, _, _, kc)| nr * kc).sum();
     E::with_workspace(crate::Workspace::SharedB, len, |shared| {
@@ -236,7 +259,6 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
             dispatch(op, &mut [], &mut [], from, kernel, false)
         });
         let shared: &[E] = shared;
-        let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
         over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
             let op = Operands {
                 m: c.len() / n,
@@ -438,6 +460,25 @@ impl Kernel {
         }
         let _ = isa;
         Kernel::Portable
+    }
+
+    /// Whether the parts of a split product share one packing of B rather
+    /// than each packing all of it. Measured on two 2-vCPU machines: on a
+    /// Zen 3 (AVX2, 512 KB of L2 a core; 2026-12-02) sharing took the
+    /// MNIST-size step at 2 threads from 1.50 to 1.41 ms and batch-1024
+    /// inference from 4.23 to 3.96 ms; on a Zen 4 (AVX-512, 1 MB of L2;
+    /// 2026-12-01) it made the MNIST-size step slower, 898 -> 980 µs, where
+    /// a part's own packed B (800 KB for the 784x256 layer) stays in its L2
+    /// and half of a shared one comes from the other core. The instruction
+    /// set stands in for the cache size here: the AVX-512 machines measured
+    /// have the larger L2.
+    #[cfg(feature = "std")]
+    fn shares_b(self) -> bool {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if self == Kernel::Avx512 {
+            return false;
+        }
+        true
     }
 
     /// The panel width (`NR`) of this kernel for `E`.
