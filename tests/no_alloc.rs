@@ -136,6 +136,9 @@ fn a_step_whose_products_are_shared_over_the_pool_allocates_nothing_on_the_calle
         SumSquares,
         Sgd::new(1e-6).unwrap(),
     );
+    if forma::core::math::parallel::threads() < 2 {
+        eprintln!("one thread: products are not split, the split path went untested");
+    }
     trainer.step(&x, &t).unwrap();
     trainer.step(&x, &t).unwrap();
     assert_eq!(

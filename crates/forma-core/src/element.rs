@@ -13,7 +13,8 @@ pub enum Workspace {
     /// A product's packed panels of A and B (each thread its own).
     Packing = 0,
     /// The whole of B packed once for every thread of a shared product,
-    /// held by the calling thread while the parts run.
+    /// held by the calling thread while the parts run (at most 32 MB; it
+    /// keeps its largest size for the thread's later products).
     SharedB = 1,
 }
 

@@ -541,13 +541,9 @@ crate::math::isa::multiversion! {
     /// [`epilogue`] with the width a constant (a `Linear`'s): rows are arrays,
     /// so a small layer's loop is unrolled as its product's is. `N > 0`.
     fn fixed_epilogue<E: Float; const N: usize>(y: &mut [E], bias: &[E], kind: BiasKind, act: Activation) -> () = fixed_epilogue_in,
-        small if match act {
-            // About thirty operations an element (`exp_fast` and a
-            // division): dispatching pays off from 8 elements (XOR's
-            // hidden layer: one AVX vector rather than two SSE ones).
-            Activation::Sigmoid => y.len() * 32,
-            _ => y.len(),
-        };
+        // A sigmoid picks its instruction set itself (`math::sigmoid`),
+        // from one vector on; the bias pass around it is short work.
+        small if y.len();
 }
 
 #[inline(always)]

@@ -94,6 +94,11 @@ const PARALLEL_MIN_BYTES: usize = 16 << 20;
 /// 64x1000 step went 290 -> 317 µs, 2026-12-01).
 #[cfg(feature = "std")]
 const PARALLEL_MIN_BYTES_OWN_B: usize = 48 << 20;
+/// The most memory B's packing shared by a split product's parts may take
+/// (the buffer stays with the calling thread, for its next products): 32 MB,
+/// a 2048 x 4096 f32 weight. Above it, each part packs B a slice at a time.
+#[cfg(feature = "std")]
+const SHARED_B_MAX_BYTES: usize = 32 << 20;
 /// Each part of a shared product has at least this many rows of C.
 #[cfg(feature = "std")]
 const PARALLEL_MIN_ROWS: usize = 32;
@@ -209,14 +214,18 @@ fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) 
 /// kernel [shares B](Kernel::shares_b), all parts read one packing of B
 /// (BLIS's way): first the parts pack B's panels together, each a share,
 /// into a buffer of the calling thread; then each computes its band, packing
-/// only its rows of A. Otherwise each part packs all of B for itself.
+/// only its rows of A. Otherwise (or when B's packing would take more than
+/// [`SHARED_B_MAX_BYTES`]) each part packs all of B for itself, a slice at a
+/// time.
 #[cfg(feature = "std")]
 fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
     let kernel = Kernel::choose(isa);
     let (rest, c) = op.take_c();
     let (m, k, n, a, sa) = (rest.m, rest.k, rest.n, rest.a, rest.sa);
     let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
-    if !kernel.shares_b() {
+    let nr = kernel.nr::<E>();
+    let len: usize = shared_panels(k, n, nr).map(|(_, _, _, kc)| nr * kc).sum();
+    if !kernel.shares_b() || len.saturating_mul(size_of::<E>()) > SHARED_B_MAX_BYTES {
         return over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
             let op = Operands {
                 m: c.len() / n,
@@ -227,9 +236,7 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
             serial(op, isa, scan)
         });
     }
-    let nr = kernel.nr::<E>();
     let panels = shared_panels(k, n, nr).count();
-    let len: usize = shared_panels(k, n, nr).map(|(_, _, _, kc)| nr * kc).sum();
     E::with_workspace(crate::Workspace::SharedB, len, |shared| {
         // The shares: parts * panels / parts panels each, split where they
         // begin.
@@ -256,7 +263,8 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
                 first: first(part),
                 out,
             };
-            dispatch(op, &mut [], &mut [], from, kernel, false)
+            // SAFETY: `kernel` came from `Kernel::choose`.
+            unsafe { dispatch(op, &mut [], &mut [], from, kernel, false) }
         });
         let shared: &[E] = shared;
         over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
@@ -266,8 +274,22 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
                 c,
                 ..rest
             };
-            E::with_workspace(crate::Workspace::Packing, a_workspace(&op), |ap| {
-                dispatch(op, ap, &mut [], PackedB::Shared(shared), kernel, scan)
+            // Sized as `serial` sizes it (only A's part is used), so that a
+            // later product of this shape run on one thread (a shorter
+            // last batch, say) finds the buffer grown already.
+            let (a_len, b_len) = workspace(&op);
+            E::with_workspace(crate::Workspace::Packing, a_len + b_len, |ws| {
+                // SAFETY: `kernel` came from `Kernel::choose`.
+                unsafe {
+                    dispatch(
+                        op,
+                        &mut ws[..a_len],
+                        &mut [],
+                        PackedB::Shared(shared),
+                        kernel,
+                        scan,
+                    )
+                }
             })
         })
     })
@@ -276,17 +298,19 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
 /// The product on this thread, in its packing workspace.
 /// With `scan`, each tile of C is measured as it is stored (see `blocked`).
 fn serial<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
-    let a_len = a_workspace(&op);
-    let b_len = (NC.min(op.n) + MAX_NR) * KC.min(op.k);
+    let (a_len, b_len) = workspace(&op);
     E::with_workspace(crate::Workspace::Packing, a_len + b_len, |ws| {
         let (ap, bp) = ws.split_at_mut(a_len);
-        dispatch(op, ap, bp, PackedB::Here, Kernel::choose(isa), scan)
+        // SAFETY: the kernel comes from `Kernel::choose`.
+        unsafe { dispatch(op, ap, bp, PackedB::Here, Kernel::choose(isa), scan) }
     })
 }
 
-/// The packing workspace A's panels need.
-fn a_workspace<E>(op: &Operands<'_, E>) -> usize {
-    (MC.min(op.m) + MAX_MR) * KC.min(op.k)
+/// The packing workspace a product's panels of A and of B (one `KC x NC`
+/// slice) need, in elements.
+fn workspace<E>(op: &Operands<'_, E>) -> (usize, usize) {
+    let kc = KC.min(op.k);
+    ((MC.min(op.m) + MAX_MR) * kc, (NC.min(op.n) + MAX_NR) * kc)
 }
 
 /// Where a product's packed panels of B come from.
@@ -349,7 +373,7 @@ unsafe fn pack_panels<E: Float, K: Micro<E>>(
     let mut at = 0;
     for (col, lines, pc, kc) in shared_panels(k, n, nr).skip(first) {
         let Some(dst) = out.get_mut(at..at + nr * kc) else {
-            return;
+            break;
         };
         // SAFETY: the caller guarantees K's instruction set.
         unsafe {
@@ -364,6 +388,13 @@ unsafe fn pack_panels<E: Float, K: Micro<E>>(
         };
         at += nr * kc;
     }
+    // A share ends where a panel does: anything else would leave stale
+    // values where the parts read B.
+    assert_eq!(
+        at,
+        out.len(),
+        "internal error: a share of B's packing is not whole panels"
+    );
 }
 
 /// `Some` view of `s` as `&[T]` when `E` is `T`.
@@ -487,20 +518,29 @@ impl Kernel {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
             use super::kernels::x86::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
+            // As `dispatch` runs them: another element type takes the
+            // portable kernel.
             let f32 = TypeId::of::<E>() == TypeId::of::<f32>();
+            let f64 = TypeId::of::<E>() == TypeId::of::<f64>();
             match self {
                 Kernel::Avx512 if f32 => return <Avx512F32 as Micro<f32>>::NR,
-                Kernel::Avx512 => return <Avx512F64 as Micro<f64>>::NR,
+                Kernel::Avx512 if f64 => return <Avx512F64 as Micro<f64>>::NR,
                 Kernel::Avx2 if f32 => return <Avx2F32 as Micro<f32>>::NR,
-                Kernel::Avx2 => return <Avx2F64 as Micro<f64>>::NR,
-                Kernel::Portable => {}
+                Kernel::Avx2 if f64 => return <Avx2F64 as Micro<f64>>::NR,
+                _ => {}
             }
         }
         <Portable<4, 8> as Micro<E>>::NR
     }
 }
 
-fn dispatch<E: Float>(
+/// The product (or, with [`PackedB::Panels`], a share of B's packing) with
+/// `kernel`'s micro-kernels.
+///
+/// # Safety
+/// `kernel` must come from [`Kernel::choose`] on this machine, which picks
+/// a kernel only when the CPU supports its instruction set.
+unsafe fn dispatch<E: Float>(
     op: Operands<'_, E>,
     ap: &mut [E],
     bp: &mut [E],
@@ -511,13 +551,12 @@ fn dispatch<E: Float>(
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if kernel != Kernel::Portable {
         use super::kernels::x86::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
-        let f32 = TypeId::of::<E>() == TypeId::of::<f32>();
-        if f32 {
+        if TypeId::of::<E>() == TypeId::of::<f32>() {
             let Some((op, ap, bp, from)) = concrete::<E, f32>(op, ap, bp, from) else {
                 unreachable!("E is f32")
             };
-            // SAFETY: `Kernel::choose` picked the kernel because the CPU
-            // supports its instruction set.
+            // SAFETY: the caller's promise: `Kernel::choose` picked the
+            // kernel because the CPU supports its instruction set.
             return same_bits::<f32, E>(unsafe {
                 match kernel {
                     Kernel::Avx512 => blocked_avx512::<f32, Avx512F32>(op, ap, bp, from, scan),
@@ -525,16 +564,20 @@ fn dispatch<E: Float>(
                 }
             });
         }
-        let Some((op, ap, bp, from)) = concrete::<E, f64>(op, ap, bp, from) else {
-            unreachable!("a Float that is not f32 is f64")
-        };
-        // SAFETY: as above.
-        return same_bits::<f64, E>(unsafe {
-            match kernel {
-                Kernel::Avx512 => blocked_avx512::<f64, Avx512F64>(op, ap, bp, from, scan),
-                _ => blocked_avx2::<f64, Avx2F64>(op, ap, bp, from, scan),
-            }
-        });
+        if TypeId::of::<E>() == TypeId::of::<f64>() {
+            let Some((op, ap, bp, from)) = concrete::<E, f64>(op, ap, bp, from) else {
+                unreachable!("E is f64")
+            };
+            // SAFETY: as above.
+            return same_bits::<f64, E>(unsafe {
+                match kernel {
+                    Kernel::Avx512 => blocked_avx512::<f64, Avx512F64>(op, ap, bp, from, scan),
+                    _ => blocked_avx2::<f64, Avx2F64>(op, ap, bp, from, scan),
+                }
+            });
+        }
+        // Another element type: the portable kernel, below. Its panel width
+        // is `Kernel::nr`'s for such a type too.
     }
     let _ = kernel;
     // SAFETY: the portable kernel needs no CPU feature.

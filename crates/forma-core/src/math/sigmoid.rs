@@ -18,7 +18,9 @@
 //! Each lane performs the scalar formula's operations in its order, with no
 //! fused multiply-add, so the result is the same bit for bit at every
 //! instruction-set level (tested below, and through the CPU device's
-//! elementwise tests under `FORMA_ISA`).
+//! elementwise tests under `FORMA_ISA`), NaN payloads aside: a NaN input
+//! gives a NaN, but which of two NaN operands a multiplication passes on
+//! may differ between the kernel and the compiled scalar code.
 
 use super::pointwise::Activation;
 use crate::Float;
@@ -233,6 +235,7 @@ mod x86 {
                 unsafe { _mm512_mask_storeu_ps(p, first(n), v) }
             }
             /// Lanes `0..n` set.
+            #[inline]
             fn first(n: usize) -> __mmask16 {
                 ((1u32 << n.min(16)) - 1) as __mmask16
             }
