@@ -257,14 +257,19 @@ impl LossKind {
         } else if rest > 0 {
             let half = E::from_f64(0.5);
             let (mut p, mut t, mut g) = ([half; 8], [half; 8], [E::ZERO; 8]);
-            p[..rest].copy_from_slice(&pred[tail..]);
-            t[..rest].copy_from_slice(&target[tail..]);
+            // Element loops, not `copy_from_slice`: with a length known only
+            // at run time those were `memcpy` calls, three a step for XOR.
+            for l in 0..rest {
+                (p[l], t[l]) = (pred[tail + l], target[tail + l]);
+            }
             for l in 0..8 {
                 let (v, d) = self.term(p[l], t[l]);
                 sums[l] += if l < rest { v } else { E::ZERO };
                 g[l] = scale * d;
             }
-            grad[tail..].copy_from_slice(&g[..rest]);
+            for (d, &v) in grad[tail..].iter_mut().zip(&g) {
+                *d = v;
+            }
         }
         scale * super::reduce::sum_lanes(sums)
     }
