@@ -94,25 +94,22 @@ impl<E: Float, const MR: usize, const NR: usize> Micro<E> for Portable<MR, NR> {
 )]
 pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if isa != Isa::Portable {
-        use crate::math::isa::{Level, level};
+    {
+        use super::packed::Kernel;
         // The forward X·Wᵀ of a few rows: explicit dot-product kernels,
         // eight outputs at a time (the portable loop keeps one vector of
         // partial sums per output, a chain bound by the addition's latency).
         let gemv = op.sb.0 == 1 && op.sa.1 == 1 && op.beta == E::ZERO;
-        let set = if isa == Isa::Best && level() == Level::Avx512 {
-            Some(x86::Gemv::Avx512)
-        } else if level() != Level::Portable
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            Some(x86::Gemv::Avx2)
-        } else {
-            None
+        // The same choice as the packed products' (one rule for both).
+        let set = match Kernel::choose(isa) {
+            Kernel::Avx512 => Some(x86::Gemv::Avx512),
+            Kernel::Avx2 => Some(x86::Gemv::Avx2),
+            Kernel::Portable => None,
         };
         if let Some(set) = set {
             let op = if gemv {
-                // SAFETY: the CPU supports `set` (checked just above).
+                // SAFETY: `Kernel::choose` picked `set` because the CPU
+                // supports it.
                 match unsafe { x86::gemv_rows(op, set) } {
                     None => return,
                     Some(op) => op,

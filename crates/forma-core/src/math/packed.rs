@@ -462,7 +462,7 @@ fn concrete<'a, E: Float, T: Float>(
 /// instruction set, so that a shared product's parts and the packing of its
 /// shared B (whose panel width is the kernel's `NR`) agree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kernel {
+pub(crate) enum Kernel {
     /// AVX-512F kernels ([`Avx512F32`](super::kernels::x86::Avx512F32), ...).
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     Avx512,
@@ -474,8 +474,9 @@ enum Kernel {
 }
 
 impl Kernel {
-    /// The best kernel for `isa` on this CPU.
-    fn choose(isa: Isa) -> Kernel {
+    /// The best kernel for `isa` on this CPU (the few-row products of
+    /// `kernels::small_m` follow it too).
+    pub(crate) fn choose(isa: Isa) -> Kernel {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         if isa != Isa::Portable {
             use crate::math::isa::{Level, level};
