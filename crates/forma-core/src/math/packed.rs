@@ -81,15 +81,15 @@ pub(crate) enum Isa {
 }
 
 /// Below this many multiply-adds times the element size in bytes a product
-/// runs on the calling thread, with kernels that [share B](Kernel::shares_b):
-/// about 4M f32 or 2M f64 multiply-adds, some 50 µs of one AVX2 core's work.
+/// runs on the calling thread where its parts would share B
+/// ([`shared_b_len`]): about 4M f32 or 2M f64 multiply-adds, some 50 µs of one AVX2 core's work.
 /// Lowered from 48 MB when the parts began sharing B: on a 2-vCPU Zen 3
 /// (2026-12-02, medians of alternating runs) the 64x1000-100-10 step's
 /// products then split too (its step 548 -> 366 µs at 2 threads) and the
 /// MNIST-size step's 128x256x128 ones (1.62 -> 1.30 ms).
 #[cfg(feature = "std")]
 const PARALLEL_MIN_BYTES: usize = 16 << 20;
-/// [`PARALLEL_MIN_BYTES`] for kernels whose parts each pack B: the 48 MB
+/// [`PARALLEL_MIN_BYTES`] for products whose parts each pack B: the 48 MB
 /// measured best on a 2-vCPU Zen 4 with AVX-512 (2026-11-22; from 16 MB its
 /// 64x1000 step went 290 -> 317 µs, 2026-12-01).
 #[cfg(feature = "std")]
@@ -99,6 +99,16 @@ const PARALLEL_MIN_BYTES_OWN_B: usize = 48 << 20;
 /// a 2048 x 4096 f32 weight. Above it, each part packs B a slice at a time.
 #[cfg(feature = "std")]
 const SHARED_B_MAX_BYTES: usize = 32 << 20;
+/// [`SHARED_B_MAX_BYTES`] for the AVX-512 kernels: 512 KB, half of one
+/// Zen 4 core's L2. Measured on a 2-vCPU Zen 4 (2026-12-02, medians of
+/// alternating runs, 2 threads): sharing B (400 KB) took the 64x1000-100-10
+/// f32 step from 358-385 to 305-317 µs, where each part packing all of B
+/// had cost more than the split saved; sharing 800 KB (the f64 step's B,
+/// the MNIST-size first layer's) was 1-12% slower than each part packing
+/// its own, and 4 MB (a 1024³ product's, packed up front, no longer in the
+/// cache a core computes from) 0-10% slower.
+#[cfg(feature = "std")]
+const SHARED_B_MAX_BYTES_AVX512: usize = 512 << 10;
 /// Each part of a shared product has at least this many rows of C.
 #[cfg(feature = "std")]
 const PARALLEL_MIN_ROWS: usize = 32;
@@ -141,7 +151,7 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::Ab
     if (op.m.saturating_mul(op.k))
         .saturating_mul(op.n)
         .saturating_mul(core::mem::size_of::<E>())
-        >= if Kernel::choose(isa).shares_b() {
+        >= if shared_b_len::<E>(Kernel::choose(isa), op.k, op.n).is_some() {
             PARALLEL_MIN_BYTES
         } else {
             PARALLEL_MIN_BYTES_OWN_B
@@ -167,6 +177,16 @@ fn top_bits<E: Float>(values: &[E]) -> E::AbsBits {
 /// (measured on a 784x256 layer, 2026-12-01).
 #[cfg(feature = "std")]
 const PARALLEL_ROW_MIN_BYTES: usize = 256 << 10;
+
+/// The length (in elements) of B's packing shared by the parts of a split
+/// `k x n` product with `kernel`, or `None` where each part packs its own
+/// (see [`Kernel::shared_b_max_bytes`]).
+#[cfg(feature = "std")]
+fn shared_b_len<E: Float>(kernel: Kernel, k: usize, n: usize) -> Option<usize> {
+    let nr = kernel.nr::<E>();
+    let len: usize = shared_panels(k, n, nr).map(|(_, _, _, kc)| nr * kc).sum();
+    (len.saturating_mul(size_of::<E>()) <= kernel.shared_b_max_bytes()).then_some(len)
+}
 
 /// Runs `f(part, band)` on each band of C over the pool and returns the
 /// largest of the [`Float::abs_bits`] maxima the parts return.
@@ -210,13 +230,12 @@ fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) 
     })
 }
 
-/// The product in `parts` bands of rows of C, one per pool thread. Where the
-/// kernel [shares B](Kernel::shares_b), all parts read one packing of B
-/// (BLIS's way): first the parts pack B's panels together, each a share,
-/// into a buffer of the calling thread; then each computes its band, packing
-/// only its rows of A. Otherwise (or when B's packing would take more than
-/// [`SHARED_B_MAX_BYTES`]) each part packs all of B for itself, a slice at a
-/// time.
+/// The product in `parts` bands of rows of C, one per pool thread. Where B
+/// is small enough to share ([`shared_b_len`]), all parts read one packing
+/// of B (BLIS's way): first the parts pack B's panels together, each a
+/// share, into a buffer of the calling thread; then each computes its band,
+/// packing only its rows of A. Otherwise each part packs all of B for
+/// itself, a slice at a time.
 #[cfg(feature = "std")]
 fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
     let kernel = Kernel::choose(isa);
@@ -224,8 +243,7 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
     let (m, k, n, a, sa) = (rest.m, rest.k, rest.n, rest.a, rest.sa);
     let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
     let nr = kernel.nr::<E>();
-    let len: usize = shared_panels(k, n, nr).map(|(_, _, _, kc)| nr * kc).sum();
-    if !kernel.shares_b() || len.saturating_mul(size_of::<E>()) > SHARED_B_MAX_BYTES {
+    let Some(len) = shared_b_len::<E>(kernel, k, n) else {
         return over_bands(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
             let op = Operands {
                 m: c.len() / n,
@@ -235,7 +253,7 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
             };
             serial(op, isa, scan)
         });
-    }
+    };
     let panels = shared_panels(k, n, nr).count();
     E::with_workspace(crate::Workspace::SharedB, len, |shared| {
         // The shares: parts * panels / parts panels each, split where they
@@ -494,23 +512,22 @@ impl Kernel {
         Kernel::Portable
     }
 
-    /// Whether the parts of a split product share one packing of B rather
-    /// than each packing all of it. Measured on two 2-vCPU machines: on a
-    /// Zen 3 (AVX2, 512 KB of L2 a core; 2026-12-02) sharing took the
-    /// MNIST-size step at 2 threads from 1.50 to 1.41 ms and batch-1024
-    /// inference from 4.23 to 3.96 ms; on a Zen 4 (AVX-512, 1 MB of L2;
-    /// 2026-12-01) it made the MNIST-size step slower, 898 -> 980 µs, where
-    /// a part's own packed B (800 KB for the 784x256 layer) stays in its L2
-    /// and half of a shared one comes from the other core. The instruction
-    /// set stands in for the cache size here: the AVX-512 machines measured
-    /// have the larger L2.
+    /// The most bytes of packed B the parts of a split product share (one
+    /// packing of B, made by all parts together, rather than each packing
+    /// all of it a slice at a time). Measured on 2-vCPU machines: on a Zen 3
+    /// (AVX2, 512 KB of L2 a core; 2026-12-02) sharing took the MNIST-size
+    /// step at 2 threads from 1.50 to 1.41 ms and batch-1024 inference from
+    /// 4.23 to 3.96 ms; on a Zen 4 (AVX-512, 1 MB of L2) it pays while B
+    /// fits one core's L2 ([`SHARED_B_MAX_BYTES_AVX512`]). The instruction
+    /// set stands in for the cache here: the AVX-512 machines measured have
+    /// the larger L2.
     #[cfg(feature = "std")]
-    fn shares_b(self) -> bool {
+    fn shared_b_max_bytes(self) -> usize {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         if self == Kernel::Avx512 {
-            return false;
+            return SHARED_B_MAX_BYTES_AVX512;
         }
-        true
+        SHARED_B_MAX_BYTES
     }
 
     /// The panel width (`NR`) of this kernel for `E`.
