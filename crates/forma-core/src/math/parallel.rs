@@ -35,6 +35,10 @@ use std::time::{Duration, Instant};
 /// (README, Design notes).
 const SPIN: Duration = Duration::from_micros(1000);
 
+/// How long the caller of a split product, its own part done, watches for
+/// the other parts to end before sleeping until they have.
+const CALLER_SPIN: Duration = Duration::from_micros(200);
+
 /// The most threads (the caller included) a product is split over.
 pub const MAX_THREADS: usize = 8;
 
@@ -225,8 +229,20 @@ impl Finish<'_> {
         let untaken = job.parts - job.next;
         job.next = job.parts;
         job.remaining -= untaken;
+        // The parts are of a size, so the others end soon after this
+        // thread's: watch for them a while before sleeping, as an idle
+        // worker does (a sleeping caller takes a system call to wake).
+        let start = Instant::now();
         while job.remaining > 0 {
-            job = self.pool.done.wait(job).unwrap_or_else(|p| p.into_inner());
+            if start.elapsed() < CALLER_SPIN {
+                drop(job);
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                job = lock(&self.pool.job);
+            } else {
+                job = self.pool.done.wait(job).unwrap_or_else(|p| p.into_inner());
+            }
         }
         job.f = None;
         job.panicked
