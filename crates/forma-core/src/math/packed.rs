@@ -870,6 +870,16 @@ unsafe fn pack<E: Float, K: Micro<E>>(
             for (p, dst) in chunk.chunks_exact_mut(w).enumerate() {
                 dst.copy_from_slice(&src[p * ps + l0..p * ps + l0 + w]);
             }
+        } else if ls == 1 {
+            // The last panel, short: runs of `lines`, then zeros. (Element
+            // by element, with an index computed and checked for each, this
+            // was a fifth of a 50-30-1 training step on a Zen 4, whose
+            // 30-wide products are all one short panel of 32 for AVX-512.)
+            for (p, dst) in chunk.chunks_exact_mut(w).enumerate() {
+                let (have, zeros) = dst.split_at_mut(lines);
+                have.copy_from_slice(&src[p * ps + l0..p * ps + l0 + lines]);
+                zeros.fill(E::ZERO);
+            }
         } else if ps == 1 && K::BLOCK > 0 {
             // Each line is contiguous in p (A row-major, or B as the rows of
             // Bᵀ): a transpose, by the kernel's vector blocks of BLOCK lines
