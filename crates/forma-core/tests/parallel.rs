@@ -234,7 +234,10 @@ fn a_split_product_equals_its_rows_computed_alone() {
     // columns and a last KC-deep slice of 88: every edge of the shared
     // packing's layout.
     // The third has one panel of B in all, fewer than the parts (CI runs
-    // this test with FORMA_THREADS=3 too).
+    // this test with FORMA_THREADS=3 too). With the AVX-512 kernels, which
+    // share at most 512 KB of packed B, the first shape's f32 B (512 KB)
+    // and the third's are shared and the others each part packs for itself,
+    // so both paths are tested there as well.
     for (m, k, n) in [(300, 512, 256), (200, 600, 1100), (4096, 200, 10)] {
         split_equals_bands::<f32>(m, k, n);
         split_equals_bands::<f64>(m, k, n);

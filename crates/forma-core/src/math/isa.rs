@@ -17,9 +17,9 @@
 /// `name` calls `inner` compiled for AVX-512F (from [`AVX512_MIN`]), for
 /// AVX2 + FMA, or for the baseline, whichever the CPU supports; when the
 /// expression `LEN` (over the arguments) is below [`SMALL`], it runs `inner`
-/// inline instead: for a
-/// few elements the call and the feature test cost more than the loop (a
-/// tiny network's step checks a dozen values, in nanoseconds).
+/// inline instead: for a few elements the call and the feature test cost
+/// more than the loop (a tiny network's step checks a dozen values, in
+/// nanoseconds).
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident<$($g:ident: $b:path),*>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $inner:path, small if $len:expr;) => {
         $(#[$meta])*
@@ -105,7 +105,8 @@ pub(crate) use multiversion;
 /// The instruction set the `multiversion!` loops run with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
-    /// AVX-512F.
+    /// AVX-512F, with AVX2 and FMA (passes shorter than [`AVX512_MIN`]
+    /// run their AVX2 copy).
     Avx512,
     /// AVX2 and FMA.
     Avx2,

@@ -82,7 +82,8 @@ pub(crate) enum Isa {
 
 /// Below this many multiply-adds times the element size in bytes a product
 /// runs on the calling thread where its parts would share B
-/// ([`shared_b_len`]): about 4M f32 or 2M f64 multiply-adds, some 50 µs of one AVX2 core's work.
+/// ([`shared_b_len`]): about 4M f32 or 2M f64 multiply-adds, some 50 µs of
+/// one AVX2 core's work.
 /// Lowered from 48 MB when the parts began sharing B: on a 2-vCPU Zen 3
 /// (2026-12-02, medians of alternating runs) the 64x1000-100-10 step's
 /// products then split too (its step 548 -> 366 µs at 2 threads) and the
@@ -517,8 +518,8 @@ impl Kernel {
     /// all of it a slice at a time). Measured on 2-vCPU machines: on a Zen 3
     /// (AVX2, 512 KB of L2 a core; 2026-12-02) sharing took the MNIST-size
     /// step at 2 threads from 1.50 to 1.41 ms and batch-1024 inference from
-    /// 4.23 to 3.96 ms; on a Zen 4 (AVX-512, 1 MB of L2) it pays while B
-    /// fits one core's L2 ([`SHARED_B_MAX_BYTES_AVX512`]). The instruction
+    /// 4.23 to 3.96 ms; on a Zen 4 (AVX-512, 1 MB of L2) it paid only for
+    /// a B of at most half its L2 ([`SHARED_B_MAX_BYTES_AVX512`]). The instruction
     /// set stands in for the cache here: the AVX-512 machines measured have
     /// the larger L2.
     #[cfg(feature = "std")]
