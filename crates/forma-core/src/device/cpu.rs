@@ -816,8 +816,9 @@ mod isa_level_tests {
             LossKind::Bce,
             LossKind::BceWithLogits,
         ];
-        // Every tail length (n mod 8 from 0 to 7), and long runs.
-        for n in [2usize, 3, 5, 6, 7, 8, 9, 100, 301] {
+        // Every tail length (n mod 8 from 0 to 7), chunks of sixteen with
+        // and without a chunk of eight after them, and long runs.
+        for n in [2usize, 3, 5, 6, 7, 8, 9, 16, 24, 33, 100, 301] {
             for kind in kinds {
                 let mut pred = values::<E>(n, 9);
                 let target: Vec<E> = values::<E>(n, 10)

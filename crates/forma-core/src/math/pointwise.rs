@@ -223,10 +223,32 @@ impl LossKind {
         let scale: E = self.scale(n);
         let (pred, target, grad) = (&pred[..n], &target[..n], &mut grad[..n]);
         let mut sums = [E::ZERO; 8];
-        let chunks = grad
+        // Sixteen at a time, each sum taking its element of the first eight
+        // and then of the second: the order of the eight-wide loop below,
+        // with the terms computed sixteen wide (one AVX-512 vector of f32).
+        let wide = n - n % 16;
+        let chunks = grad[..wide]
+            .chunks_exact_mut(16)
+            .zip(pred[..wide].chunks_exact(16))
+            .zip(target[..wide].chunks_exact(16));
+        for ((g, p), t) in chunks {
+            let mut v = [E::ZERO; 16];
+            for l in 0..16 {
+                let d;
+                (v[l], d) = self.term(p[l], t[l]);
+                g[l] = scale * d;
+            }
+            for l in 0..8 {
+                sums[l] += v[l];
+            }
+            for l in 0..8 {
+                sums[l] += v[l + 8];
+            }
+        }
+        let chunks = grad[wide..]
             .chunks_exact_mut(8)
-            .zip(pred.chunks_exact(8))
-            .zip(target.chunks_exact(8));
+            .zip(pred[wide..].chunks_exact(8))
+            .zip(target[wide..].chunks_exact(8));
         for ((g, p), t) in chunks {
             for l in 0..8 {
                 let (v, d) = self.term(p[l], t[l]);
