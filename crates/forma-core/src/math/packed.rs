@@ -149,14 +149,13 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::Ab
         };
     }
     #[cfg(feature = "std")]
-    if (op.m.saturating_mul(op.k))
+    let bytes = (op.m.saturating_mul(op.k))
         .saturating_mul(op.n)
-        .saturating_mul(core::mem::size_of::<E>())
-        >= if shared_b_len::<E>(Kernel::choose(isa), op.k, op.n).is_some() {
-            PARALLEL_MIN_BYTES
-        } else {
-            PARALLEL_MIN_BYTES_OWN_B
-        }
+        .saturating_mul(core::mem::size_of::<E>());
+    #[cfg(feature = "std")]
+    if bytes >= PARALLEL_MIN_BYTES
+        && (bytes >= PARALLEL_MIN_BYTES_OWN_B
+            || shared_b_len::<E>(Kernel::choose(isa), op.k, op.n).is_some())
     {
         let parts = super::parallel::threads().min(op.m / PARALLEL_MIN_ROWS);
         if parts >= 2 {
@@ -185,7 +184,16 @@ const PARALLEL_ROW_MIN_BYTES: usize = 256 << 10;
 #[cfg(feature = "std")]
 fn shared_b_len<E: Float>(kernel: Kernel, k: usize, n: usize) -> Option<usize> {
     let nr = kernel.nr::<E>();
-    let len: usize = shared_panels(k, n, nr).map(|(_, _, _, kc)| nr * kc).sum();
+    // Each NC-wide block of columns, padded to whole panels, all k deep (as
+    // `shared_panels` lays them out).
+    let columns = (n / NC) * NC.next_multiple_of(nr) + (n % NC).next_multiple_of(nr);
+    let len = columns.saturating_mul(k);
+    debug_assert_eq!(
+        len,
+        shared_panels(k, n, nr)
+            .map(|(_, _, _, kc)| nr * kc)
+            .sum::<usize>()
+    );
     (len.saturating_mul(size_of::<E>()) <= kernel.shared_b_max_bytes()).then_some(len)
 }
 

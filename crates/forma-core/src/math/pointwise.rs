@@ -239,10 +239,7 @@ impl LossKind {
                 g[l] = scale * d;
             }
             for l in 0..8 {
-                sums[l] += v[l];
-            }
-            for l in 0..8 {
-                sums[l] += v[l + 8];
+                sums[l] = sums[l] + v[l] + v[l + 8];
             }
         }
         let chunks = grad[wide..]
