@@ -1,8 +1,11 @@
 //! Which device primitives a training step uses: a counting wrapper around
 //! the [`Cpu`] device shows that a `Linear` followed by an activation runs as
-//! one fused `linear_forward` (product, bias and activation in one pass), and
-//! that a leaky ReLU with a negative slope, whose derivative needs its input,
-//! is not fused.
+//! one fused `linear_forward` (product, bias and activation in one pass),
+//! that on a device that fuses input derivatives an activation followed by
+//! a `Linear` runs no backward pass of its own (the `Linear` carries its
+//! input gradient through it), bit for bit as when it does, and that a
+//! leaky ReLU with a negative slope, whose derivative needs its input, is
+//! not fused either way.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -11,13 +14,16 @@ use std::rc::Rc;
 use forma::core::{AdamStep, Axis, BiasKind, Binary, Layout, SgdStep};
 use forma::prelude::*;
 
-/// The Cpu device, counting each primitive it is asked for.
+/// The Cpu device, counting each primitive it is asked for. With `FUSES`,
+/// its `linear_backward_fixed` is the Cpu's, which carries an input
+/// gradient through an activation; without, it runs the trait's default
+/// steps through the counted primitives.
 #[derive(Clone, Default)]
-struct Counting {
+struct Counting<const FUSES: bool = false> {
     calls: Rc<RefCell<BTreeMap<&'static str, usize>>>,
 }
 
-impl Counting {
+impl<const FUSES: bool> Counting<FUSES> {
     fn count(&self, what: &'static str) {
         *self.calls.borrow_mut().entry(what).or_default() += 1;
     }
@@ -28,7 +34,7 @@ impl Counting {
 
 type Buf = [f32];
 
-impl forma::core::LabelStore for Counting {
+impl<const FUSES: bool> forma::core::LabelStore for Counting<FUSES> {
     type Labels = Vec<usize>;
     fn upload_labels(&self, labels: &[usize], classes: usize) -> Result<Vec<usize>> {
         Cpu.upload_labels(labels, classes)
@@ -38,9 +44,37 @@ impl forma::core::LabelStore for Counting {
     }
 }
 
-impl Device<f32> for Counting {
+impl<const FUSES: bool> Device<f32> for Counting<FUSES> {
     type Slice = [f32];
     type Buffer = Vec<f32>;
+    const FUSES_INPUT_DERIVATIVE: bool = FUSES;
+    fn linear_backward_fixed<const K: usize, const N: usize>(
+        &self,
+        m: usize,
+        x: &Buf,
+        w: &Buf,
+        dy: &Buf,
+        (gw, gb): (&mut Buf, &mut Buf),
+        kind: BiasKind,
+        dx: Option<&mut Buf>,
+        x_act: Activation,
+    ) -> Result<Option<f32>> {
+        self.count("linear_backward");
+        if FUSES {
+            return Cpu.linear_backward_fixed::<K, N>(m, x, w, dy, (gw, gb), kind, dx, x_act);
+        }
+        assert_eq!(
+            x_act,
+            Activation::Identity,
+            "an input derivative asked of a device without"
+        );
+        self.matmul(Layout::Tn, N, m, K, dy, x, gw)?;
+        self.bias_grad(m, N, dy, kind, gb)?;
+        if let Some(dx) = dx {
+            self.matmul(Layout::Nn, m, N, K, dy, w, dx)?;
+        }
+        Ok(None)
+    }
     fn name(&self) -> String {
         "counting CPU".into()
     }
@@ -203,11 +237,11 @@ impl Device<f32> for Counting {
     }
 }
 
-fn step_calls<M>(net: M) -> BTreeMap<&'static str, usize>
+fn step_calls<M, const FUSES: bool>(net: M) -> BTreeMap<&'static str, usize>
 where
-    M: Module<f32, Const<3>, Counting, Out = Const<1>>,
+    M: Module<f32, Const<3>, Counting<FUSES>, Out = Const<1>>,
 {
-    let dev = Counting::default();
+    let dev = Counting::<FUSES>::default();
     let x = Tensor::upload(&dev, &Batch::<f32, 3>::from_flat(&[0.5; 12]).unwrap()).unwrap();
     let y = Tensor::upload(&dev, &Batch::<f32, 1>::from_flat(&[1.0; 4]).unwrap()).unwrap();
     // Checks off: this counts the step's compute calls (the checks add
@@ -226,10 +260,11 @@ fn linear_then_activation_is_one_fused_forward() {
         Linear::<4, 1>::initialize(&mut rng(2)),
         ReLU
     );
-    let calls = step_calls(net);
+    let calls = step_calls::<_, false>(net);
     let want: BTreeMap<_, _> = [
         ("linear_forward", 2), // each Linear with its activation: no separate bias_act
         ("loss", 1),
+        ("linear_backward", 2),
         ("act_backward", 2),
         ("matmul", 3), // two weight gradients, one input gradient
         ("bias_grad", 2),
@@ -247,11 +282,149 @@ fn an_activation_that_needs_its_input_is_not_fused() {
         LeakyReLU::new(-0.2).unwrap(),
         Linear::<4, 1>::initialize(&mut rng(2))
     );
-    let calls = step_calls(net);
+    let calls = step_calls::<_, true>(net);
     assert_eq!(calls.get("linear_forward"), Some(&2));
     assert_eq!(
         calls.get("bias_act"),
         Some(&1),
         "the leaky ReLU runs on its own: {calls:?}"
     );
+    assert_eq!(
+        calls.get("act_backward"),
+        Some(&1),
+        "and so does its backward: {calls:?}"
+    );
+}
+
+#[test]
+fn an_activation_then_a_linear_has_no_backward_pass_of_its_own_where_the_device_fuses() {
+    let net = seq!(
+        Linear::<3, 4>::initialize(&mut rng(1)),
+        Sigmoid,
+        Linear::<4, 1>::initialize(&mut rng(2)),
+        ReLU
+    );
+    let calls = step_calls::<_, true>(net);
+    let want: BTreeMap<_, _> = [
+        ("linear_forward", 2),
+        ("loss", 1),
+        ("linear_backward", 2), // the second carries its input gradient through the Sigmoid
+        ("act_backward", 1),    // the last ReLU's, which no Linear follows
+        ("sgd", 4),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(calls, want);
+}
+
+/// Every parameter of a trained model, as bits.
+fn bits<M: forma::layers::Params<f32, [f32]>>(model: &M) -> Vec<u32> {
+    let mut out = Vec::new();
+    model.visit(&mut |p: &[f32]| out.extend(p.iter().map(|v| v.to_bits())));
+    out
+}
+
+/// Trains `net` for a few steps on a device that fuses input derivatives
+/// and on one that does not, and returns both models' parameters.
+fn trained_both_ways<M, const I: usize>(net: M) -> (Vec<u32>, Vec<u32>)
+where
+    M: Clone
+        + Module<f32, Const<I>, Counting<true>, Out = Const<2>>
+        + Module<f32, Const<I>, Counting<false>, Out = Const<2>>
+        + forma::layers::Params<f32, [f32]>,
+{
+    let rows = 7;
+    let x: Vec<f32> = (0..rows * I)
+        .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+        .collect();
+    let y: Vec<f32> = (0..rows * 2).map(|i| ((i * 11 % 5) as f32) / 4.0).collect();
+    let (x, y) = (
+        Batch::<f32, I>::from_flat(&x).unwrap(),
+        Batch::<f32, 2>::from_flat(&y).unwrap(),
+    );
+    fn train<M, D, const I: usize>(dev: D, net: M, x: &Batch<f32, I>, y: &Batch<f32, 2>) -> M
+    where
+        D: Device<f32, Slice = [f32]> + Clone,
+        M: Module<f32, Const<I>, D, Out = Const<2>> + forma::layers::Params<f32, [f32]>,
+    {
+        let (x, y) = (
+            Tensor::upload(&dev, x).unwrap(),
+            Tensor::upload(&dev, y).unwrap(),
+        );
+        let mut trainer = Trainer::on(dev, net, Mse, Sgd::new(0.3).unwrap());
+        for _ in 0..5 {
+            trainer.step(&x, &y).unwrap();
+        }
+        trainer.into_model()
+    }
+    let fused = train(Counting::<true>::default(), net.clone(), &x, &y);
+    let plain = train(Counting::<false>::default(), net, &x, &y);
+    (bits(&fused), bits(&plain))
+}
+
+/// Panics at the first parameter whose bits differ, naming it.
+fn same_bits(fused: &[u32], plain: &[u32], what: &str) {
+    assert_eq!(fused.len(), plain.len(), "{what}: parameter count");
+    if let Some(i) = (0..fused.len()).find(|&i| fused[i] != plain[i]) {
+        panic!(
+            "{what}: parameter {i} of {}: fused {} against {}",
+            fused.len(),
+            f32::from_bits(fused[i]),
+            f32::from_bits(plain[i])
+        );
+    }
+}
+
+#[test]
+fn carrying_the_gradient_through_an_activation_changes_no_bit() {
+    // Unrolled widths (a 5x6 weight) and packed ones (40x30, above the
+    // unrolled kernels' 512 elements, where the derivative is a pass after
+    // the product), after each activation that fuses.
+    macro_rules! both {
+        ($act:expr) => {{
+            let small = seq!(
+                Linear::<3, 5>::initialize(&mut rng(1)),
+                $act,
+                Linear::<5, 6>::initialize(&mut rng(2)),
+                $act,
+                Linear::<6, 2>::initialize(&mut rng(3))
+            );
+            let (fused, plain) = trained_both_ways::<_, 3>(small);
+            same_bits(&fused, &plain, &format!("unrolled, {:?}", $act));
+            let large = seq!(
+                Linear::<9, 40>::initialize(&mut rng(4)),
+                $act,
+                Linear::<40, 30>::initialize(&mut rng(5)),
+                $act,
+                Linear::<30, 2>::initialize(&mut rng(6))
+            );
+            let (fused, plain) = trained_both_ways::<_, 9>(large);
+            same_bits(&fused, &plain, &format!("packed, {:?}", $act));
+        }};
+    }
+    both!(Sigmoid);
+    both!(ReLU);
+    both!(Tanh);
+    both!(LeakyReLU::new(0.1).unwrap());
+    both!(Identity);
+}
+
+#[test]
+fn the_cpu_refuses_an_input_derivative_that_needs_its_input() {
+    let (x, w, dy) = ([0.5f32; 6], [0.25f32; 6], [1.0f32; 6]);
+    let (mut gw, mut gb, mut dx) = ([0.0f32; 6], [0.0f32; 3], [0.0f32; 6]);
+    let err = Cpu
+        .linear_backward_fixed::<2, 3>(
+            2,
+            &x,
+            &w,
+            &dy,
+            (&mut gw, &mut gb),
+            BiasKind::PerColumn,
+            Some(&mut dx),
+            Activation::LeakyReLU { slope: -0.2 },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("needs its input"), "{err}");
+    assert_eq!(dx, [0.0; 6], "nothing written");
 }

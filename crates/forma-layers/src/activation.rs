@@ -231,6 +231,38 @@ where
         Some(self.activation()).filter(|a| a.derivative_from_output())
     }
 
+    /// `(activation, next)` backward: where `next` (a `Linear`) can carry
+    /// its input gradient on through this activation, it writes this
+    /// layer's input gradient itself, from this layer's output.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn backward_then<B: forma_core::Dim, Next: crate::Module<E, Const<N>, D>>(
+        &self,
+        device: &D,
+        x: &forma_core::Tensor<E, B, Const<N>, D>,
+        y: &mut Self::Cache<B>,
+        grads: &mut Self,
+        (next, next_cache, next_grads): (&Next, &mut Next::Cache<B>, &mut Next),
+        dh: &mut forma_core::Tensor<E, B, Const<N>, D>,
+        dy: &forma_core::Tensor<E, B, Next::Out, D>,
+        dx: Option<&mut forma_core::Tensor<E, B, Const<N>, D>>,
+    ) -> forma_core::Result<()> {
+        let act = self.activation();
+        match dx {
+            Some(dx)
+                if Next::BACKWARD_THROUGH
+                    && D::FUSES_INPUT_DERIVATIVE
+                    && act.derivative_from_output() =>
+            {
+                next.backward_through(device, y, next_cache, dy, next_grads, act, dx)
+            }
+            dx => {
+                next.backward(device, y, next_cache, dy, next_grads, Some(&mut *dh))?;
+                self.backward(device, x, y, dh, grads, dx)
+            }
+        }
+    }
+
     fn head_output<B: forma_core::Dim>(
         y: &mut Self::Cache<B>,
     ) -> Option<&mut forma_core::Tensor<E, B, Const<N>, D>> {

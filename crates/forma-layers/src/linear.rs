@@ -413,31 +413,72 @@ mod train {
             grads: &mut Self,
             dx: Option<&mut Tensor<E, Bt, In, D>>,
         ) -> Result<()> {
-            let dx = match dx {
-                Some(dx) => {
-                    dx.resize_rows(device, x.row_dim())?;
-                    Some(dx.buffer_mut())
-                }
-                None => None,
-            };
-            let Linear {
-                weight,
-                bias,
-                known_max,
-            } = grads;
-            // Unknown until the device says, also if it fails half-way.
-            *known_max = None;
-            *known_max = device.linear_backward_fixed::<I, O>(
-                x.rows(),
-                x.buffer(),
-                S::mat(&self.weight),
-                dy.buffer(),
-                (S::mat_mut(weight), S::bias_mut(bias)),
-                B::KIND,
-                dx,
-            )?;
-            Ok(())
+            linear_backward(self, device, x, dy, grads, dx, Activation::Identity)
         }
+
+        const BACKWARD_THROUGH: bool = true;
+
+        #[inline]
+        fn backward_through<Bt: Dim>(
+            &self,
+            device: &D,
+            x: &Tensor<E, Bt, In, D>,
+            _y: &mut Self::Cache<Bt>,
+            dy: &Tensor<E, Bt, Const<O>, D>,
+            grads: &mut Self,
+            act: Activation,
+            dx: &mut Tensor<E, Bt, In, D>,
+        ) -> Result<()> {
+            linear_backward(self, device, x, dy, grads, Some(dx), act)
+        }
+    }
+
+    /// The weight and bias gradients into `grads` and, if asked, the input
+    /// gradient into `dx`, carried on through `x_act` (the activation whose
+    /// output `x` is; `Identity` for none).
+    #[inline]
+    fn linear_backward<const I: usize, const O: usize, E, B, S, D, In, Bt>(
+        layer: &Linear<I, O, E, B, S>,
+        device: &D,
+        x: &Tensor<E, Bt, In, D>,
+        dy: &Tensor<E, Bt, Const<O>, D>,
+        grads: &mut Linear<I, O, E, B, S>,
+        dx: Option<&mut Tensor<E, Bt, In, D>>,
+        x_act: Activation,
+    ) -> Result<()>
+    where
+        E: Float,
+        B: Bias,
+        S: Storage<E>,
+        D: Device<E, Slice = S::Slice>,
+        In: ConstDim,
+        Bt: Dim,
+    {
+        let dx = match dx {
+            Some(dx) => {
+                dx.resize_rows(device, x.row_dim())?;
+                Some(dx.buffer_mut())
+            }
+            None => None,
+        };
+        let Linear {
+            weight,
+            bias,
+            known_max,
+        } = grads;
+        // Unknown until the device says, also if it fails half-way.
+        *known_max = None;
+        *known_max = device.linear_backward_fixed::<I, O>(
+            x.rows(),
+            x.buffer(),
+            S::mat(&layer.weight),
+            dy.buffer(),
+            (S::mat_mut(weight), S::bias_mut(bias)),
+            B::KIND,
+            dx,
+            x_act,
+        )?;
+        Ok(())
     }
 
     /// `out = act(x · Wᵀ + b)`: the forward pass, plain or fused.

@@ -27,7 +27,9 @@ use crate::{FixedInput, Params, Takes};
 ///
 /// The five items after [`Module::backward`] let a layer that can apply
 /// an activation in its own output pass (`Linear`) write straight into
-/// the activation's output; their defaults opt out.
+/// the activation's output, and the three after them let it carry its
+/// input gradient on through the activation before it; their defaults
+/// opt out (an activation layer's [`Module::backward_then`] opts in).
 pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
     Takes<In> + Params<E, D::Slice>
 {
@@ -100,6 +102,65 @@ pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
         let _ = (device, x, cache, act, out);
         Err(unfused(
             "forward_fused (needed when FUSES_ACTIVATION is true)",
+        ))
+    }
+
+    /// The backward pass of the sequence `(self, next)`: `next`'s backward,
+    /// whose input gradient `dh` is then this layer's output gradient. An
+    /// activation layer overrides it: when `next` can carry its input
+    /// gradient on through the activation ([`Module::backward_through`],
+    /// a `Linear`) on a device that fuses that
+    /// ([`Device::FUSES_INPUT_DERIVATIVE`]), `next` writes this layer's
+    /// input gradient into `dx` itself and this layer's own pass (a read of
+    /// the gradient just written, and a write) is skipped.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn backward_then<B: Dim, Next: Module<E, Self::Out, D>>(
+        &self,
+        device: &D,
+        x: &Tensor<E, B, In, D>,
+        cache: &mut Self::Cache<B>,
+        grads: &mut Self,
+        (next, next_cache, next_grads): (&Next, &mut Next::Cache<B>, &mut Next),
+        dh: &mut Tensor<E, B, Self::Out, D>,
+        dy: &Tensor<E, B, Next::Out, D>,
+        dx: Option<&mut Tensor<E, B, In, D>>,
+    ) -> Result<()> {
+        next.backward(
+            device,
+            Self::output(cache),
+            next_cache,
+            dy,
+            next_grads,
+            Some(&mut *dh),
+        )?;
+        self.backward(device, x, cache, dh, grads, dx)
+    }
+
+    /// Whether [`Module::backward_through`] is implemented (`Linear`, and
+    /// sequences that start with one).
+    const BACKWARD_THROUGH: bool = false;
+
+    /// [`Module::backward`], with the input gradient carried on through
+    /// `act`, the activation whose output `x` is: `dx` gets the gradient
+    /// with respect to that activation's input, `(dL/dx) ⊙ act'(x)`, as the
+    /// activation's own backward would have made it, bit for bit. Called by
+    /// a sequence only on a device whose
+    /// [`Device::FUSES_INPUT_DERIVATIVE`] is true.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_through<B: Dim>(
+        &self,
+        device: &D,
+        x: &Tensor<E, B, In, D>,
+        cache: &mut Self::Cache<B>,
+        dy: &Tensor<E, B, Self::Out, D>,
+        grads: &mut Self,
+        act: Activation,
+        dx: &mut Tensor<E, B, In, D>,
+    ) -> Result<()> {
+        let _ = (device, x, cache, dy, grads, act, dx);
+        Err(unfused(
+            "backward_through (needed when BACKWARD_THROUGH is true)",
         ))
     }
 }

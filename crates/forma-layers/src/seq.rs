@@ -202,10 +202,40 @@ mod train {
             dx: Option<&mut Tensor<E, Bt, In, D>>,
         ) -> Result<()> {
             let PairCache { a, b, dh } = cache;
-            // After a fused forward B reads only its own output, not this.
-            let h = A::output(a);
-            self.1.backward(device, h, b, dy, &mut grads.1, Some(dh))?;
-            self.0.backward(device, x, a, dh, &mut grads.0, dx)
+            // After a fused forward B reads only its own output, not A's
+            // input. An activation A may let B carry the gradient through it.
+            self.0.backward_then(
+                device,
+                x,
+                a,
+                &mut grads.0,
+                (&self.1, b, &mut grads.1),
+                dh,
+                dy,
+                dx,
+            )
+        }
+
+        const BACKWARD_THROUGH: bool = A::BACKWARD_THROUGH;
+
+        #[inline]
+        fn backward_through<Bt: Dim>(
+            &self,
+            device: &D,
+            x: &Tensor<E, Bt, In, D>,
+            cache: &mut Self::Cache<Bt>,
+            dy: &Tensor<E, Bt, B::Out, D>,
+            grads: &mut Self,
+            act: Activation,
+            dx: &mut Tensor<E, Bt, In, D>,
+        ) -> Result<()> {
+            // A starts with a `Linear`, so it is no activation: only B's
+            // own pairs may fuse, inside its backward.
+            let PairCache { a, b, dh } = cache;
+            self.1
+                .backward(device, A::output(a), b, dy, &mut grads.1, Some(dh))?;
+            self.0
+                .backward_through(device, x, a, dh, &mut grads.0, act, dx)
         }
 
         fn head_activation(&self) -> Option<Activation> {

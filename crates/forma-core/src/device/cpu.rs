@@ -120,7 +120,18 @@ impl<E: Float> Device<E> for Cpu {
         (gw, gb): (&mut [E], &mut [E]),
         kind: BiasKind,
         dx: Option<&mut [E]>,
+        x_act: Activation,
     ) -> Result<Option<E>> {
+        if !x_act.derivative_from_output() {
+            return Err(Error::Invalid {
+                what: "linear_backward_fixed: the input activation's derivative needs its input (a LeakyReLU slope)",
+                value: match x_act {
+                    Activation::LeakyReLU { slope } => slope,
+                    _ => f64::NAN,
+                },
+                expected: "an activation whose derivative its output gives (a slope of at least 0)",
+            });
+        }
         checks::matmul((N, m, K), (dy.len(), x.len(), gw.len()))?;
         checks::bias_grad(m, N, dy.len(), kind, gb.len())?;
         if let Some(dx) = &dx {
@@ -157,18 +168,26 @@ impl<E: Float> Device<E> for Cpu {
         if let Some(dx) = dx {
             let dx = &mut dx[..m * K];
             if unrolled(K, N) {
-                fixed::matmul_nn(
+                fixed::matmul_nn_act(
                     rows::<E, N>(dy, m),
                     weight::<E, K, N>(w),
-                    E::ZERO,
+                    x_act,
+                    rows::<E, K>(x, m),
                     rows_mut::<E, K>(dx, m),
                 );
             } else {
                 gemm::matmul_nn(m, N, K, dy, &w[..N * K], E::ZERO, dx)?;
+                if x_act != Activation::Identity {
+                    times_act_derivative_in_place(x_act, x, dx);
+                }
             }
         }
         Ok(measured)
     }
+
+    /// The unrolled products apply it as they store a row; the packed ones
+    /// in a pass over the gradient after the product.
+    const FUSES_INPUT_DERIVATIVE: bool = true;
 
     #[inline]
     fn write(&self, src: &[E], dst: &mut [E]) -> Result<()> {
@@ -655,6 +674,34 @@ fn times_act_derivative_in<E: Float>(act: Activation, x: &[E], y: &[E], dy: &[E]
     }
 }
 
+crate::math::isa::multiversion! {
+    /// `g = g · act'(y, y)`, elementwise, for an activation whose derivative
+    /// needs only its output `y`: [`times_act_derivative`] in place.
+    fn times_act_derivative_in_place<E: Float>(act: Activation, y: &[E], g: &mut [E]) -> () = times_act_derivative_in_place_in,
+        small if g.len();
+}
+
+#[inline(always)]
+fn times_act_derivative_in_place_in<E: Float>(act: Activation, y: &[E], g: &mut [E]) {
+    // The same formula per activation as `times_act_derivative_in`, each
+    // inlined into its own loop.
+    #[inline(always)]
+    fn each<E: Float>(y: &[E], g: &mut [E], df: impl Fn(E) -> E) {
+        for (g, &y) in g.iter_mut().zip(y) {
+            *g *= df(y);
+        }
+    }
+    match act {
+        Activation::Identity => {}
+        Activation::Sigmoid => each(y, g, |y| Activation::Sigmoid.derivative(y, y)),
+        Activation::ReLU => each(y, g, |y| Activation::ReLU.derivative(y, y)),
+        Activation::Tanh => each(y, g, |y| Activation::Tanh.derivative(y, y)),
+        Activation::LeakyReLU { slope } => {
+            each(y, g, |y| Activation::LeakyReLU { slope }.derivative(y, y))
+        }
+    }
+}
+
 #[inline(always)]
 fn times_derivative<E: Float>(x: &[E], y: &[E], dy: &[E], dx: &mut [E], df: impl Fn(E, E) -> E) {
     for (((d, &x), &y), &g) in dx.iter_mut().zip(x).zip(y).zip(dy) {
@@ -722,6 +769,12 @@ mod isa_level_tests {
                 Cpu.act_backward(n, act, &x, &y, &dy, &mut dx)?;
                 let want: Vec<E> = (0..n).map(|i| dy[i] * act.derivative(x[i], y[i])).collect();
                 assert_eq!(bits(&dx), bits(&want), "{act:?} backward, {n}");
+                // In place, from the output (as a packed product's input
+                // gradient is carried through the activation before it).
+                let mut g = dy.clone();
+                times_act_derivative_in_place(act, &y, &mut g);
+                let want: Vec<E> = (0..n).map(|i| dy[i] * act.derivative(y[i], y[i])).collect();
+                assert_eq!(bits(&g), bits(&want), "{act:?} backward in place, {n}");
             }
         }
         // Tiny fixed widths (XOR's layers), where the sigmoid dispatches

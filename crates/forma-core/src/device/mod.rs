@@ -35,7 +35,7 @@ use alloc::string::String;
 use core::borrow::{Borrow, BorrowMut};
 
 use crate::math::pointwise::{Activation, AdamStep, Axis, Binary, LossKind, SgdStep};
-use crate::{Float, Result};
+use crate::{Error, Float, Result};
 
 /// The three layouts of a matrix product a layer needs, with `C` `m x n`:
 ///
@@ -209,6 +209,13 @@ pub trait Device<E: Float>: LabelStore {
     /// default is [`Device::matmul`] and [`Device::bias_grad`]; the [`Cpu`]
     /// overrides it as [`Device::linear_forward_fixed`].
     ///
+    /// With `x_act` other than [`Activation::Identity`] (only on a device
+    /// whose [`Device::FUSES_INPUT_DERIVATIVE`] is true), `x` is the output
+    /// of that activation and the input gradient is carried on through it:
+    /// `dx = (dy · w) ⊙ x_act'(x)`, the activation's backward pass done in
+    /// the product's (its derivative must need only its output,
+    /// [`Activation::derivative_from_output`]; `Err(Invalid)` otherwise).
+    ///
     /// Returns `Some(m)` when the device measured the gradients it wrote
     /// (`gw` and `gb`) and found every one finite and at most `m` in
     /// magnitude, `None` when it did not measure them (the default) or found
@@ -226,7 +233,15 @@ pub trait Device<E: Float>: LabelStore {
         (gw, gb): (&mut Self::Slice, &mut Self::Slice),
         kind: BiasKind,
         dx: Option<&mut Self::Slice>,
+        x_act: Activation,
     ) -> Result<Option<E>> {
+        if x_act != Activation::Identity {
+            return Err(Error::Invalid {
+                what: "linear_backward_fixed: an input activation on a device that does not fuse it",
+                value: f64::NAN,
+                expected: "Activation::Identity where Device::FUSES_INPUT_DERIVATIVE is false",
+            });
+        }
         self.matmul(Layout::Tn, N, m, K, dy, x, gw)?;
         self.bias_grad(m, N, dy, kind, gb)?;
         if let Some(dx) = dx {
@@ -234,6 +249,13 @@ pub trait Device<E: Float>: LabelStore {
         }
         Ok(None)
     }
+    /// Whether [`Device::linear_backward_fixed`] can carry the input
+    /// gradient on through the activation its input came out of (its
+    /// `x_act`). Where it can, a `Linear` after an activation layer writes
+    /// the activation's input gradient itself, and the activation's own
+    /// backward pass (a read of the gradient just written, and a write) is
+    /// skipped; elsewhere the two run one after the other as before.
+    const FUSES_INPUT_DERIVATIVE: bool = false;
     /// `y = act(x + bias)` over a `rows x cols` matrix; `x = None` works in
     /// place on `y` (the epilogue of a linear layer). `bias` may be `None`
     /// only for [`BiasKind::None`].
