@@ -14,16 +14,23 @@ use std::rc::Rc;
 use forma::core::{AdamStep, Axis, BiasKind, Binary, Layout, SgdStep};
 use forma::prelude::*;
 
-/// The Cpu device, counting each primitive it is asked for. With `FUSES`,
-/// its `linear_backward_fixed` is the Cpu's, which carries an input
-/// gradient through an activation; without, it runs the trait's default
-/// steps through the counted primitives.
+/// How [`Counting`] runs a `Linear`'s backward (`linear_backward_fixed`).
+/// The trait's default steps, through the counted primitives.
+const DEFAULT: u8 = 0;
+/// The Cpu's, without carrying an input gradient through an activation
+/// (`FUSES_INPUT_DERIVATIVE` false): the activation runs its own pass.
+const CPU_PLAIN: u8 = 1;
+/// The Cpu's, carrying it through (`FUSES_INPUT_DERIVATIVE` true).
+const CPU_FUSED: u8 = 2;
+
+/// The Cpu device, counting each primitive it is asked for; `MODE` says
+/// how it runs a `Linear`'s backward.
 #[derive(Clone, Default)]
-struct Counting<const FUSES: bool = false> {
+struct Counting<const MODE: u8 = DEFAULT> {
     calls: Rc<RefCell<BTreeMap<&'static str, usize>>>,
 }
 
-impl<const FUSES: bool> Counting<FUSES> {
+impl<const MODE: u8> Counting<MODE> {
     fn count(&self, what: &'static str) {
         *self.calls.borrow_mut().entry(what).or_default() += 1;
     }
@@ -34,7 +41,7 @@ impl<const FUSES: bool> Counting<FUSES> {
 
 type Buf = [f32];
 
-impl<const FUSES: bool> forma::core::LabelStore for Counting<FUSES> {
+impl<const MODE: u8> forma::core::LabelStore for Counting<MODE> {
     type Labels = Vec<usize>;
     fn upload_labels(&self, labels: &[usize], classes: usize) -> Result<Vec<usize>> {
         Cpu.upload_labels(labels, classes)
@@ -44,10 +51,10 @@ impl<const FUSES: bool> forma::core::LabelStore for Counting<FUSES> {
     }
 }
 
-impl<const FUSES: bool> Device<f32> for Counting<FUSES> {
+impl<const MODE: u8> Device<f32> for Counting<MODE> {
     type Slice = [f32];
     type Buffer = Vec<f32>;
-    const FUSES_INPUT_DERIVATIVE: bool = FUSES;
+    const FUSES_INPUT_DERIVATIVE: bool = MODE == CPU_FUSED;
     fn linear_backward_fixed<const K: usize, const N: usize>(
         &self,
         m: usize,
@@ -60,14 +67,13 @@ impl<const FUSES: bool> Device<f32> for Counting<FUSES> {
         x_act: Activation,
     ) -> Result<Option<f32>> {
         self.count("linear_backward");
-        if FUSES {
+        if MODE == CPU_PLAIN {
+            assert_eq!(x_act, Activation::Identity, "asked of a device without");
+        }
+        if MODE != DEFAULT {
             return Cpu.linear_backward_fixed::<K, N>(m, x, w, dy, (gw, gb), kind, dx, x_act);
         }
-        assert_eq!(
-            x_act,
-            Activation::Identity,
-            "an input derivative asked of a device without"
-        );
+        assert_eq!(x_act, Activation::Identity, "asked of a device without");
         self.matmul(Layout::Tn, N, m, K, dy, x, gw)?;
         self.bias_grad(m, N, dy, kind, gb)?;
         if let Some(dx) = dx {
@@ -237,11 +243,11 @@ impl<const FUSES: bool> Device<f32> for Counting<FUSES> {
     }
 }
 
-fn step_calls<M, const FUSES: bool>(net: M) -> BTreeMap<&'static str, usize>
+fn step_calls<M, const MODE: u8>(net: M) -> BTreeMap<&'static str, usize>
 where
-    M: Module<f32, Const<3>, Counting<FUSES>, Out = Const<1>>,
+    M: Module<f32, Const<3>, Counting<MODE>, Out = Const<1>>,
 {
-    let dev = Counting::<FUSES>::default();
+    let dev = Counting::<MODE>::default();
     let x = Tensor::upload(&dev, &Batch::<f32, 3>::from_flat(&[0.5; 12]).unwrap()).unwrap();
     let y = Tensor::upload(&dev, &Batch::<f32, 1>::from_flat(&[1.0; 4]).unwrap()).unwrap();
     // Checks off: this counts the step's compute calls (the checks add
@@ -260,7 +266,7 @@ fn linear_then_activation_is_one_fused_forward() {
         Linear::<4, 1>::initialize(&mut rng(2)),
         ReLU
     );
-    let calls = step_calls::<_, false>(net);
+    let calls = step_calls::<_, DEFAULT>(net);
     let want: BTreeMap<_, _> = [
         ("linear_forward", 2), // each Linear with its activation: no separate bias_act
         ("loss", 1),
@@ -282,7 +288,7 @@ fn an_activation_that_needs_its_input_is_not_fused() {
         LeakyReLU::new(-0.2).unwrap(),
         Linear::<4, 1>::initialize(&mut rng(2))
     );
-    let calls = step_calls::<_, true>(net);
+    let calls = step_calls::<_, CPU_FUSED>(net);
     assert_eq!(calls.get("linear_forward"), Some(&2));
     assert_eq!(
         calls.get("bias_act"),
@@ -304,7 +310,7 @@ fn an_activation_then_a_linear_has_no_backward_pass_of_its_own_where_the_device_
         Linear::<4, 1>::initialize(&mut rng(2)),
         ReLU
     );
-    let calls = step_calls::<_, true>(net);
+    let calls = step_calls::<_, CPU_FUSED>(net);
     let want: BTreeMap<_, _> = [
         ("linear_forward", 2),
         ("loss", 1),
@@ -324,13 +330,14 @@ fn bits<M: forma::layers::Params<f32, [f32]>>(model: &M) -> Vec<u32> {
     out
 }
 
-/// Trains `net` for a few steps on a device that fuses input derivatives
-/// and on one that does not, and returns both models' parameters.
+/// Trains `net` for a few steps on the Cpu carrying input gradients
+/// through activations and on the Cpu not doing so, and returns both
+/// models' parameters.
 fn trained_both_ways<M, const I: usize>(net: M) -> (Vec<u32>, Vec<u32>)
 where
     M: Clone
-        + Module<f32, Const<I>, Counting<true>, Out = Const<2>>
-        + Module<f32, Const<I>, Counting<false>, Out = Const<2>>
+        + Module<f32, Const<I>, Counting<CPU_FUSED>, Out = Const<2>>
+        + Module<f32, Const<I>, Counting<CPU_PLAIN>, Out = Const<2>>
         + forma::layers::Params<f32, [f32]>,
 {
     let rows = 7;
@@ -357,8 +364,8 @@ where
         }
         trainer.into_model()
     }
-    let fused = train(Counting::<true>::default(), net.clone(), &x, &y);
-    let plain = train(Counting::<false>::default(), net, &x, &y);
+    let fused = train(Counting::<CPU_FUSED>::default(), net.clone(), &x, &y);
+    let plain = train(Counting::<CPU_PLAIN>::default(), net, &x, &y);
     (bits(&fused), bits(&plain))
 }
 
@@ -377,17 +384,19 @@ fn same_bits(fused: &[u32], plain: &[u32], what: &str) {
 
 #[test]
 fn carrying_the_gradient_through_an_activation_changes_no_bit() {
-    // Unrolled widths (a 5x6 weight) and packed ones (40x30, above the
-    // unrolled kernels' 512 elements, where the derivative is a pass after
-    // the product), after each activation that fuses.
+    // Unrolled widths (weights of 3x4 and 16x2, whose input gradients are
+    // broadcast rows, and 4x16, a dot product per input) and packed ones
+    // (40x30, above the unrolled kernels' 512 elements, where the
+    // derivative is a pass after the product), after each activation
+    // that fuses.
     macro_rules! both {
         ($act:expr) => {{
             let small = seq!(
-                Linear::<3, 5>::initialize(&mut rng(1)),
+                Linear::<3, 4>::initialize(&mut rng(1)),
                 $act,
-                Linear::<5, 6>::initialize(&mut rng(2)),
+                Linear::<4, 16>::initialize(&mut rng(2)),
                 $act,
-                Linear::<6, 2>::initialize(&mut rng(3))
+                Linear::<16, 2>::initialize(&mut rng(3))
             );
             let (fused, plain) = trained_both_ways::<_, 3>(small);
             same_bits(&fused, &plain, &format!("unrolled, {:?}", $act));
@@ -400,13 +409,43 @@ fn carrying_the_gradient_through_an_activation_changes_no_bit() {
             );
             let (fused, plain) = trained_both_ways::<_, 9>(large);
             same_bits(&fused, &plain, &format!("packed, {:?}", $act));
+            // The activation first: it has no input gradient to pass back.
+            let first = seq!($act, Linear::<3, 2>::initialize(&mut rng(7)));
+            let (fused, plain) = trained_both_ways::<_, 3>(first);
+            same_bits(&fused, &plain, &format!("first, {:?}", $act));
+            // Nested to the left, where the activation ends the inner pair
+            // and keeps its own pass (see `Module::backward_then`).
+            let left = chain(
+                chain(Linear::<3, 5>::initialize(&mut rng(8)), $act),
+                Linear::<5, 2>::initialize(&mut rng(9)),
+            );
+            let (fused, plain) = trained_both_ways::<_, 3>(left);
+            same_bits(&fused, &plain, &format!("left-nested, {:?}", $act));
         }};
     }
     both!(Sigmoid);
     both!(ReLU);
     both!(Tanh);
     both!(LeakyReLU::new(0.1).unwrap());
+    both!(LeakyReLU::new(-0.0).unwrap());
     both!(Identity);
+}
+
+#[test]
+fn a_left_nested_activation_runs_its_own_backward() {
+    let net = chain(
+        chain(Linear::<3, 4>::initialize(&mut rng(1)), Sigmoid),
+        Linear::<4, 1>::initialize(&mut rng(2)),
+    );
+    let calls = step_calls::<_, CPU_FUSED>(net);
+    assert_eq!(calls.get("act_backward"), Some(&1), "{calls:?}");
+    let net = seq!(
+        Linear::<3, 4>::initialize(&mut rng(1)),
+        Sigmoid,
+        Linear::<4, 1>::initialize(&mut rng(2))
+    );
+    let calls = step_calls::<_, CPU_FUSED>(net);
+    assert_eq!(calls.get("act_backward"), None, "{calls:?}");
 }
 
 #[test]

@@ -250,16 +250,20 @@ where
         let act = self.activation();
         match dx {
             Some(dx)
-                if Next::BACKWARD_THROUGH
+                if Next::FUSES_INPUT_DERIVATIVE
                     && D::FUSES_INPUT_DERIVATIVE
                     && act.derivative_from_output() =>
             {
                 next.backward_through(device, y, next_cache, dy, next_grads, act, dx)
             }
-            dx => {
+            Some(dx) => {
                 next.backward(device, y, next_cache, dy, next_grads, Some(&mut *dh))?;
-                self.backward(device, x, y, dh, grads, dx)
+                self.backward(device, x, y, dh, grads, Some(dx))
             }
+            // The network's first layer: nothing to pass back, so `next`
+            // need not compute its input gradient either (this layer has no
+            // parameters).
+            None => next.backward(device, y, next_cache, dy, next_grads, None),
         }
     }
 

@@ -416,7 +416,7 @@ mod train {
             linear_backward(self, device, x, dy, grads, dx, Activation::Identity)
         }
 
-        const BACKWARD_THROUGH: bool = true;
+        const FUSES_INPUT_DERIVATIVE: bool = true;
 
         #[inline]
         fn backward_through<Bt: Dim>(

@@ -113,6 +113,13 @@ pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
     /// ([`Device::FUSES_INPUT_DERIVATIVE`]), `next` writes this layer's
     /// input gradient into `dx` itself and this layer's own pass (a read of
     /// the gradient just written, and a write) is skipped.
+    ///
+    /// A pair `(A, B)` calls it on `A` with `next = B`; so the fusion
+    /// happens where an activation is the first element of a pair whose
+    /// second starts with a `Linear`, as everywhere in a [`seq!`](crate::seq!)
+    /// (which nests to the right). In a left-nested `((L, Sigmoid), L2)`
+    /// (`chain(chain(l, Sigmoid), l2)`) the Sigmoid ends the inner pair and
+    /// runs its own backward pass: the same result, one pass more.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn backward_then<B: Dim, Next: Module<E, Self::Out, D>>(
@@ -138,15 +145,18 @@ pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
     }
 
     /// Whether [`Module::backward_through`] is implemented (`Linear`, and
-    /// sequences that start with one).
-    const BACKWARD_THROUGH: bool = false;
+    /// sequences that start with one): the layer's side of
+    /// [`Device::FUSES_INPUT_DERIVATIVE`].
+    const FUSES_INPUT_DERIVATIVE: bool = false;
 
     /// [`Module::backward`], with the input gradient carried on through
     /// `act`, the activation whose output `x` is: `dx` gets the gradient
-    /// with respect to that activation's input, `(dL/dx) ⊙ act'(x)`, as the
-    /// activation's own backward would have made it, bit for bit. Called by
-    /// a sequence only on a device whose
-    /// [`Device::FUSES_INPUT_DERIVATIVE`] is true.
+    /// with respect to that activation's input, `(dL/dx) ·
+    /// act.derivative(x, x)` elementwise (the derivative as a function of
+    /// the output), as the activation's own backward would have made it,
+    /// bit for bit. Called by an activation layer's
+    /// [`Module::backward_then`] (and by a pair, for its first element)
+    /// only on a device whose [`Device::FUSES_INPUT_DERIVATIVE`] is true.
     #[allow(clippy::too_many_arguments)]
     fn backward_through<B: Dim>(
         &self,
@@ -160,7 +170,7 @@ pub trait Module<E: Float, In: ConstDim, D: Device<E> = Cpu>:
     ) -> Result<()> {
         let _ = (device, x, cache, dy, grads, act, dx);
         Err(unfused(
-            "backward_through (needed when BACKWARD_THROUGH is true)",
+            "backward_through (needed when FUSES_INPUT_DERIVATIVE is true)",
         ))
     }
 }

@@ -216,7 +216,7 @@ mod train {
             )
         }
 
-        const BACKWARD_THROUGH: bool = A::BACKWARD_THROUGH;
+        const FUSES_INPUT_DERIVATIVE: bool = A::FUSES_INPUT_DERIVATIVE;
 
         #[inline]
         fn backward_through<Bt: Dim>(
@@ -229,8 +229,10 @@ mod train {
             act: Activation,
             dx: &mut Tensor<E, Bt, In, D>,
         ) -> Result<()> {
-            // A starts with a `Linear`, so it is no activation: only B's
-            // own pairs may fuse, inside its backward.
+            // A carries the gradient through `act` itself
+            // (A::FUSES_INPUT_DERIVATIVE), so it is no activation layer and
+            // there is nothing to fuse between A and B: only B's own pairs
+            // may fuse, inside its backward.
             let PairCache { a, b, dh } = cache;
             self.1
                 .backward(device, A::output(a), b, dy, &mut grads.1, Some(dh))?;

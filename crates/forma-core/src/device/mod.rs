@@ -212,9 +212,12 @@ pub trait Device<E: Float>: LabelStore {
     /// With `x_act` other than [`Activation::Identity`] (only on a device
     /// whose [`Device::FUSES_INPUT_DERIVATIVE`] is true), `x` is the output
     /// of that activation and the input gradient is carried on through it:
-    /// `dx = (dy · w) ⊙ x_act'(x)`, the activation's backward pass done in
-    /// the product's (its derivative must need only its output,
-    /// [`Activation::derivative_from_output`]; `Err(Invalid)` otherwise).
+    /// `dx = (dy · w) · x_act.derivative(x, x)` elementwise (the derivative
+    /// as a function of the output), the activation's backward pass done in
+    /// the product's. Its derivative must need only its output
+    /// ([`Activation::derivative_from_output`]; `Err(Invalid)` otherwise),
+    /// and the default, which does not fuse, refuses any `x_act` but
+    /// `Identity`.
     ///
     /// Returns `Some(m)` when the device measured the gradients it wrote
     /// (`gw` and `gb`) and found every one finite and at most `m` in
@@ -237,7 +240,7 @@ pub trait Device<E: Float>: LabelStore {
     ) -> Result<Option<E>> {
         if x_act != Activation::Identity {
             return Err(Error::Invalid {
-                what: "linear_backward_fixed: an input activation on a device that does not fuse it",
+                what: "linear_backward_fixed: an input activation (x_act not Identity) on a device that does not fuse it",
                 value: f64::NAN,
                 expected: "Activation::Identity where Device::FUSES_INPUT_DERIVATIVE is false",
             });
@@ -255,6 +258,11 @@ pub trait Device<E: Float>: LabelStore {
     /// the activation's input gradient itself, and the activation's own
     /// backward pass (a read of the gradient just written, and a write) is
     /// skipped; elsewhere the two run one after the other as before.
+    ///
+    /// A device that sets it overrides `linear_backward_fixed` and honours
+    /// `x_act` there: with the default implementation every such backward
+    /// is refused, and one that ignored `x_act` would pass back wrong
+    /// gradients.
     const FUSES_INPUT_DERIVATIVE: bool = false;
     /// `y = act(x + bias)` over a `rows x cols` matrix; `x = None` works in
     /// place on `y` (the epilogue of a linear layer). `bias` may be `None`

@@ -174,9 +174,11 @@ fn matmul_nn_act_in<E: Float, const N: usize, const K: usize>(
 }
 
 /// How a product stores row `r`'s sums `acc` into its output row. (A
-/// trait with inlined methods, not a closure: a closure called from the
-/// product's several loops was compiled out of line, without the
-/// product's instruction set, and called per row.)
+/// trait with inlined methods, not a closure: a closure holding the whole
+/// row's store, called from the product's several loops, was compiled out
+/// of line, without the product's instruction set, and called per row.
+/// [`Through`]'s closure is only the derivative's one-line formula, which
+/// is inlined.)
 trait RowEnd<E, const W: usize> {
     fn finish(&self, r: usize, out: &mut [E; W], acc: &[E; W]);
 }
@@ -356,37 +358,6 @@ mod isa_level_tests {
                     bits(dx0.as_flattened()),
                     "nn {K}x{N} m={m}"
                 );
-                // Through each activation: the product's bits, then the
-                // derivative from the output, as the separate pass makes it.
-                let y: Vec<[E; K]> = values::<E>(m * K, 4)
-                    .iter()
-                    .map(|&v| v / E::from_f64(11.0))
-                    .collect::<Vec<_>>()
-                    .as_chunks::<K>()
-                    .0
-                    .to_vec();
-                for act in [
-                    Activation::Identity,
-                    Activation::Sigmoid,
-                    Activation::ReLU,
-                    Activation::Tanh,
-                    Activation::LeakyReLU { slope: 0.1 },
-                ] {
-                    let mut through = vec![[E::ONE; K]; m];
-                    matmul_nn_act(&dy, &w, act, &y, &mut through);
-                    let mut want = vec![[E::ONE; K]; m];
-                    matmul_nn_in(&dy, &w, E::ZERO, &mut want);
-                    for (row, yr) in want.iter_mut().zip(&y) {
-                        for (d, &yv) in row.iter_mut().zip(yr) {
-                            *d *= act.derivative(yv, yv);
-                        }
-                    }
-                    assert_eq!(
-                        bits(through.as_flattened()),
-                        bits(want.as_flattened()),
-                        "nn through {act:?} {K}x{N} m={m}"
-                    );
-                }
                 let (mut dw, mut dw0) = ([[E::ONE; K]; N], [[E::ONE; K]; N]);
                 matmul_tn(&dy, &x, beta, &mut dw);
                 matmul_tn_in(&dy, &x, beta, &mut dw0);
@@ -394,6 +365,37 @@ mod isa_level_tests {
                     bits(dw.as_flattened()),
                     bits(dw0.as_flattened()),
                     "tn {K}x{N} m={m}"
+                );
+            }
+            // Through each activation: the product's bits, then the
+            // derivative from the output, as the separate pass makes it.
+            let y: Vec<[E; K]> = values::<E>(m * K, 4)
+                .iter()
+                .map(|&v| v / E::from_f64(11.0))
+                .collect::<Vec<_>>()
+                .as_chunks::<K>()
+                .0
+                .to_vec();
+            for act in [
+                Activation::Identity,
+                Activation::Sigmoid,
+                Activation::ReLU,
+                Activation::Tanh,
+                Activation::LeakyReLU { slope: 0.1 },
+            ] {
+                let mut through = vec![[E::ONE; K]; m];
+                matmul_nn_act(&dy, &w, act, &y, &mut through);
+                let mut want = vec![[E::ONE; K]; m];
+                matmul_nn_in(&dy, &w, E::ZERO, &mut want);
+                for (row, yr) in want.iter_mut().zip(&y) {
+                    for (d, &yv) in row.iter_mut().zip(yr) {
+                        *d *= act.derivative(yv, yv);
+                    }
+                }
+                assert_eq!(
+                    bits(through.as_flattened()),
+                    bits(want.as_flattened()),
+                    "nn through {act:?} {K}x{N} m={m}"
                 );
             }
         }

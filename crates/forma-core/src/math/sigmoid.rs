@@ -26,14 +26,18 @@ use super::pointwise::Activation;
 use crate::Float;
 
 /// From this many values the AVX-512 kernel runs where the CPU has it,
-/// below it the AVX2 one: one block of four 16-lane vectors. Shorter
-/// passes are a chain of latency, which the masked 16-lane vectors
-/// lengthen. Measured on a Zen 4 (2026-12-02, one pass timed back to back,
-/// best of five): 8 values 24.6 ns AVX2 against 25.9 AVX-512, 48 values
-/// 28.8 against 31.6, 64 values 32.7 against 29.9, 512 values 198 against
-/// 152; XOR's training step (sigmoids of 8 and 4 values) 157 -> 148 ns.
+/// below it the AVX2 one: one block of four 16-lane vectors. The
+/// sigmoid's own [`isa::AVX512_MIN`](super::isa::AVX512_MIN), counted in
+/// values rather than in `multiversion!`'s units of work, as these kernels
+/// are chosen here by hand. Shorter passes are a chain of latency, which
+/// the masked 16-lane vectors lengthen. Measured on a Zen 4 (2026-12-02,
+/// one pass timed back to back, best of five): 8 values 24.6 ns AVX2
+/// against 25.9 AVX-512, 48 values 28.8 against 31.6, 64 values 32.7
+/// against 29.9, 512 values 198 against 152; XOR's training step
+/// (sigmoids of 8 and 4 values, criterion medians of five alternating
+/// runs) 161 -> 149 ns.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-const AVX512_FROM: usize = 64;
+const SIGMOID_AVX512_MIN: usize = 64;
 
 /// `y[i] = sigmoid(y[i])` for every element.
 #[inline]
@@ -43,7 +47,7 @@ pub(crate) fn sigmoid_in_place<E: Float>(y: &mut [E]) {
         use super::isa::Level;
         match super::isa::level() {
             // SAFETY: `level` reports AVX-512F only when the CPU has it.
-            Level::Avx512 if y.len() >= AVX512_FROM => {
+            Level::Avx512 if y.len() >= SIGMOID_AVX512_MIN => {
                 return unsafe { x86::sigmoid_avx512(y) };
             }
             // SAFETY: `level` reports AVX2 only when the CPU has AVX2 and
