@@ -147,6 +147,34 @@ fn every_part_runs_exactly_once() {
     }
 }
 
+/// After a pause longer than their spin (1 ms) the workers sleep; a job is
+/// announced to sleeping workers only (the pool counts them), so this checks
+/// that they are counted and woken: a worker takes parts of the next call.
+/// The parts last longer than the caller's own spin (200 µs), so the caller
+/// sleeps too and must be woken by the worker that finishes last.
+#[test]
+fn workers_asleep_after_a_pause_are_woken_for_the_next_call() {
+    let _pool = exclusive();
+    if parallel::threads() < 2 {
+        return;
+    }
+    for round in 0..5 {
+        thread::sleep(Duration::from_millis(30));
+        let ids = Mutex::new(HashSet::new());
+        let done = AtomicUsize::new(0);
+        parallel::run(8, &|_| {
+            thread::sleep(Duration::from_millis(3));
+            ids.lock().unwrap().insert(thread::current().id());
+            done.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(done.load(Ordering::SeqCst), 8, "round {round}");
+        assert!(
+            ids.into_inner().unwrap().len() >= 2,
+            "round {round}: the sleeping workers took no part"
+        );
+    }
+}
+
 #[test]
 fn concurrent_callers_each_get_all_their_parts() {
     let _pool = exclusive();

@@ -50,6 +50,12 @@ struct Job {
     next: usize,
     remaining: usize,
     panicked: bool,
+    /// Workers asleep on [`Pool::work`]: a job is announced to them only
+    /// when there are some (a condvar's notify is a system call even with
+    /// nobody waiting, about a microsecond on a virtual machine).
+    sleepers: usize,
+    /// Whether the caller sleeps on [`Pool::done`] (the same reason).
+    caller_sleeps: bool,
 }
 
 /// `*const dyn Fn(usize)` that may cross threads (see the SAFETY note in `run`).
@@ -113,6 +119,8 @@ fn pool() -> Option<&'static Pool> {
                 next: 0,
                 remaining: 0,
                 panicked: false,
+                sleepers: 0,
+                caller_sleeps: false,
             }),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -193,7 +201,7 @@ fn serve(pool: &'static Pool) -> Infallible {
                 job = lock(&pool.job);
                 job.panicked |= panicked;
                 job.remaining -= 1;
-                if job.remaining == 0 {
+                if job.remaining == 0 && job.caller_sleeps {
                     pool.done.notify_all();
                 }
             }
@@ -207,7 +215,9 @@ fn serve(pool: &'static Pool) -> Infallible {
                 job = lock(&pool.job);
                 let now = pool.generation.load(Ordering::Acquire);
                 if now == seen && !(job.f.is_some() && job.next < job.parts) {
+                    job.sleepers += 1;
                     job = pool.work.wait(job).unwrap_or_else(|p| p.into_inner());
+                    job.sleepers -= 1;
                 }
                 seen = pool.generation.load(Ordering::Acquire);
             }
@@ -241,7 +251,9 @@ impl Finish<'_> {
                 }
                 job = lock(&self.pool.job);
             } else {
+                job.caller_sleeps = true;
                 job = self.pool.done.wait(job).unwrap_or_else(|p| p.into_inner());
+                job.caller_sleeps = false;
             }
         }
         job.f = None;
@@ -303,7 +315,7 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     // `f` outlives this function call, so it outlives them all.
     let erased: *const (dyn Fn(usize) + Sync + 'static) =
         unsafe { core::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), _>(f as *const _) };
-    {
+    let sleepers = {
         let mut job = lock(&pool.job);
         *job = Job {
             f: Some(SendPtr(erased)),
@@ -311,13 +323,21 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
             next: 0,
             remaining: parts,
             panicked: false,
+            caller_sleeps: false,
+            ..*job
         };
-    }
+        job.sleepers
+    };
     // Declared after `_caller`, so dropped before it: the job ends while this
     // caller still owns the pool.
     let finish = Finish { pool };
     pool.generation.fetch_add(1, Ordering::Release);
-    pool.work.notify_all();
+    // A worker that reads no job (under the lock) before this one was
+    // published counted itself in `sleepers` under that lock; one that reads
+    // it later takes a part without being woken.
+    if sleepers > 0 {
+        pool.work.notify_all();
+    }
     // Take parts too, until none is left to start.
     loop {
         let part = {
