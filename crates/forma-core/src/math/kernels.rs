@@ -268,6 +268,8 @@ pub(crate) mod x86 {
     /// 2-vCPU Xeon with AVX-512 (2026-12-02, one thread, best of three
     /// runs of 50,000 products); asking 4, 8 and 16 lines ahead gave 95-97,
     /// 96-98 and 93-94 GB/s (and a 200 KB weight 87 -> 97 GB/s at 8).
+    /// Once per line: the AVX2 kernels' vectors are half a line, and asking
+    /// at each of them took their 92 GB/s down to 83-85 (once a line: 96-97).
     const GEMV_AHEAD_BYTES: usize = 512;
 
     macro_rules! gemv {
