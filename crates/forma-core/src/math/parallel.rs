@@ -25,7 +25,7 @@ use std::boxed::Box;
 use std::convert::Infallible;
 use std::format;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -42,21 +42,24 @@ const CALLER_SPIN: Duration = Duration::from_micros(200);
 /// The most threads (the caller included) a product is split over.
 pub const MAX_THREADS: usize = 8;
 
-/// A job: the lent closure and which parts are taken and done.
+/// A job: the lent closure and which parts are taken. The parts still
+/// running and whether one panicked are atomics of the [`Pool`], so that
+/// ending a part and watching for the end take no lock.
 struct Job {
     /// The closure of the running call, its lifetime erased; `None` when idle.
     f: Option<SendPtr>,
     parts: usize,
     next: usize,
-    remaining: usize,
-    panicked: bool,
     /// Workers asleep on [`Pool::work`]: a job is announced to them only
     /// when there are some (a condvar's notify is a system call even with
     /// nobody waiting, about a microsecond on a virtual machine).
     sleepers: usize,
-    /// Whether the caller sleeps on [`Pool::done`] (the same reason).
-    caller_sleeps: bool,
 }
+
+/// A value alone in its cache lines, so that threads watching one atomic do
+/// not lose their copy when another, nearby, is written.
+#[repr(align(128))]
+struct Alone<T>(T);
 
 /// `*const dyn Fn(usize)` that may cross threads (see the SAFETY note in `run`).
 #[derive(Clone, Copy)]
@@ -74,12 +77,39 @@ struct Pool {
     /// Bumped at every published job: idle workers spin on it for a while
     /// before sleeping, because waking a sleeping thread can take longer
     /// than a product (tens of microseconds on a virtual machine).
-    generation: AtomicUsize,
+    generation: Alone<AtomicUsize>,
+    /// The parts of the running job taken and not yet finished, plus those
+    /// not yet taken: 0 once every call of its closure has returned.
+    remaining: Alone<AtomicUsize>,
+    /// Whether a part of the running job panicked (set before its part is
+    /// counted out of `remaining`).
+    panicked: AtomicBool,
+    /// Whether the caller sleeps on [`Pool::done`]: the last part wakes it
+    /// only then (see [`Finish::wait`] for why no wake-up is lost).
+    caller_sleeps: AtomicBool,
     job: Mutex<Job>,
     work: Condvar,
     done: Condvar,
     /// Held by the one caller using the pool.
     caller: Mutex<()>,
+}
+
+impl Pool {
+    /// Counts a finished part out of the running job, and wakes the caller
+    /// if it sleeps and this part was the last.
+    fn part_done(&self, panicked: bool) {
+        if panicked {
+            self.panicked.store(true, Ordering::Relaxed);
+        }
+        if self.remaining.0.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.caller_sleeps.load(Ordering::SeqCst)
+        {
+            // See `Finish::wait`: the lock orders this notification after
+            // the caller's last check of `remaining`.
+            drop(lock(&self.job));
+            self.done.notify_all();
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,15 +142,15 @@ fn pool() -> Option<&'static Pool> {
         let pool: &'static Pool = Box::leak(Box::new(Pool {
             threads,
             workers: AtomicUsize::new(0),
-            generation: AtomicUsize::new(0),
+            generation: Alone(AtomicUsize::new(0)),
+            remaining: Alone(AtomicUsize::new(0)),
+            panicked: AtomicBool::new(false),
+            caller_sleeps: AtomicBool::new(false),
             job: Mutex::new(Job {
                 f: None,
                 parts: 0,
                 next: 0,
-                remaining: 0,
-                panicked: false,
                 sleepers: 0,
-                caller_sleeps: false,
             }),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -185,7 +215,7 @@ fn worker(pool: &'static Pool) {
 }
 
 fn serve(pool: &'static Pool) -> Infallible {
-    let mut seen = pool.generation.load(Ordering::Acquire);
+    let mut seen = pool.generation.0.load(Ordering::Acquire);
     let mut job = lock(&pool.job);
     loop {
         match job.f {
@@ -198,66 +228,86 @@ fn serve(pool: &'static Pool) -> Infallible {
                 // happens only after this call has returned (or unwound, caught
                 // by `call`) and is counted below.
                 let panicked = call(unsafe { &*f.0 }, part);
+                pool.part_done(panicked);
                 job = lock(&pool.job);
-                job.panicked |= panicked;
-                job.remaining -= 1;
-                if job.remaining == 0 && job.caller_sleeps {
-                    pool.done.notify_all();
-                }
             }
             _ => {
                 // Idle: spin a while for the next job, then sleep.
                 drop(job);
                 let start = Instant::now();
-                while pool.generation.load(Ordering::Acquire) == seen && start.elapsed() < SPIN {
+                while pool.generation.0.load(Ordering::Acquire) == seen && start.elapsed() < SPIN {
                     std::hint::spin_loop();
                 }
                 job = lock(&pool.job);
-                let now = pool.generation.load(Ordering::Acquire);
+                let now = pool.generation.0.load(Ordering::Acquire);
                 if now == seen && !(job.f.is_some() && job.next < job.parts) {
                     job.sleepers += 1;
                     job = pool.work.wait(job).unwrap_or_else(|p| p.into_inner());
                     job.sleepers -= 1;
                 }
-                seen = pool.generation.load(Ordering::Acquire);
+                seen = pool.generation.0.load(Ordering::Acquire);
             }
         }
     }
 }
 
 /// Ends a published job when dropped, however `run` leaves: parts not yet
-/// taken are withdrawn, the ones running are waited for, and the closure is
-/// unpublished. Only then may the borrow of `f` end.
+/// taken are withdrawn and the closure unpublished (no part can be taken
+/// after), a part the caller holds but has not counted out (were `run`
+/// unwound in between) is counted out, and the parts running are waited for.
+/// Only then may the borrow of `f` end.
 struct Finish<'p> {
     pool: &'p Pool,
+    /// Parts the caller has taken and not yet counted out of `remaining`.
+    in_hand: core::cell::Cell<usize>,
 }
 
 impl Finish<'_> {
     /// Waits as described above; whether a part panicked. Idempotent.
     fn wait(&self) -> bool {
-        let mut job = lock(&self.pool.job);
-        let untaken = job.parts - job.next;
-        job.next = job.parts;
-        job.remaining -= untaken;
+        let pool = self.pool;
+        {
+            let mut job = lock(&pool.job);
+            let untaken = job.parts - job.next;
+            job.next = job.parts;
+            // No part can be taken any more; the parts running called
+            // through their own copy of the pointer, which stays valid until
+            // `remaining` is 0 (below).
+            job.f = None;
+            let uncounted = untaken + self.in_hand.replace(0);
+            if uncounted > 0 {
+                pool.remaining.0.fetch_sub(uncounted, Ordering::AcqRel);
+            }
+        }
         // The parts are of a size, so the others end soon after this
         // thread's: watch for them a while before sleeping, as an idle
         // worker does (a sleeping caller takes a system call to wake).
         let start = Instant::now();
-        while job.remaining > 0 {
+        while pool.remaining.0.load(Ordering::Acquire) > 0 {
             if start.elapsed() < CALLER_SPIN {
-                drop(job);
+                // The clock read less often than the counter.
                 for _ in 0..64 {
                     std::hint::spin_loop();
                 }
-                job = lock(&self.pool.job);
-            } else {
-                job.caller_sleeps = true;
-                job = self.pool.done.wait(job).unwrap_or_else(|p| p.into_inner());
-                job.caller_sleeps = false;
+                continue;
             }
+            // No lost wake-up: this thread sets `caller_sleeps` before it
+            // reads `remaining` (under the lock), the last part lowers
+            // `remaining` before it reads `caller_sleeps`, all SeqCst, so
+            // one of the two sees the other's write. If the part sees it, it
+            // takes the lock before notifying, so the notification comes
+            // after this thread's check, while it waits.
+            pool.caller_sleeps.store(true, Ordering::SeqCst);
+            let mut job = lock(&pool.job);
+            while pool.remaining.0.load(Ordering::SeqCst) > 0 {
+                job = pool.done.wait(job).unwrap_or_else(|p| p.into_inner());
+            }
+            drop(job);
+            pool.caller_sleeps.store(false, Ordering::SeqCst);
         }
-        job.f = None;
-        job.panicked
+        // Each part stored its panic before counting itself out (Release in
+        // the RMW), and `remaining` was read as 0 with Acquire.
+        pool.panicked.load(Ordering::Acquire)
     }
 }
 
@@ -309,49 +359,51 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         Err(TryLockError::Poisoned(p)) => p.into_inner(),
         Err(TryLockError::WouldBlock) => return serially(parts, f),
     };
-    // SAFETY (lifetime erasure): the pointer is unpublished by `finish` (its
-    // `wait`, or its drop, however this function is left), after `remaining`
-    // has reached 0, i.e. after every call of `f` by any thread has returned;
-    // `f` outlives this function call, so it outlives them all.
+    // SAFETY (lifetime erasure): `finish` (its `wait`, or its drop, however
+    // this function is left) unpublishes the pointer under the lock, so that
+    // no part is taken after, and then waits until `remaining` is 0: every
+    // part taken (a worker copies the pointer only as it takes one) is
+    // counted in `remaining` until its call of `f` has returned. `f`
+    // outlives this function call, so it outlives them all.
     let erased: *const (dyn Fn(usize) + Sync + 'static) =
         unsafe { core::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), _>(f as *const _) };
     let sleepers = {
         let mut job = lock(&pool.job);
-        *job = Job {
-            f: Some(SendPtr(erased)),
-            parts,
-            next: 0,
-            remaining: parts,
-            panicked: false,
-            caller_sleeps: false,
-            ..*job
-        };
+        job.f = Some(SendPtr(erased));
+        job.parts = parts;
+        // Part 0 is this thread's, taken here.
+        job.next = 1;
+        // Workers take parts under the lock, so they see these once they do.
+        pool.remaining.0.store(parts, Ordering::Relaxed);
+        pool.panicked.store(false, Ordering::Relaxed);
         job.sleepers
     };
     // Declared after `_caller`, so dropped before it: the job ends while this
     // caller still owns the pool.
-    let finish = Finish { pool };
-    pool.generation.fetch_add(1, Ordering::Release);
+    let finish = Finish {
+        pool,
+        in_hand: core::cell::Cell::new(1),
+    };
+    pool.generation.0.fetch_add(1, Ordering::Release);
     // A worker that reads no job (under the lock) before this one was
     // published counted itself in `sleepers` under that lock; one that reads
     // it later takes a part without being woken.
     if sleepers > 0 {
         pool.work.notify_all();
     }
-    // Take parts too, until none is left to start.
+    // Part 0, then any other part still untaken.
+    let mut part = 0;
     loop {
-        let part = {
-            let mut job = lock(&pool.job);
-            if job.next >= job.parts {
-                break;
-            }
-            job.next += 1;
-            job.next - 1
-        };
         let panicked = call(f, part);
+        finish.in_hand.set(0);
+        pool.part_done(panicked);
         let mut job = lock(&pool.job);
-        job.panicked |= panicked;
-        job.remaining -= 1;
+        if job.next >= job.parts {
+            break;
+        }
+        part = job.next;
+        job.next += 1;
+        finish.in_hand.set(1);
     }
     let panicked = finish.wait();
     drop(finish);
