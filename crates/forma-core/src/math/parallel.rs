@@ -283,12 +283,12 @@ impl Finish<'_> {
         // thread's: watch for them a while before sleeping, as an idle
         // worker does (a sleeping caller takes a system call to wake).
         let start = Instant::now();
+        let mut spins = 0_u32;
         while pool.remaining.0.load(Ordering::Acquire) > 0 {
-            if start.elapsed() < CALLER_SPIN {
-                // The clock read less often than the counter.
-                for _ in 0..64 {
-                    std::hint::spin_loop();
-                }
+            // The counter read at every turn, the clock at every 64th.
+            spins = spins.wrapping_add(1);
+            if !spins.is_multiple_of(64) || start.elapsed() < CALLER_SPIN {
+                std::hint::spin_loop();
                 continue;
             }
             // No lost wake-up: this thread sets `caller_sleeps` before it
