@@ -916,39 +916,6 @@ unsafe fn pack<E: Float, K: Micro<E>>(
                 have.copy_from_slice(&src[p * ps + l0..p * ps + l0 + lines]);
                 zeros.fill(E::ZERO);
             }
-        } else if ps == 1 && K::BLOCK > 0 && lines == w && w.is_multiple_of(K::BLOCK) {
-            // A whole panel of whole groups (below): by blocks of BLOCK
-            // values of p, each for every group, so that the panel's rows are
-            // written whole, one after the other.
-            let tb = K::BLOCK;
-            let full = kc - kc % tb;
-            for p0 in (0..full).step_by(tb) {
-                if (p0 * size_of::<E>()).is_multiple_of(64) {
-                    for l in 0..w {
-                        prefetch(src, (l0 + w + l) * ls + p0, Cache::L1);
-                    }
-                }
-                for g in (0..w).step_by(tb) {
-                    let at = (l0 + g) * ls + p0;
-                    // SAFETY: the caller guarantees K's instruction set;
-                    // whole blocks.
-                    unsafe {
-                        K::transpose(
-                            &src[at..],
-                            ls,
-                            K::BLOCK,
-                            &mut chunk[p0 * w + g..],
-                            w,
-                            K::BLOCK,
-                        )
-                    };
-                }
-            }
-            for p in full..kc {
-                for l in 0..w {
-                    chunk[p * w + l] = src[(l0 + l) * ls + p];
-                }
-            }
         } else if ps == 1 && K::BLOCK > 0 {
             // Each line is contiguous in p (A row-major, or B as the rows of
             // Bᵀ): a transpose, by the kernel's vector blocks of BLOCK lines
