@@ -95,7 +95,10 @@ fn matmul_nt_in<E: Float, const K: usize, const N: usize>(
             store(yr, &acc, beta);
         });
     } else {
-        // Few outputs: a dot product along the input row per output.
+        // Few outputs: a dot product along the input row per output, eight
+        // rows at a time where a kernel does (the same bits), then row by row.
+        let done = super::dot_rows::nt_few_outputs(x, w, beta, y);
+        let (x, y) = (&x[done..], &mut y[done..]);
         rows!(x.len() * K * N, (xr, yr) in x.iter().zip(y.iter_mut()), {
             let mut acc = [E::ZERO; N];
             for (s, wo) in acc.iter_mut().zip(w) {

@@ -14,6 +14,7 @@
 //!   the CPU layers and every device.
 //! * [`rowwise`]: softmax, its backward and softmax cross-entropy, per row.
 
+mod dot_rows;
 pub mod fixed;
 pub mod gemm;
 pub mod isa;
