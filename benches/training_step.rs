@@ -143,6 +143,25 @@ fn iris(c: &mut Criterion) {
     g.finish();
 }
 
+/// Iris's shape with a tanh hidden layer: the tanh pass of 3,200 values,
+/// where a sigmoid has its own kernel.
+fn iris_tanh(c: &mut Criterion) {
+    type Net = seq!(@type Linear<2, 32, f32, NoBias>, Tanh, Linear<32, 1, f32, NoBias>, Sigmoid);
+    let x = random::<f32, 2>(100, 1);
+    let y = random::<f32, 1>(100, 2).map(|v| if v > 0.5 { 1.0 } else { 0.0 });
+    let mut trainer = Trainer::new(
+        Net::initialize(&mut forma::rng(3)),
+        Bce,
+        Sgd::new(0.001).expect("lr"),
+    );
+    let mut g = group(c, "step/iris_tanh_2-32-1_f32_b100");
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("forma", |b| {
+        b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
+    });
+    g.finish();
+}
+
 fn two_layer_for<E: Float>(c: &mut Criterion) {
     type Net<E> = seq!(@type Linear<1000, 100, E, NoBias>, ReLU, Linear<100, 10, E, NoBias>);
     let x = random::<E, 1000>(64, 4);
@@ -287,6 +306,7 @@ criterion_group!(
     mazur_expression_vs_layers,
     xor,
     iris,
+    iris_tanh,
     two_layer,
     regression,
     mnist,

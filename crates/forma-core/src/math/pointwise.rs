@@ -17,7 +17,7 @@ pub enum Activation {
     /// `max(0, x)`; derivative 0 at 0, as in PyTorch. NaN stays NaN (as in
     /// PyTorch), so a NaN input reaches the loss instead of vanishing.
     ReLU,
-    /// `tanh(x)`.
+    /// `tanh(x)` ([`Float::tanh_fast`]).
     Tanh,
     /// `x` for `x > 0`, else `slope · x`.
     LeakyReLU {
@@ -27,7 +27,11 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// `y = f(x)`. Sigmoid uses [`Float::exp_fast`].
+    /// `y = f(x)`. Sigmoid uses [`Float::exp_fast`] and tanh
+    /// [`Float::tanh_fast`]: in `f32` both vectorise (with libm's `tanhf`,
+    /// a call per element, a training step of iris's shape with a tanh
+    /// hidden layer took 17.5 µs, with `tanh_fast` 1.69 µs; Zen 5,
+    /// 2026-12-03), in `f64` both are libm's.
     #[inline(always)]
     pub fn apply<E: Float>(self, x: E) -> E {
         match self {
@@ -37,7 +41,7 @@ impl Activation {
                 // `x <= 0` is false for NaN: NaN propagates, as in PyTorch.
                 if x <= E::ZERO { E::ZERO } else { x }
             }
-            Activation::Tanh => x.tanh(),
+            Activation::Tanh => x.tanh_fast(),
             Activation::LeakyReLU { slope } => {
                 if x > E::ZERO {
                     x
