@@ -6,15 +6,27 @@ use crate::Float;
 
 /// `out = exp(x - max x)`; returns `(max x, Σ out)`. Subtracting the maximum
 /// keeps large inputs from overflowing.
+///
+/// The exponentials are [`Float::exp_fast`]'s (libm's for `f64`), in a loop
+/// of their own so that it vectorises for `f32`, then summed in order.
+/// With libm's `expf`, a call per element, the softmax cross-entropy of
+/// the MNIST-size step's 128 rows of 10 classes took 1.08% of the step on
+/// one thread, 0.73% with this (`perf record`, Zen 5, 2026-12-03); the
+/// share grows with the number of classes. For
+/// `f32`, differences below -87.3 give e^-87.3
+/// (about 1.2e-38) rather than a subnormal or 0: nothing beside a sum of
+/// at least 1.
 fn shifted_exp<E: Float>(x: &[E], out: &mut [E]) -> (E, E) {
     let max = x
         .iter()
         .copied()
         .fold(E::from_f64(f64::NEG_INFINITY), E::max);
-    let mut sum = E::ZERO;
     for (o, &i) in out.iter_mut().zip(x) {
-        *o = (i - max).exp();
-        sum += *o;
+        *o = (i - max).exp_fast();
+    }
+    let mut sum = E::ZERO;
+    for &o in out.iter().take(x.len()) {
+        sum += o;
     }
     (max, sum)
 }
