@@ -1,7 +1,7 @@
 //! Micro-kernels of the packed GEMM, and the unpacked kernel for products with
 //! very few rows.
 
-use super::packed::{Isa, Operands, SMALL_M};
+use super::packed::{Isa, MAX_MR, MAX_NR, Operands, SMALL_M};
 use crate::Float;
 
 /// A register-blocked `MR x NR` tile kernel over packed panels.
@@ -16,6 +16,53 @@ pub(crate) trait Micro<E: Float> {
     /// The CPU must support the kernel's instruction set. `ap` holds at least
     /// `kc*MR` elements, `bp` at least `kc*NR`, `out` at least `MR*NR`.
     unsafe fn tile(kc: usize, ap: &[E], bp: &[E], out: &mut [E]);
+    /// A whole tile added into C: `c[r*ldc + j] = t[r][j] + beta·c[r*ldc +
+    /// j]` (`t[r][j]` alone for beta 0) where `t` is [`Micro::tile`]'s
+    /// result, with the same operations, so the same bits, as `tile`
+    /// followed by the store of its rows. The kernels override it to add
+    /// their registers into C directly: through a tile on the stack, each
+    /// of the four passes over k of a 1024³ product wrote and read every
+    /// element of C once more.
+    ///
+    ///
+    /// With `top`, the [`Float::abs_bits`] of each stored value are also
+    /// folded into `top[j]`, the maximum of its column (the finiteness
+    /// measure of a product's last pass): from the registers, as reading
+    /// the tile back from C stalled on every row whose stores were not
+    /// forwarded (the 50-30-1 step 2.83 -> 3.06 µs on a Zen 5).
+    ///
+    /// # Safety
+    /// As [`Micro::tile`]. (`c` must hold `(MR-1)·ldc + NR` elements and
+    /// `top` `NR`, or it panics.)
+    unsafe fn tile_to_c(
+        kc: usize,
+        ap: &[E],
+        bp: &[E],
+        c: &mut [E],
+        ldc: usize,
+        beta: E,
+        top: Option<&mut [E::AbsBits]>,
+    ) {
+        assert!(
+            ldc >= Self::NR
+                && c.len() >= (Self::MR - 1) * ldc + Self::NR
+                && top.as_ref().is_none_or(|t| t.len() >= Self::NR),
+            "internal error: tile_to_c's C"
+        );
+        let mut t = [E::ZERO; MAX_MR * MAX_NR];
+        let t = &mut t[..Self::MR * Self::NR];
+        // SAFETY: the caller upholds tile's contract; `t` holds MR*NR.
+        unsafe { Self::tile(kc, ap, bp, t) };
+        let mut top = top;
+        for (r, t) in t.chunks_exact(Self::NR).enumerate() {
+            for (j, (o, &v)) in c[r * ldc..r * ldc + Self::NR].iter_mut().zip(t).enumerate() {
+                *o = if beta == E::ZERO { v } else { v + beta * *o };
+                if let Some(top) = top.as_deref_mut() {
+                    top[j] = top[j].max(o.abs_bits());
+                }
+            }
+        }
+    }
     /// Columns [`Micro::tile_narrow`] computes: at most `NR`.
     const NARROW: usize = Self::NR;
     /// [`Micro::tile`] for an edge tile of at most [`Micro::NARROW`]
@@ -548,7 +595,7 @@ pub(crate) mod x86 {
     macro_rules! kernel {
         ($name:ident, $t:ty, $mr:literal, $lanes:literal, $vecs:literal, $feat:literal,
          $zero:ident, $load:ident, $set1:ident, $fma:ident, $store:ident,
-         $block:literal, $transpose:ident) => {
+         $add:ident, $mul:ident, $block:literal, $transpose:ident) => {
             impl Micro<$t> for $name {
                 const MR: usize = $mr;
                 const NR: usize = $lanes * $vecs;
@@ -576,6 +623,30 @@ pub(crate) mod x86 {
                     // panel is read, and one of each row of out written.
                     unsafe { checked::<1>(kc, ap, bp, out) }
                 }
+                unsafe fn tile_to_c(
+                    kc: usize,
+                    ap: &[$t],
+                    bp: &[$t],
+                    c: &mut [$t],
+                    ldc: usize,
+                    beta: $t,
+                    top: Option<&mut [<$t as Float>::AbsBits]>,
+                ) {
+                    const NR: usize = $lanes * $vecs;
+                    assert!(
+                        ap.len() >= kc * $mr
+                            && bp.len() >= kc * NR
+                            && ldc >= NR
+                            && c.len() >= ($mr - 1) * ldc + NR
+                            && top.as_ref().is_none_or(|t| t.len() >= NR)
+                    );
+                    let top = top.map_or(core::ptr::null_mut(), |t| t.as_mut_ptr());
+                    // SAFETY: the caller guarantees the CPU feature; lengths
+                    // checked above.
+                    unsafe {
+                        kernel_to_c(kc, ap.as_ptr(), bp.as_ptr(), c.as_mut_ptr(), ldc, beta, top)
+                    }
+                }
             }
             /// [`kernel_impl`] after checking the panels' and the tile's
             /// lengths (whole panels and tile whatever `V`).
@@ -592,6 +663,72 @@ pub(crate) mod x86 {
                 // SAFETY: the caller guarantees the CPU feature; lengths checked above.
                 unsafe { kernel_impl::<V>(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
             }
+            /// `acc[r][v] += A panel column r · B panel vector v` over the
+            /// `kc`-deep slice: the loop both kernels share.
+            macro_rules! accumulate {
+                ($kc:expr, $ap:expr, $bp:expr, $acc:ident, $v_count:expr) => {
+                    for p in 0..$kc {
+                        // SAFETY (whole block): p < kc and V <= $vecs, so at
+                        // most p*NR + NR <= kc*NR elements of bp and p*MR + MR
+                        // <= kc*MR of ap are read.
+                        let b: [_; $v_count] = core::array::from_fn(|v| unsafe {
+                            $load($bp.add(p * $lanes * $vecs + v * $lanes))
+                        });
+                        for r in 0..$mr {
+                            let a = $set1(unsafe { *$ap.add(p * $mr + r) });
+                            for v in 0..$v_count {
+                                $acc[r][v] = $fma(a, b[v], $acc[r][v]);
+                            }
+                        }
+                    }
+                };
+            }
+            /// [`Micro::tile_to_c`]: the whole tile's registers added into
+            /// C (`acc + beta·c`, a multiplication then an addition, as
+            /// the store of a tile's rows does).
+            ///
+            /// With `top` not null, the stored values' absolute bits are
+            /// folded into its `NR` column maxima.
+            ///
+            /// # Safety
+            /// The CPU must support the kernel's instruction set; `ap` and
+            /// `bp` valid for `kc` panel rows, `c` for `MR` rows of `NR`
+            /// elements `ldc` apart, `top` null or valid for `NR` values.
+            #[target_feature(enable = $feat)]
+            unsafe fn kernel_to_c(
+                kc: usize,
+                ap: *const $t,
+                bp: *const $t,
+                c: *mut $t,
+                ldc: usize,
+                beta: $t,
+                top: *mut <$t as Float>::AbsBits,
+            ) {
+                let mut acc = [[$zero(); $vecs]; $mr];
+                accumulate!(kc, ap, bp, acc, $vecs);
+                let beta_v = $set1(beta);
+                let mut most = [bits::zero(); $vecs];
+                for r in 0..$mr {
+                    for v in 0..$vecs {
+                        // SAFETY: row r < MR of C holds NR >= (v+1)*lanes
+                        // elements from c + r*ldc (the caller's promise).
+                        let at = unsafe { c.add(r * ldc + v * $lanes) };
+                        let t = if beta == 0.0 {
+                            acc[r][v]
+                        } else {
+                            $add(acc[r][v], $mul(beta_v, unsafe { $load(at) }))
+                        };
+                        unsafe { $store(at, t) };
+                        most[v] = bits::max(most[v], bits::abs(t));
+                    }
+                }
+                if !top.is_null() {
+                    for (v, &most) in most.iter().enumerate() {
+                        // SAFETY: top holds NR >= (v+1)*lanes values.
+                        unsafe { bits::fold(top.add(v * $lanes), most) };
+                    }
+                }
+            }
             /// The tile's first `V` vectors of columns (`V` is `$vecs`, or
             /// 1 for an edge tile); the panel's stride stays `NR`.
             #[target_feature(enable = $feat)]
@@ -603,19 +740,7 @@ pub(crate) mod x86 {
             ) {
                 const NR: usize = $lanes * $vecs;
                 let mut acc = [[$zero(); V]; $mr];
-                for p in 0..kc {
-                    // SAFETY (whole block): p < kc and V <= $vecs, so at most
-                    // p*NR + NR <= kc*NR elements of bp and p*MR + MR <= kc*MR
-                    // of ap are read.
-                    let b: [_; V] =
-                        core::array::from_fn(|v| unsafe { $load(bp.add(p * NR + v * $lanes)) });
-                    for r in 0..$mr {
-                        let a = $set1(unsafe { *ap.add(p * $mr + r) });
-                        for v in 0..V {
-                            acc[r][v] = $fma(a, b[v], acc[r][v]);
-                        }
-                    }
-                }
+                accumulate!(kc, ap, bp, acc, V);
                 for r in 0..$mr {
                     for v in 0..V {
                         // SAFETY: out holds MR*NR elements and v < V <= $vecs.
@@ -628,6 +753,37 @@ pub(crate) mod x86 {
 
     mod f32_512 {
         use super::*;
+        /// The kernel's finiteness measure: [`Float::abs_bits`] of a
+        /// vector, and their maxima (unsigned, as `AbsBits` orders them).
+        mod bits {
+            use core::arch::x86_64::*;
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) fn zero() -> __m512i {
+                _mm512_setzero_si512()
+            }
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) fn abs(v: __m512) -> __m512i {
+                _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(i32::MAX))
+            }
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) fn max(a: __m512i, b: __m512i) -> __m512i {
+                _mm512_max_epu32(a, b)
+            }
+            /// `top[l] = max(top[l], m[l])` for the vector's lanes.
+            ///
+            /// # Safety
+            /// `top` is valid for reading and writing a vector's lanes.
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) unsafe fn fold(top: *mut u32, m: __m512i) {
+                // SAFETY: the caller's promise.
+                let m = max(unsafe { _mm512_loadu_si512(top.cast()) }, m);
+                unsafe { _mm512_storeu_si512(top.cast(), m) }
+            }
+        }
         kernel!(
             Avx512F32,
             f32,
@@ -640,12 +796,45 @@ pub(crate) mod x86 {
             _mm512_set1_ps,
             _mm512_fmadd_ps,
             _mm512_storeu_ps,
+            _mm512_add_ps,
+            _mm512_mul_ps,
             8,
             transpose8_f32
         );
     }
     mod f64_512 {
         use super::*;
+        /// The kernel's finiteness measure: [`Float::abs_bits`] of a
+        /// vector, and their maxima (unsigned, as `AbsBits` orders them).
+        mod bits {
+            use core::arch::x86_64::*;
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) fn zero() -> __m512i {
+                _mm512_setzero_si512()
+            }
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) fn abs(v: __m512d) -> __m512i {
+                _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MAX))
+            }
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) fn max(a: __m512i, b: __m512i) -> __m512i {
+                _mm512_max_epu64(a, b)
+            }
+            /// `top[l] = max(top[l], m[l])` for the vector's lanes.
+            ///
+            /// # Safety
+            /// `top` is valid for reading and writing a vector's lanes.
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            pub(super) unsafe fn fold(top: *mut u64, m: __m512i) {
+                // SAFETY: the caller's promise.
+                let m = max(unsafe { _mm512_loadu_si512(top.cast()) }, m);
+                unsafe { _mm512_storeu_si512(top.cast(), m) }
+            }
+        }
         kernel!(
             Avx512F64,
             f64,
@@ -658,12 +847,45 @@ pub(crate) mod x86 {
             _mm512_set1_pd,
             _mm512_fmadd_pd,
             _mm512_storeu_pd,
+            _mm512_add_pd,
+            _mm512_mul_pd,
             4,
             transpose4_f64
         );
     }
     mod f32_256 {
         use super::*;
+        /// The kernel's finiteness measure: [`Float::abs_bits`] of a
+        /// vector, and their maxima (unsigned, as `AbsBits` orders them).
+        mod bits {
+            use core::arch::x86_64::*;
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) fn zero() -> __m256i {
+                _mm256_setzero_si256()
+            }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) fn abs(v: __m256) -> __m256i {
+                _mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(i32::MAX))
+            }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) fn max(a: __m256i, b: __m256i) -> __m256i {
+                _mm256_max_epu32(a, b)
+            }
+            /// `top[l] = max(top[l], m[l])` for the vector's lanes.
+            ///
+            /// # Safety
+            /// `top` is valid for reading and writing a vector's lanes.
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) unsafe fn fold(top: *mut u32, m: __m256i) {
+                // SAFETY: the caller's promise.
+                let m = max(unsafe { _mm256_loadu_si256(top.cast()) }, m);
+                unsafe { _mm256_storeu_si256(top.cast(), m) }
+            }
+        }
         kernel!(
             Avx2F32,
             f32,
@@ -676,12 +898,46 @@ pub(crate) mod x86 {
             _mm256_set1_ps,
             _mm256_fmadd_ps,
             _mm256_storeu_ps,
+            _mm256_add_ps,
+            _mm256_mul_ps,
             8,
             transpose8_f32
         );
     }
     mod f64_256 {
         use super::*;
+        /// The kernel's finiteness measure: [`Float::abs_bits`] of a
+        /// vector, and their maxima (unsigned, as `AbsBits` orders them).
+        mod bits {
+            use core::arch::x86_64::*;
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) fn zero() -> __m256i {
+                _mm256_setzero_si256()
+            }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) fn abs(v: __m256d) -> __m256i {
+                _mm256_and_si256(_mm256_castpd_si256(v), _mm256_set1_epi64x(i64::MAX))
+            }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) fn max(a: __m256i, b: __m256i) -> __m256i {
+                // Absolute bits are below 2^63: a signed comparison orders them.
+                _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b))
+            }
+            /// `top[l] = max(top[l], m[l])` for the vector's lanes.
+            ///
+            /// # Safety
+            /// `top` is valid for reading and writing a vector's lanes.
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            pub(super) unsafe fn fold(top: *mut u64, m: __m256i) {
+                // SAFETY: the caller's promise.
+                let m = max(unsafe { _mm256_loadu_si256(top.cast()) }, m);
+                unsafe { _mm256_storeu_si256(top.cast(), m) }
+            }
+        }
         kernel!(
             Avx2F64,
             f64,
@@ -694,6 +950,8 @@ pub(crate) mod x86 {
             _mm256_set1_pd,
             _mm256_fmadd_pd,
             _mm256_storeu_pd,
+            _mm256_add_pd,
+            _mm256_mul_pd,
             4,
             transpose4_f64
         );

@@ -28,8 +28,8 @@ const KC: usize = 256;
 const MC: usize = 96;
 const NC: usize = 1024;
 /// Largest tile dimensions of any kernel (the workspace is sized for them).
-const MAX_MR: usize = 8;
-const MAX_NR: usize = 32;
+pub(crate) const MAX_MR: usize = 8;
+pub(crate) const MAX_NR: usize = 32;
 /// At most this many rows of A: no packing.
 pub(crate) const SMALL_M: usize = 4;
 
@@ -723,6 +723,14 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
                         if beta != E::ZERO {
                             prefetch_rows(c, at, n, rows, cols);
                         }
+                        if rows == K::MR && cols == K::NR {
+                            // SAFETY: the caller guarantees K's instruction
+                            // set; the panels hold kc*MR and kc*NR elements
+                            // (packed above); C's length is checked inside.
+                            let top = measure.then_some(&mut top[..]);
+                            unsafe { K::tile_to_c(kc, apanel, bpanel, &mut c[at..], n, beta, top) };
+                            continue;
+                        }
                         let out = &mut tile[..mr * nr];
                         if cols <= K::NARROW {
                             // SAFETY: as for `tile` below; only the first
@@ -733,16 +741,12 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
                             // panels hold kc*MR and kc*NR elements (packed above).
                             unsafe { K::tile(kc, apanel, bpanel, out) };
                         }
-                        if rows == K::MR && cols == K::NR {
-                            store_tile::<E, K>(&tile, &mut c[at..], n, beta, measure, &mut top);
-                        } else {
-                            for r in 0..rows {
-                                let out = &mut c[at + r * n..at + r * n + cols];
-                                let acc = &tile[r * nr..r * nr + cols];
-                                store_row(out, acc, beta);
-                                if measure {
-                                    fold_abs_bits(&mut top, out);
-                                }
+                        for r in 0..rows {
+                            let out = &mut c[at + r * n..at + r * n + cols];
+                            let acc = &tile[r * nr..r * nr + cols];
+                            store_row(out, acc, beta);
+                            if measure {
+                                fold_abs_bits(&mut top, out);
                             }
                         }
                     }
@@ -820,36 +824,6 @@ fn store_row<E: Float>(out: &mut [E], acc: &[E], beta: E) {
 fn fold_abs_bits<E: Float>(top: &mut [E::AbsBits], values: &[E]) {
     for (t, v) in top.iter_mut().zip(values) {
         *t = (*t).max(v.abs_bits());
-    }
-}
-
-/// A whole `MR x NR` tile stored into C (row stride `ldc`) and, with
-/// `measure`, its columns' [`Float::abs_bits`] maxima merged into `top`.
-/// The bounds are the kernel's constants, so the row copies are vector moves
-/// (not a `memcpy` call per row) and the maxima stay in registers until the
-/// tile ends: kept in `top` row by row, they went through memory, a
-/// store-to-load chain that cost a quarter of this loop nest's time.
-#[inline(always)]
-fn store_tile<E: Float, K: Micro<E>>(
-    tile: &[E; MAX_MR * MAX_NR],
-    c: &mut [E],
-    ldc: usize,
-    beta: E,
-    measure: bool,
-    top: &mut [E::AbsBits; MAX_NR],
-) {
-    let mut local = [E::AbsBits::default(); MAX_NR];
-    for r in 0..K::MR {
-        let out = &mut c[r * ldc..r * ldc + K::NR];
-        store_row(out, &tile[r * K::NR..(r + 1) * K::NR], beta);
-        if measure {
-            fold_abs_bits(&mut local[..K::NR], out);
-        }
-    }
-    if measure {
-        for (t, &l) in top.iter_mut().zip(&local) {
-            *t = (*t).max(l);
-        }
     }
 }
 
