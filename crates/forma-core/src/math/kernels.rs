@@ -716,8 +716,10 @@ pub(crate) mod x86 {
                         let t = if beta == 0.0 {
                             acc[r][v]
                         } else {
+                            // SAFETY: `at` is within C, as above.
                             $add(acc[r][v], $mul(beta_v, unsafe { $load(at) }))
                         };
+                        // SAFETY: `at` is within C, as above.
                         unsafe { $store(at, t) };
                         most[v] = bits::max(most[v], bits::abs(t));
                     }
@@ -781,6 +783,7 @@ pub(crate) mod x86 {
             pub(super) unsafe fn fold(top: *mut u32, m: __m512i) {
                 // SAFETY: the caller's promise.
                 let m = max(unsafe { _mm512_loadu_si512(top.cast()) }, m);
+                // SAFETY: the caller's promise.
                 unsafe { _mm512_storeu_si512(top.cast(), m) }
             }
         }
@@ -832,6 +835,7 @@ pub(crate) mod x86 {
             pub(super) unsafe fn fold(top: *mut u64, m: __m512i) {
                 // SAFETY: the caller's promise.
                 let m = max(unsafe { _mm512_loadu_si512(top.cast()) }, m);
+                // SAFETY: the caller's promise.
                 unsafe { _mm512_storeu_si512(top.cast(), m) }
             }
         }
@@ -883,6 +887,7 @@ pub(crate) mod x86 {
             pub(super) unsafe fn fold(top: *mut u32, m: __m256i) {
                 // SAFETY: the caller's promise.
                 let m = max(unsafe { _mm256_loadu_si256(top.cast()) }, m);
+                // SAFETY: the caller's promise.
                 unsafe { _mm256_storeu_si256(top.cast(), m) }
             }
         }
@@ -935,6 +940,7 @@ pub(crate) mod x86 {
             pub(super) unsafe fn fold(top: *mut u64, m: __m256i) {
                 // SAFETY: the caller's promise.
                 let m = max(unsafe { _mm256_loadu_si256(top.cast()) }, m);
+                // SAFETY: the caller's promise.
                 unsafe { _mm256_storeu_si256(top.cast(), m) }
             }
         }
