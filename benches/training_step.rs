@@ -126,40 +126,36 @@ fn xor(c: &mut Criterion) {
     g.finish();
 }
 
+/// A training step of iris's shape (2 inputs, 32 hidden, 1 output, BCE,
+/// batch 100) for the network type `$net`, as the group `$name`.
+macro_rules! iris_shaped {
+    ($c:expr, $name:literal, $net:ty) => {{
+        let x = random::<f32, 2>(100, 1);
+        let y = random::<f32, 1>(100, 2).map(|v| if v > 0.5 { 1.0 } else { 0.0 });
+        let mut trainer = Trainer::new(
+            <$net>::initialize(&mut forma::rng(3)),
+            Bce,
+            Sgd::new(0.001).expect("lr"),
+        );
+        let mut g = group($c, $name);
+        g.throughput(Throughput::Elements(100));
+        g.bench_function("forma", |b| {
+            b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
+        });
+        g.finish();
+    }};
+}
+
 fn iris(c: &mut Criterion) {
     type Net = seq!(@type Linear<2, 32, f32, NoBias>, Sigmoid, Linear<32, 1, f32, NoBias>, Sigmoid);
-    let x = random::<f32, 2>(100, 1);
-    let y = random::<f32, 1>(100, 2).map(|v| if v > 0.5 { 1.0 } else { 0.0 });
-    let mut trainer = Trainer::new(
-        Net::initialize(&mut forma::rng(3)),
-        Bce,
-        Sgd::new(0.001).expect("lr"),
-    );
-    let mut g = group(c, "step/iris_2-32-1_f32_b100");
-    g.throughput(Throughput::Elements(100));
-    g.bench_function("forma", |b| {
-        b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
-    });
-    g.finish();
+    iris_shaped!(c, "step/iris_2-32-1_f32_b100", Net);
 }
 
 /// Iris's shape with a tanh hidden layer: the tanh pass of 3,200 values,
 /// where a sigmoid has its own kernel.
 fn iris_tanh(c: &mut Criterion) {
     type Net = seq!(@type Linear<2, 32, f32, NoBias>, Tanh, Linear<32, 1, f32, NoBias>, Sigmoid);
-    let x = random::<f32, 2>(100, 1);
-    let y = random::<f32, 1>(100, 2).map(|v| if v > 0.5 { 1.0 } else { 0.0 });
-    let mut trainer = Trainer::new(
-        Net::initialize(&mut forma::rng(3)),
-        Bce,
-        Sgd::new(0.001).expect("lr"),
-    );
-    let mut g = group(c, "step/iris_tanh_2-32-1_f32_b100");
-    g.throughput(Throughput::Elements(100));
-    g.bench_function("forma", |b| {
-        b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
-    });
-    g.finish();
+    iris_shaped!(c, "step/iris_tanh_2-32-1_f32_b100", Net);
 }
 
 fn two_layer_for<E: Float>(c: &mut Criterion) {

@@ -753,40 +753,59 @@ pub(crate) mod x86 {
         };
     }
 
+    /// The kernel's finiteness measure for one vector type: a module
+    /// `bits` with [`Float::abs_bits`] of a vector (`abs`), their maxima
+    /// (`max`, unsigned, as `AbsBits` orders them), and `fold`, which
+    /// merges a vector of maxima into `top`'s lanes in memory.
+    macro_rules! bits {
+        ($feat:literal, $fv:ty, $iv:ty, $ut:ty, $zero:ident, |$v:ident| $abs:expr,
+         |$a:ident, $b:ident| $max:expr, $load:ident, $store:ident) => {
+            mod bits {
+                use core::arch::x86_64::*;
+                #[target_feature(enable = $feat)]
+                #[inline]
+                pub(super) fn zero() -> $iv {
+                    $zero()
+                }
+                #[target_feature(enable = $feat)]
+                #[inline]
+                pub(super) fn abs($v: $fv) -> $iv {
+                    $abs
+                }
+                #[target_feature(enable = $feat)]
+                #[inline]
+                pub(super) fn max($a: $iv, $b: $iv) -> $iv {
+                    $max
+                }
+                /// `top[l] = max(top[l], m[l])` for the vector's lanes.
+                ///
+                /// # Safety
+                /// `top` is valid for reading and writing a vector's lanes.
+                #[target_feature(enable = $feat)]
+                #[inline]
+                pub(super) unsafe fn fold(top: *mut $ut, m: $iv) {
+                    // SAFETY: the caller's promise.
+                    let m = max(unsafe { $load(top.cast()) }, m);
+                    // SAFETY: the caller's promise.
+                    unsafe { $store(top.cast(), m) }
+                }
+            }
+        };
+    }
+
     mod f32_512 {
         use super::*;
-        /// The kernel's finiteness measure: [`Float::abs_bits`] of a
-        /// vector, and their maxima (unsigned, as `AbsBits` orders them).
-        mod bits {
-            use core::arch::x86_64::*;
-            #[target_feature(enable = "avx512f")]
-            #[inline]
-            pub(super) fn zero() -> __m512i {
-                _mm512_setzero_si512()
-            }
-            #[target_feature(enable = "avx512f")]
-            #[inline]
-            pub(super) fn abs(v: __m512) -> __m512i {
-                _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(i32::MAX))
-            }
-            #[target_feature(enable = "avx512f")]
-            #[inline]
-            pub(super) fn max(a: __m512i, b: __m512i) -> __m512i {
-                _mm512_max_epu32(a, b)
-            }
-            /// `top[l] = max(top[l], m[l])` for the vector's lanes.
-            ///
-            /// # Safety
-            /// `top` is valid for reading and writing a vector's lanes.
-            #[target_feature(enable = "avx512f")]
-            #[inline]
-            pub(super) unsafe fn fold(top: *mut u32, m: __m512i) {
-                // SAFETY: the caller's promise.
-                let m = max(unsafe { _mm512_loadu_si512(top.cast()) }, m);
-                // SAFETY: the caller's promise.
-                unsafe { _mm512_storeu_si512(top.cast(), m) }
-            }
-        }
+        bits!(
+            "avx512f",
+            __m512,
+            __m512i,
+            u32,
+            _mm512_setzero_si512,
+            |v| _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(i32::MAX)),
+            |a, b| _mm512_max_epu32(a, b),
+            _mm512_loadu_si512,
+            _mm512_storeu_si512
+        );
         kernel!(
             Avx512F32,
             f32,
@@ -807,38 +826,17 @@ pub(crate) mod x86 {
     }
     mod f64_512 {
         use super::*;
-        /// The kernel's finiteness measure: [`Float::abs_bits`] of a
-        /// vector, and their maxima (unsigned, as `AbsBits` orders them).
-        mod bits {
-            use core::arch::x86_64::*;
-            #[target_feature(enable = "avx512f")]
-            #[inline]
-            pub(super) fn zero() -> __m512i {
-                _mm512_setzero_si512()
-            }
-            #[target_feature(enable = "avx512f")]
-            #[inline]
-            pub(super) fn abs(v: __m512d) -> __m512i {
-                _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MAX))
-            }
-            #[target_feature(enable = "avx512f")]
-            #[inline]
-            pub(super) fn max(a: __m512i, b: __m512i) -> __m512i {
-                _mm512_max_epu64(a, b)
-            }
-            /// `top[l] = max(top[l], m[l])` for the vector's lanes.
-            ///
-            /// # Safety
-            /// `top` is valid for reading and writing a vector's lanes.
-            #[target_feature(enable = "avx512f")]
-            #[inline]
-            pub(super) unsafe fn fold(top: *mut u64, m: __m512i) {
-                // SAFETY: the caller's promise.
-                let m = max(unsafe { _mm512_loadu_si512(top.cast()) }, m);
-                // SAFETY: the caller's promise.
-                unsafe { _mm512_storeu_si512(top.cast(), m) }
-            }
-        }
+        bits!(
+            "avx512f",
+            __m512d,
+            __m512i,
+            u64,
+            _mm512_setzero_si512,
+            |v| _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MAX)),
+            |a, b| _mm512_max_epu64(a, b),
+            _mm512_loadu_si512,
+            _mm512_storeu_si512
+        );
         kernel!(
             Avx512F64,
             f64,
@@ -859,38 +857,17 @@ pub(crate) mod x86 {
     }
     mod f32_256 {
         use super::*;
-        /// The kernel's finiteness measure: [`Float::abs_bits`] of a
-        /// vector, and their maxima (unsigned, as `AbsBits` orders them).
-        mod bits {
-            use core::arch::x86_64::*;
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            pub(super) fn zero() -> __m256i {
-                _mm256_setzero_si256()
-            }
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            pub(super) fn abs(v: __m256) -> __m256i {
-                _mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(i32::MAX))
-            }
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            pub(super) fn max(a: __m256i, b: __m256i) -> __m256i {
-                _mm256_max_epu32(a, b)
-            }
-            /// `top[l] = max(top[l], m[l])` for the vector's lanes.
-            ///
-            /// # Safety
-            /// `top` is valid for reading and writing a vector's lanes.
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            pub(super) unsafe fn fold(top: *mut u32, m: __m256i) {
-                // SAFETY: the caller's promise.
-                let m = max(unsafe { _mm256_loadu_si256(top.cast()) }, m);
-                // SAFETY: the caller's promise.
-                unsafe { _mm256_storeu_si256(top.cast(), m) }
-            }
-        }
+        bits!(
+            "avx2,fma",
+            __m256,
+            __m256i,
+            u32,
+            _mm256_setzero_si256,
+            |v| _mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(i32::MAX)),
+            |a, b| _mm256_max_epu32(a, b),
+            _mm256_loadu_si256,
+            _mm256_storeu_si256
+        );
         kernel!(
             Avx2F32,
             f32,
@@ -911,39 +888,18 @@ pub(crate) mod x86 {
     }
     mod f64_256 {
         use super::*;
-        /// The kernel's finiteness measure: [`Float::abs_bits`] of a
-        /// vector, and their maxima (unsigned, as `AbsBits` orders them).
-        mod bits {
-            use core::arch::x86_64::*;
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            pub(super) fn zero() -> __m256i {
-                _mm256_setzero_si256()
-            }
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            pub(super) fn abs(v: __m256d) -> __m256i {
-                _mm256_and_si256(_mm256_castpd_si256(v), _mm256_set1_epi64x(i64::MAX))
-            }
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            pub(super) fn max(a: __m256i, b: __m256i) -> __m256i {
-                // Absolute bits are below 2^63: a signed comparison orders them.
-                _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b))
-            }
-            /// `top[l] = max(top[l], m[l])` for the vector's lanes.
-            ///
-            /// # Safety
-            /// `top` is valid for reading and writing a vector's lanes.
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            pub(super) unsafe fn fold(top: *mut u64, m: __m256i) {
-                // SAFETY: the caller's promise.
-                let m = max(unsafe { _mm256_loadu_si256(top.cast()) }, m);
-                // SAFETY: the caller's promise.
-                unsafe { _mm256_storeu_si256(top.cast(), m) }
-            }
-        }
+        // Absolute bits are below 2^63: a signed comparison orders them.
+        bits!(
+            "avx2,fma",
+            __m256d,
+            __m256i,
+            u64,
+            _mm256_setzero_si256,
+            |v| _mm256_and_si256(_mm256_castpd_si256(v), _mm256_set1_epi64x(i64::MAX)),
+            |a, b| _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b)),
+            _mm256_loadu_si256,
+            _mm256_storeu_si256
+        );
         kernel!(
             Avx2F64,
             f64,
