@@ -24,12 +24,12 @@ pub(crate) trait Micro<E: Float> {
     /// of the four passes over k of a 1024³ product wrote and read every
     /// element of C once more.
     ///
-    ///
     /// With `top`, the [`Float::abs_bits`] of each stored value are also
     /// folded into `top[j]`, the maximum of its column (the finiteness
     /// measure of a product's last pass): from the registers, as reading
-    /// the tile back from C stalled on every row whose stores were not
-    /// forwarded (the 50-30-1 step 2.83 -> 3.06 µs on a Zen 5).
+    /// the tile back from C stalled on rows whose stores were not yet
+    /// forwarded (on a Zen 5 the 50-30-1 step took 2.83 µs with no
+    /// measure, 3.06 µs with C read back).
     ///
     /// # Safety
     /// As [`Micro::tile`]. (`c` must hold `(MR-1)·ldc + NR` elements and
