@@ -83,8 +83,8 @@ pub trait Float:
     /// `f32` an odd polynomial below |x| = 0.625 and `1 - 2/(e^{2|x|} + 1)`
     /// (through [`Float::exp_fast`]) above, chosen by a select (within
     /// 2.5e-7 of the true value relative to it, measured 2.0e-7 just above
-    /// 0.625; ±1 exactly from |x| of
-    /// about 9.1, signed zeros and NaN kept); for `f64` the same as
+    /// 0.625; ±1 exactly from |x| of about 9.1, signed zeros and NaN
+    /// kept); for `f64` the same as
     /// [`Float::tanh`], so that f64 results stay bit-pinned to libm.
     #[inline(always)]
     fn tanh_fast(self) -> Self {
@@ -356,7 +356,7 @@ fn exp_fast_f32(x: f32) -> f32 {
 
 /// See [`Float::tanh_fast`]. Near 0, `1 - 2/(e^{2|x|} + 1)` loses the
 /// digits the subtraction cancels (the relative error grows as `1/|x|`), so
-/// below 0.625 an odd polynomial `x + x·z·p(z)`, `z = x²`, takes over: `p`
+/// below 0.625 an odd polynomial `a + a·z·p(z)` of `a = |x|`, `z = x²`, takes over: `p`
 /// of degree 4 fitted for relative error (4.4e-9 before rounding).
 /// Above, the error of [`Float::exp_fast`] (2e-7) reaches the result
 /// scaled by at most 0.62. Both are computed and one is selected, so the

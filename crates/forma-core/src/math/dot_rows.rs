@@ -79,16 +79,15 @@ pub(crate) mod x86 {
         beta: f32,
         y: &mut [f32],
     ) {
-        let k = K;
         let m = y.len() / n.max(1);
         assert!(
-            k >= 8 && n >= 1 && m.is_multiple_of(8) && y.len() == m * n && x.len() == m * k,
+            K >= 8 && n >= 1 && m.is_multiple_of(8) && y.len() == m * n && x.len() == m * K,
             "internal error: dot_rows::rows lengths"
         );
-        assert!(w.len() == n * k, "internal error: dot_rows::rows weight");
-        for (xb, yb) in x.chunks_exact(8 * k).zip(y.chunks_exact_mut(8 * n)) {
+        assert!(w.len() == n * K, "internal error: dot_rows::rows weight");
+        for (xb, yb) in x.chunks_exact(8 * K).zip(y.chunks_exact_mut(8 * n)) {
             for o in 0..n {
-                let totals = block::<K>(xb, &w[o * k..(o + 1) * k]);
+                let totals = block::<K>(xb, &w[o * K..(o + 1) * K]);
                 for (r, &t) in totals.iter().enumerate() {
                     let d = &mut yb[r * n + o];
                     *d = if beta == 0.0 { t } else { t + beta * *d };

@@ -1,7 +1,7 @@
 //! Micro-kernels of the packed GEMM, and the unpacked kernel for products with
 //! very few rows.
 
-use super::packed::{Isa, MAX_MR, MAX_NR, Operands, SMALL_M};
+use super::packed::{Isa, MAX_MR, MAX_NR, Operands, SMALL_M, fold_abs_bits, store_row};
 use crate::Float;
 
 /// A register-blocked `MR x NR` tile kernel over packed panels.
@@ -55,11 +55,10 @@ pub(crate) trait Micro<E: Float> {
         unsafe { Self::tile(kc, ap, bp, t) };
         let mut top = top;
         for (r, t) in t.chunks_exact(Self::NR).enumerate() {
-            for (j, (o, &v)) in c[r * ldc..r * ldc + Self::NR].iter_mut().zip(t).enumerate() {
-                *o = if beta == E::ZERO { v } else { v + beta * *o };
-                if let Some(top) = top.as_deref_mut() {
-                    top[j] = top[j].max(o.abs_bits());
-                }
+            let out = &mut c[r * ldc..r * ldc + Self::NR];
+            store_row(out, t, beta);
+            if let Some(top) = top.as_deref_mut() {
+                fold_abs_bits(top, out);
             }
         }
     }

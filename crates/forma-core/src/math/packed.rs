@@ -808,7 +808,7 @@ fn prefetch<E>(s: &[E], at: usize, cache: Cache) {
 
 /// `out = acc + beta·out` (`out = acc` for beta 0, whatever `out` held).
 #[inline(always)]
-fn store_row<E: Float>(out: &mut [E], acc: &[E], beta: E) {
+pub(crate) fn store_row<E: Float>(out: &mut [E], acc: &[E], beta: E) {
     if beta == E::ZERO {
         out.copy_from_slice(acc);
     } else {
@@ -821,7 +821,7 @@ fn store_row<E: Float>(out: &mut [E], acc: &[E], beta: E) {
 /// `top[j] = max(top[j], values[j].abs_bits())`: a stored row's values
 /// folded into per-column maxima.
 #[inline(always)]
-fn fold_abs_bits<E: Float>(top: &mut [E::AbsBits], values: &[E]) {
+pub(crate) fn fold_abs_bits<E: Float>(top: &mut [E::AbsBits], values: &[E]) {
     for (t, v) in top.iter_mut().zip(values) {
         *t = (*t).max(v.abs_bits());
     }
