@@ -2,7 +2,7 @@
 //! interfere, a panicking part reaches the caller only after every part has
 //! finished and leaves the pool usable (with all its threads, even when the
 //! panic's payload panics again when dropped), and a product split over
-//! threads equals the same rows computed alone, bit for bit.
+//! threads equals the same blocks computed alone, bit for bit.
 //!
 //! The tests share one pool (one per process), so each takes [`exclusive`]
 //! first: a test that finds the pool busy would run its parts serially.
@@ -253,22 +253,33 @@ fn a_payload_whose_drop_panics_on_a_worker_keeps_the_worker() {
 }
 
 #[test]
-fn a_split_product_equals_its_rows_computed_alone() {
+fn a_split_product_equals_its_blocks_computed_alone() {
     let _pool = exclusive();
     // 300 x 512 x 256 (39M multiply-adds) is split over the pool (with more
-    // than one thread), its parts sharing one packing of B; a band of 40 rows
-    // is small enough to run on one thread, packing B itself. The second
-    // shape has two NC-wide blocks of B's columns, a last panel of 12
-    // columns and a last KC-deep slice of 88: every edge of the shared
-    // packing's layout.
+    // than one thread) by bands of rows, its parts sharing one packing of
+    // B; a block of 40 rows and at most 64 columns is small enough to run
+    // on one thread, packing B itself. The second shape has two NC-wide
+    // blocks of B's columns, a last panel of 12 columns and a last KC-deep
+    // slice of 88: every edge of the shared packing's layout.
     // The third has one panel of B in all, fewer than the parts (CI runs
     // this test with FORMA_THREADS=3 too). With the AVX-512 kernels, which
     // share at most 512 KB of packed B, the first shape's f32 B (512 KB)
     // and the third's are shared and the others each part packs for itself,
     // so both paths are tested there as well.
-    for (m, k, n) in [(300, 512, 256), (200, 600, 1100), (4096, 200, 10)] {
-        split_equals_bands::<f32>(m, k, n);
-        split_equals_bands::<f64>(m, k, n);
+    // The second and fourth (the MNIST-size first layer's forward product)
+    // have fewer rows than columns: they are split by bands of columns, each
+    // part packing all of A (with three threads the second's bands are 384,
+    // 384 and 332 columns wide, the last one ending in a partial panel).
+    // The blocks compared sit at the corners, in the middle and across the
+    // bands' borders.
+    for (m, k, n) in [
+        (300, 512, 256),
+        (200, 600, 1100),
+        (4096, 200, 10),
+        (128, 784, 256),
+    ] {
+        split_equals_blocks::<f32>(m, k, n);
+        split_equals_blocks::<f64>(m, k, n);
     }
     if parallel::threads() < 2 {
         eprintln!("one thread: products are not split, the split path went untested");
@@ -276,39 +287,57 @@ fn a_split_product_equals_its_rows_computed_alone() {
     eprintln!("pool threads: {}", parallel::threads());
 }
 
-fn split_equals_bands<E: forma_core::Float>(m: usize, k: usize, n: usize) {
+fn split_equals_blocks<E: forma_core::Float>(m: usize, k: usize, n: usize) {
     let a: Vec<E> = (0..m * k)
         .map(|i| E::from_f64(((i * 7919) % 1000) as f64 / 997.0 - 0.5))
         .collect();
+    // B as `n x k` (W, for `nt`) or `k x n` (for `nn` and `tn`).
     let b: Vec<E> = (0..k * n)
         .map(|i| E::from_f64(((i * 104_729) % 1000) as f64 / 991.0 - 0.5))
         .collect();
+    let w = n.min(64);
     for layout in ["nt", "nn", "tn measured"] {
-        let mut full = vec![E::ZERO; m * n];
-        let product = |rows: usize, a: &[E], c: &mut [E]| match layout {
-            "nt" => gemm::matmul_nt(rows, k, n, a, &b, E::ZERO, c).unwrap(),
-            "nn" => gemm::matmul_nn(rows, k, n, a, &b, E::ZERO, c).unwrap(),
-            _ => {
-                // Aᵀ stored: A's rows as columns.
-                let at: Vec<E> = (0..k * rows)
-                    .map(|i| a[(i % rows) * k + i / rows])
-                    .collect();
-                let (finite, top) =
-                    gemm::matmul_tn_measured(rows, k, n, &at, &b, E::ZERO, c).unwrap();
-                let want = c.iter().fold(E::ZERO, |t, v| t.max(v.abs()));
-                assert!(finite && top == want, "{layout}: the measured maximum");
+        // C = A·B for `rows` rows of A and B's columns `j0..j0 + cols`.
+        let product = |rows: usize, a: &[E], j0: usize, cols: usize, c: &mut [E]| {
+            let b: Vec<E> = match layout {
+                "nt" => b[j0 * k..(j0 + cols) * k].to_vec(),
+                _ => (0..k)
+                    .flat_map(|p| b[p * n + j0..p * n + j0 + cols].iter().copied())
+                    .collect(),
+            };
+            match layout {
+                "nt" => gemm::matmul_nt(rows, k, cols, a, &b, E::ZERO, c).unwrap(),
+                "nn" => gemm::matmul_nn(rows, k, cols, a, &b, E::ZERO, c).unwrap(),
+                _ => {
+                    // Aᵀ stored: A's rows as columns.
+                    let at: Vec<E> = (0..k * rows)
+                        .map(|i| a[(i % rows) * k + i / rows])
+                        .collect();
+                    let (finite, top) =
+                        gemm::matmul_tn_measured(rows, k, cols, &at, &b, E::ZERO, c).unwrap();
+                    let want = c.iter().fold(E::ZERO, |t, v| t.max(v.abs()));
+                    assert!(finite && top == want, "{layout}: the measured maximum");
+                }
             }
         };
-        product(m, &a, &mut full);
+        let mut full = vec![E::ZERO; m * n];
+        product(m, &a, 0, n, &mut full);
         for i0 in [0, 40, m / 2, m - 40] {
-            let mut band = vec![E::ZERO; 40 * n];
-            product(40, &a[i0 * k..(i0 + 40) * k], &mut band);
-            assert!(
-                band == full[i0 * n..(i0 + 40) * n],
-                "{layout} {} {m}x{k}x{n}: rows {i0}..{} differ from the split product",
-                E::NAME,
-                i0 + 40
-            );
+            for j0 in [0, (n / 2).saturating_sub(w / 2), n / 3, n - w].map(|j| j.min(n - w)) {
+                let mut block = vec![E::ZERO; 40 * w];
+                product(40, &a[i0 * k..(i0 + 40) * k], j0, w, &mut block);
+                for r in 0..40 {
+                    let (at, want) = ((i0 + r) * n + j0, &block[r * w..(r + 1) * w]);
+                    assert!(
+                        &full[at..at + w] == want,
+                        "{layout} {} {m}x{k}x{n}: row {}, columns {j0}..{} differ from the \
+                         split product",
+                        E::NAME,
+                        i0 + r,
+                        j0 + w
+                    );
+                }
+            }
         }
     }
 }

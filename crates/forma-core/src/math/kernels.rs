@@ -31,23 +31,27 @@ pub(crate) trait Micro<E: Float> {
     /// forwarded (on a Zen 5 the 50-30-1 step took 2.83 µs with no
     /// measure, 3.06 µs with C read back).
     ///
+    /// C is a pointer, not a slice, because the tile may lie in a band of
+    /// C's columns whose rows interleave with another thread's
+    /// ([`Band`](super::band::Band)).
+    ///
     /// # Safety
-    /// As [`Micro::tile`]. (`c` must hold `(MR-1)·ldc + NR` elements and
-    /// `top` `NR`, or it panics.)
+    /// As [`Micro::tile`], and `c` valid for reading and writing `MR` rows
+    /// of `NR` elements `ldc` apart, which nothing else accesses during the
+    /// call ([`Band::block`](super::band::Band::block) gives such a
+    /// pointer). (`top` must hold `NR` values, or it panics.)
     unsafe fn tile_to_c(
         kc: usize,
         ap: &[E],
         bp: &[E],
-        c: &mut [E],
+        c: *mut E,
         ldc: usize,
         beta: E,
         top: Option<&mut [E::AbsBits]>,
     ) {
         assert!(
-            ldc >= Self::NR
-                && c.len() >= (Self::MR - 1) * ldc + Self::NR
-                && top.as_ref().is_none_or(|t| t.len() >= Self::NR),
-            "internal error: tile_to_c's C"
+            top.as_ref().is_none_or(|t| t.len() >= Self::NR),
+            "internal error: tile_to_c's measure"
         );
         let mut t = [E::ZERO; MAX_MR * MAX_NR];
         let t = &mut t[..Self::MR * Self::NR];
@@ -55,7 +59,9 @@ pub(crate) trait Micro<E: Float> {
         unsafe { Self::tile(kc, ap, bp, t) };
         let mut top = top;
         for (r, t) in t.chunks_exact(Self::NR).enumerate() {
-            let out = &mut c[r * ldc..r * ldc + Self::NR];
+            // SAFETY: row r < MR of the tile: NR elements at c + r·ldc,
+            // valid and not otherwise accessed (the caller's promise).
+            let out = unsafe { core::slice::from_raw_parts_mut(c.add(r * ldc), Self::NR) };
             store_row(out, t, beta);
             if let Some(top) = top.as_deref_mut() {
                 fold_abs_bits(top, out);
@@ -626,7 +632,7 @@ pub(crate) mod x86 {
                     kc: usize,
                     ap: &[$t],
                     bp: &[$t],
-                    c: &mut [$t],
+                    c: *mut $t,
                     ldc: usize,
                     beta: $t,
                     top: Option<&mut [<$t as Float>::AbsBits]>,
@@ -635,16 +641,12 @@ pub(crate) mod x86 {
                     assert!(
                         ap.len() >= kc * $mr
                             && bp.len() >= kc * NR
-                            && ldc >= NR
-                            && c.len() >= ($mr - 1) * ldc + NR
                             && top.as_ref().is_none_or(|t| t.len() >= NR)
                     );
                     let top = top.map_or(core::ptr::null_mut(), |t| t.as_mut_ptr());
-                    // SAFETY: the caller guarantees the CPU feature; lengths
-                    // checked above.
-                    unsafe {
-                        kernel_to_c(kc, ap.as_ptr(), bp.as_ptr(), c.as_mut_ptr(), ldc, beta, top)
-                    }
+                    // SAFETY: the caller guarantees the CPU feature and C's
+                    // tile; the panels' lengths are checked above.
+                    unsafe { kernel_to_c(kc, ap.as_ptr(), bp.as_ptr(), c, ldc, beta, top) }
                 }
             }
             /// [`kernel_impl`] after checking the panels' and the tile's

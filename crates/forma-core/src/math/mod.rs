@@ -14,6 +14,8 @@
 //!   the CPU layers and every device.
 //! * [`rowwise`]: softmax, its backward and softmax cross-entropy, per row.
 
+#[cfg(feature = "alloc")]
+mod band;
 mod dot_rows;
 pub mod fixed;
 pub mod gemm;
