@@ -54,6 +54,7 @@ impl<'a, E> Band<'a, E> {
     ///
     /// # Panics
     /// If `at > cols` (an internal invariant).
+    #[cfg(any(test, feature = "std"))]
     pub(crate) fn split_cols(self, at: usize) -> (Self, Self) {
         assert!(
             at <= self.cols,
@@ -109,6 +110,7 @@ impl<'a, E> Band<'a, E> {
 
     /// The band with its element type renamed to `T`, which is `E` (the
     /// caller checked: `concrete` in `packed`), else `None`.
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
     pub(crate) fn same<T: 'static>(self) -> Option<Band<'a, T>>
     where
         E: 'static,
