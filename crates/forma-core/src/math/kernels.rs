@@ -38,7 +38,7 @@ pub(crate) trait Micro<E: Float> {
     /// # Safety
     /// As [`Micro::tile`], and `c` valid for reading and writing `MR` rows
     /// of `NR` elements `ldc` apart, which nothing else accesses during the
-    /// call ([`Band::block`](super::band::Band::block) gives such a
+    /// call ([`Band::address`](super::band::Band::address) gives such a
     /// pointer). (`top` must hold `NR` values, or it panics.)
     unsafe fn tile_to_c(
         kc: usize,
