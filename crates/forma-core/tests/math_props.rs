@@ -365,15 +365,20 @@ proptest! {
     }
 }
 
-/// A product's first `n` columns, computed `n` wide (the last tile narrow:
-/// `Micro::tile_narrow`) and `wide` wide (full tiles), for every layout and
-/// forma kernel: the same bits, since every element is one chain of the
-/// same operations whichever tile computes it.
+/// A product's first `n` columns, computed `n` wide (the last tiles edge
+/// tiles: `Micro::edge_to_c`, with masked stores on x86) and `wide` wide,
+/// for every layout and forma kernel, added to the same C times `beta`:
+/// the same bits, since every element is one chain of the same operations
+/// whichever tile computes it.
 fn check_edge_columns<E: Elem>(
     (m, k, n, wide): (usize, usize, usize, usize),
     a: &[f64],
     b_wide: &[f64],
+    beta: f64,
 ) {
+    let beta = E::from_f64(beta);
+    // C's starting value at (i, j), the same in both products.
+    let c0 = |i: usize, j: usize| E::from_f64(((i * 31 + j * 7) % 13) as f64 / 4.0 - 1.5);
     let a: Vec<E> = a.iter().map(|&x| E::from_f64(x)).collect();
     let b_wide: Vec<E> = b_wide.iter().map(|&x| E::from_f64(x)).collect();
     for layout in LAYOUTS {
@@ -385,10 +390,10 @@ fn check_edge_columns<E: Elem>(
                 .collect(),
         };
         for backend in [Backend::Forma, Backend::FormaAvx2, Backend::FormaPortable] {
-            let mut narrow = vec![E::ZERO; m * n];
-            let mut full = vec![E::ZERO; m * wide];
-            layout.run(Some(backend), (m, k, n), &a, &b, E::ZERO, &mut narrow);
-            layout.run(Some(backend), (m, k, wide), &a, &b_wide, E::ZERO, &mut full);
+            let mut narrow: Vec<E> = (0..m * n).map(|x| c0(x / n, x % n)).collect();
+            let mut full: Vec<E> = (0..m * wide).map(|x| c0(x / wide, x % wide)).collect();
+            layout.run(Some(backend), (m, k, n), &a, &b, beta, &mut narrow);
+            layout.run(Some(backend), (m, k, wide), &a, &b_wide, beta, &mut full);
             for i in 0..m {
                 for j in 0..n {
                     assert_eq!(
@@ -411,15 +416,18 @@ proptest! {
 
     #[test]
     fn gemm_edge_tiles_give_the_bits_of_full_tiles(
-        (shape, a, b) in (20usize..=60, 50usize..=300, 1usize..=16, 17usize..=40)
+        // Up to 31 columns: one vector or two of each kernel's rows, the
+        // second whole or cut by a mask; rows not a multiple of any MR.
+        (shape, a, b) in (20usize..=60, 50usize..=300, 1usize..=31, 17usize..=40)
             .prop_filter("packed at both widths", |&(m, k, n, _)| m * k * n > gemm::DIRECT_LIMIT)
             .prop_flat_map(|(m, k, n, extra)| {
                 let wide = n + extra;
                 (Just((m, k, n, wide)), values(m * k), values(k * wide))
-            })
+            }),
+        beta in prop_oneof![Just(0.0), Just(1.0), -2.0f64..2.0],
     ) {
-        check_edge_columns::<f32>(shape, &a, &b);
-        check_edge_columns::<f64>(shape, &a, &b);
+        check_edge_columns::<f32>(shape, &a, &b, beta);
+        check_edge_columns::<f64>(shape, &a, &b, beta);
     }
 }
 

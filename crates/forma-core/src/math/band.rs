@@ -5,11 +5,11 @@
 //! interleave with the other bands' rows, so a `&mut [E]` covering two of
 //! its rows would also cover elements another thread is writing, which
 //! Rust forbids even if they are never touched. A band therefore keeps a
-//! pointer and lends out one row's piece (or, to a micro-kernel, one
-//! tile's address) at a time. The blocked loops check C's shape once per
-//! product and keep every tile within it by their bounds, so the pieces
-//! are taken unchecked (a check per tile cost the 30x50x30 products of the
-//! 50-30-1 regression step 7%).
+//! pointer and lends a micro-kernel one tile's address at a time. The
+//! blocked loops check C's shape once per product and keep every tile
+//! within it by their bounds, so the tiles are not checked one by one (a
+//! check per tile cost the 30x50x30 products of the 50-30-1 regression
+//! step 7%).
 
 use core::marker::PhantomData;
 
@@ -85,20 +85,6 @@ impl<'a, E> Band<'a, E> {
         self.ldc
     }
 
-    /// Row `r`'s `len` elements from column `from`, unchecked: for the
-    /// blocked loops, whose bounds keep every tile within C (checked once
-    /// per product).
-    ///
-    /// # Safety
-    /// `r < rows` and `from + len <= cols`.
-    #[inline]
-    pub(crate) unsafe fn row_unchecked(&mut self, r: usize, from: usize, len: usize) -> &mut [E] {
-        debug_assert!(r < self.rows && from + len <= self.cols);
-        // SAFETY: within the band (the caller's promise), which borrows
-        // its elements exclusively; the slice borrows `self` mutably.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.add(r * self.ldc + from), len) }
-    }
-
     /// The address of element `(r, col)`, for a micro-kernel writing a
     /// tile there (its rows [`Band::ldc`] apart) or for a prefetch hint.
     /// Computing it touches nothing; writing through it is the caller's
@@ -137,20 +123,21 @@ mod tests {
         let (mut mid, mut right) = right.split_cols(2);
         assert_eq!((left.cols(), mid.cols(), right.cols()), (3, 2, 2));
         assert_eq!((left.ldc(), mid.rows()), (7, 5));
+        // `len` elements of row `r` from column `from`, through the address.
+        let add = |band: &mut Band<'_, u32>, r: usize, from: usize, len: usize, x: u32| {
+            assert!(r < band.rows() && from + len <= band.cols());
+            let p = band.address(r, from);
+            // SAFETY: within the band (asserted), which borrows them.
+            unsafe { core::slice::from_raw_parts_mut(p, len) }
+                .iter_mut()
+                .for_each(|v| *v += x);
+        };
         for r in 0..5 {
-            // SAFETY: r < 5, and each piece within its band's columns.
-            unsafe {
-                left.row_unchecked(r, 0, 3)
-                    .iter_mut()
-                    .for_each(|v| *v += 100);
-                mid.row_unchecked(r, 1, 1)[0] += 200;
-                right
-                    .row_unchecked(r, 0, 2)
-                    .iter_mut()
-                    .for_each(|v| *v += 300);
-            }
+            add(&mut left, r, 0, 3, 100);
+            add(&mut mid, r, 1, 1, 200);
+            add(&mut right, r, 0, 2, 300);
         }
-        // A tile of the right band, through its address, and a row unchecked.
+        // A tile of the right band, through its address, rows `ldc` apart.
         let p = right.address(3, 0);
         // SAFETY: the 2 x 2 block at (3, 0) is within the 5 x 2 band; rows
         // are `ldc` apart.
@@ -158,8 +145,7 @@ mod tests {
             *p.add(1) += 1000;
             *p.add(right.ldc()) += 1000;
         }
-        // SAFETY: row 0 < 5, columns 1..3 of 3.
-        unsafe { left.row_unchecked(0, 1, 2)[1] += 5000 };
+        add(&mut left, 0, 2, 1, 5000);
         let bonus = |i: u32| match i % 7 {
             0..=2 => 100,
             3 => 0,

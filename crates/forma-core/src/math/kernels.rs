@@ -49,38 +49,53 @@ pub(crate) trait Micro<E: Float> {
         beta: E,
         top: Option<&mut [E::AbsBits]>,
     ) {
+        // SAFETY: the caller's promise for a whole tile is edge_to_c's for
+        // MR rows of NR columns.
+        unsafe { Self::edge_to_c(kc, ap, bp, c, ldc, beta, top, (Self::MR, Self::NR)) }
+    }
+    /// [`Micro::tile_to_c`] for an edge tile: only its first `rows <= MR`
+    /// rows and `cols <= NR` columns are added into C (and measured), with
+    /// the same operations, so the same bits. The x86 kernels override it
+    /// to store their registers with masks, and compute only the vectors
+    /// of columns that hold some of `cols`: through a tile on the stack
+    /// and a copy of each row, the edge tiles were most of a 30x50x30
+    /// product's time (every tile of it is one), and a 100-wide product in
+    /// 32-wide tiles computed 28 columns of zeros in its last tile.
+    ///
+    /// # Safety
+    /// As [`Micro::tile_to_c`], with `c` valid for `rows` rows of `cols`
+    /// elements. (`rows <= MR` and `cols <= NR`, or it panics.)
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn edge_to_c(
+        kc: usize,
+        ap: &[E],
+        bp: &[E],
+        c: *mut E,
+        ldc: usize,
+        beta: E,
+        top: Option<&mut [E::AbsBits]>,
+        (rows, cols): (usize, usize),
+    ) {
         assert!(
-            top.as_ref().is_none_or(|t| t.len() >= Self::NR),
-            "internal error: tile_to_c's measure"
+            rows <= Self::MR
+                && cols <= Self::NR
+                && top.as_ref().is_none_or(|t| t.len() >= Self::NR),
+            "internal error: an edge tile larger than a tile, or its measure short"
         );
         let mut t = [E::ZERO; MAX_MR * MAX_NR];
         let t = &mut t[..Self::MR * Self::NR];
         // SAFETY: the caller upholds tile's contract; `t` holds MR*NR.
         unsafe { Self::tile(kc, ap, bp, t) };
         let mut top = top;
-        for (r, t) in t.chunks_exact(Self::NR).enumerate() {
-            // SAFETY: row r < MR of the tile: NR elements at c + r·ldc,
-            // valid and not otherwise accessed (the caller's promise).
-            let out = unsafe { core::slice::from_raw_parts_mut(c.add(r * ldc), Self::NR) };
-            store_row(out, t, beta);
+        for (r, t) in t.chunks_exact(Self::NR).take(rows).enumerate() {
+            // SAFETY: row r < rows of the edge tile: cols elements at c +
+            // r·ldc, valid and not otherwise accessed (the caller's promise).
+            let out = unsafe { core::slice::from_raw_parts_mut(c.add(r * ldc), cols) };
+            store_row(out, &t[..cols], beta);
             if let Some(top) = top.as_deref_mut() {
                 fold_abs_bits(top, out);
             }
         }
-    }
-    /// Columns [`Micro::tile_narrow`] computes: at most `NR`.
-    const NARROW: usize = Self::NR;
-    /// [`Micro::tile`] for an edge tile of at most [`Micro::NARROW`]
-    /// columns: at least `out[r*NR + j]` for `j < NARROW` are written, each with
-    /// the same operations in the same order as in [`Micro::tile`] (so the
-    /// same bits). A 100-wide product in 32-wide tiles computed 28 columns of
-    /// zeros in its last tile: a fifth of its work.
-    ///
-    /// # Safety
-    /// As [`Micro::tile`].
-    unsafe fn tile_narrow(kc: usize, ap: &[E], bp: &[E], out: &mut [E]) {
-        // SAFETY: the caller upholds tile's contract, which is this one's.
-        unsafe { Self::tile(kc, ap, bp, out) }
     }
     /// The side of the square blocks [`Micro::transpose`] moves in vector
     /// registers; 0 (the default) when it has none, and packing gathers
@@ -618,15 +633,9 @@ pub(crate) mod x86 {
                     // set, which includes AVX2; the lengths are checked inside.
                     unsafe { $transpose(src, ls, lines, dst, dw, width) }
                 }
-                const NARROW: usize = $lanes;
                 unsafe fn tile(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
                     // SAFETY: the caller guarantees the CPU feature.
                     unsafe { checked::<$vecs>(kc, ap, bp, out) }
-                }
-                unsafe fn tile_narrow(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
-                    // SAFETY: as in `tile`; one vector of each row of the
-                    // panel is read, and one of each row of out written.
-                    unsafe { checked::<1>(kc, ap, bp, out) }
                 }
                 unsafe fn tile_to_c(
                     kc: usize,
@@ -637,17 +646,70 @@ pub(crate) mod x86 {
                     beta: $t,
                     top: Option<&mut [<$t as Float>::AbsBits]>,
                 ) {
-                    const NR: usize = $lanes * $vecs;
-                    assert!(
-                        ap.len() >= kc * $mr
-                            && bp.len() >= kc * NR
-                            && top.as_ref().is_none_or(|t| t.len() >= NR)
-                    );
-                    let top = top.map_or(core::ptr::null_mut(), |t| t.as_mut_ptr());
+                    let top = panels_and_top(kc, ap, bp, top);
                     // SAFETY: the caller guarantees the CPU feature and C's
                     // tile; the panels' lengths are checked above.
-                    unsafe { kernel_to_c(kc, ap.as_ptr(), bp.as_ptr(), c, ldc, beta, top) }
+                    unsafe {
+                        kernel_to_c::<$vecs, false>(
+                            kc,
+                            ap.as_ptr(),
+                            bp.as_ptr(),
+                            c,
+                            ldc,
+                            beta,
+                            top,
+                            ($mr, NR),
+                        )
+                    }
                 }
+                unsafe fn edge_to_c(
+                    kc: usize,
+                    ap: &[$t],
+                    bp: &[$t],
+                    c: *mut $t,
+                    ldc: usize,
+                    beta: $t,
+                    top: Option<&mut [<$t as Float>::AbsBits]>,
+                    (rows, cols): (usize, usize),
+                ) {
+                    assert!(
+                        rows <= $mr && cols <= NR,
+                        "internal error: an edge tile larger than a tile"
+                    );
+                    let top = panels_and_top(kc, ap, bp, top);
+                    let (ap, bp) = (ap.as_ptr(), bp.as_ptr());
+                    // SAFETY: the caller guarantees the CPU feature and C's
+                    // rows x cols block; the panels' lengths are checked
+                    // above, and the sizes just now.
+                    unsafe {
+                        if cols <= $lanes {
+                            kernel_to_c::<1, true>(kc, ap, bp, c, ldc, beta, top, (rows, cols))
+                        } else {
+                            kernel_to_c::<$vecs, true>(kc, ap, bp, c, ldc, beta, top, (rows, cols))
+                        }
+                    }
+                }
+            }
+            /// Columns of a tile.
+            const NR: usize = $lanes * $vecs;
+            // `edge_to_c` computes one vector of columns or all of them:
+            // every width up to NR only with two vectors a row.
+            const _: () = assert!($vecs == 2);
+            /// Checks that the panels hold `kc` rows and `top` (if any) `NR`
+            /// values, and gives `top` as [`kernel_to_c`] takes it.
+            #[inline(always)]
+            fn panels_and_top(
+                kc: usize,
+                ap: &[$t],
+                bp: &[$t],
+                top: Option<&mut [<$t as Float>::AbsBits]>,
+            ) -> *mut <$t as Float>::AbsBits {
+                assert!(
+                    ap.len() >= kc * $mr
+                        && bp.len() >= kc * NR
+                        && top.as_ref().is_none_or(|t| t.len() >= NR)
+                );
+                top.map_or(core::ptr::null_mut(), |t| t.as_mut_ptr())
             }
             /// [`kernel_impl`] after checking the panels' and the tile's
             /// lengths (whole panels and tile whatever `V`).
@@ -684,19 +746,30 @@ pub(crate) mod x86 {
                     }
                 };
             }
-            /// [`Micro::tile_to_c`]: the whole tile's registers added into
-            /// C (`acc + beta·c`, a multiplication then an addition, as
-            /// the store of a tile's rows does).
+            /// [`Micro::tile_to_c`] and [`Micro::edge_to_c`]: the tile's
+            /// registers added into C (`acc + beta·c`, a multiplication then
+            /// an addition, as the store of a tile's rows does), its first
+            /// `V` vectors of columns (`V` is `$vecs`, or 1 for an edge tile
+            /// of at most one vector).
+            ///
+            /// Without `EDGE`, the whole `MR x NR` tile (`rows` and `cols`
+            /// are not read). With it, only the first `rows` rows and `cols`
+            /// columns: the last vector of a row stored with a mask when
+            /// `cols` ends inside it (the masked-out lanes of C are neither
+            /// read nor written, nor measured).
             ///
             /// With `top` not null, the stored values' absolute bits are
-            /// folded into its `NR` column maxima.
+            /// folded into its column maxima.
             ///
             /// # Safety
             /// The CPU must support the kernel's instruction set; `ap` and
             /// `bp` valid for `kc` panel rows, `c` for `MR` rows of `NR`
-            /// elements `ldc` apart, `top` null or valid for `NR` values.
+            /// elements `ldc` apart (with `EDGE`, `rows <= MR` rows of
+            /// `(V-1)·lanes < cols <= V·lanes` elements), `top` null or
+            /// valid for `NR` values.
             #[target_feature(enable = $feat)]
-            unsafe fn kernel_to_c(
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn kernel_to_c<const V: usize, const EDGE: bool>(
                 kc: usize,
                 ap: *const $t,
                 bp: *const $t,
@@ -704,25 +777,50 @@ pub(crate) mod x86 {
                 ldc: usize,
                 beta: $t,
                 top: *mut <$t as Float>::AbsBits,
+                (rows, cols): (usize, usize),
             ) {
-                let mut acc = [[$zero(); $vecs]; $mr];
-                accumulate!(kc, ap, bp, acc, $vecs);
+                let mut acc = [[$zero(); V]; $mr];
+                accumulate!(kc, ap, bp, acc, V);
                 let beta_v = $set1(beta);
-                let mut most = [bits::zero(); $vecs];
+                // The lanes of the last vector that lie in C (all when
+                // `cols` ends at its end).
+                let tail = cols - (V - 1) * $lanes;
+                let masked = EDGE && tail < $lanes;
+                let mask = edge::first(tail);
+                let mut most = [bits::zero(); V];
                 for r in 0..$mr {
-                    for v in 0..$vecs {
-                        // SAFETY: row r < MR of C holds NR >= (v+1)*lanes
+                    if EDGE && r >= rows {
+                        break;
+                    }
+                    for v in 0..V {
+                        // SAFETY: row r of C's block holds more than v*lanes
                         // elements from c + r*ldc (the caller's promise).
                         let at = unsafe { c.add(r * ldc + v * $lanes) };
+                        let part = masked && v + 1 == V;
                         let t = if beta == 0.0 {
                             acc[r][v]
                         } else {
-                            // SAFETY: `at` is within C, as above.
-                            $add(acc[r][v], $mul(beta_v, unsafe { $load(at) }))
+                            // SAFETY: `at` is within C, as above, and a
+                            // masked load reads only the mask's lanes, which
+                            // are within the row.
+                            let old = unsafe {
+                                if part {
+                                    edge::load(at, mask)
+                                } else {
+                                    $load(at)
+                                }
+                            };
+                            $add(acc[r][v], $mul(beta_v, old))
                         };
-                        // SAFETY: `at` is within C, as above.
-                        unsafe { $store(at, t) };
-                        most[v] = bits::max(most[v], bits::abs(t));
+                        if part {
+                            // SAFETY: as for the load: only the lanes in C.
+                            unsafe { edge::store(at, mask, t) };
+                            most[v] = bits::max(most[v], edge::keep(bits::abs(t), mask));
+                        } else {
+                            // SAFETY: a whole vector at `at` is within C.
+                            unsafe { $store(at, t) };
+                            most[v] = bits::max(most[v], bits::abs(t));
+                        }
                     }
                 }
                 if !top.is_null() {
@@ -794,6 +892,49 @@ pub(crate) mod x86 {
         };
     }
 
+    /// The masked access to the last vector of an edge tile's row, for one
+    /// vector type: a module `edge` with `first(n)`, the mask of a vector's
+    /// first `n` lanes (all of them for `n >= lanes`); `load`, which reads
+    /// the mask's lanes (the others are zero) and `store`, which writes
+    /// them, neither touching memory under the other lanes; and `keep`,
+    /// which zeroes the other lanes of a vector of absolute bits.
+    macro_rules! edge {
+        ($feat:literal, $t:ty, $fv:ty, $iv:ty, $mask:ty, |$n:ident| $first:expr,
+         |$at:ident, $m:ident| $load:expr, |$sat:ident, $sm:ident, $v:ident| $store:expr,
+         |$b:ident, $km:ident| $keep:expr) => {
+            mod edge {
+                use core::arch::x86_64::*;
+                #[target_feature(enable = $feat)]
+                #[inline]
+                pub(super) fn first($n: usize) -> $mask {
+                    $first
+                }
+                /// # Safety
+                /// The mask's lanes at `at` are valid for reading.
+                #[target_feature(enable = $feat)]
+                #[inline]
+                pub(super) unsafe fn load($at: *const $t, $m: $mask) -> $fv {
+                    // SAFETY: the caller's promise; the other lanes are not
+                    // accessed (masked loads suppress their faults).
+                    unsafe { $load }
+                }
+                /// # Safety
+                /// The mask's lanes at `at` are valid for writing.
+                #[target_feature(enable = $feat)]
+                #[inline]
+                pub(super) unsafe fn store($sat: *mut $t, $sm: $mask, $v: $fv) {
+                    // SAFETY: as for `load`.
+                    unsafe { $store }
+                }
+                #[target_feature(enable = $feat)]
+                #[inline]
+                pub(super) fn keep($b: $iv, $km: $mask) -> $iv {
+                    $keep
+                }
+            }
+        };
+    }
+
     mod f32_512 {
         use super::*;
         bits!(
@@ -806,6 +947,17 @@ pub(crate) mod x86 {
             |a, b| _mm512_max_epu32(a, b),
             _mm512_loadu_si512,
             _mm512_storeu_si512
+        );
+        edge!(
+            "avx512f",
+            f32,
+            __m512,
+            __m512i,
+            __mmask16,
+            |n| ((1u32 << n.min(16)) - 1) as __mmask16,
+            |at, m| _mm512_maskz_loadu_ps(m, at),
+            |at, m, v| _mm512_mask_storeu_ps(at, m, v),
+            |b, m| _mm512_maskz_mov_epi32(m, b)
         );
         kernel!(
             Avx512F32,
@@ -838,6 +990,17 @@ pub(crate) mod x86 {
             _mm512_loadu_si512,
             _mm512_storeu_si512
         );
+        edge!(
+            "avx512f",
+            f64,
+            __m512d,
+            __m512i,
+            __mmask8,
+            |n| ((1u32 << n.min(8)) - 1) as __mmask8,
+            |at, m| _mm512_maskz_loadu_pd(m, at),
+            |at, m, v| _mm512_mask_storeu_pd(at, m, v),
+            |b, m| _mm512_maskz_mov_epi64(m, b)
+        );
         kernel!(
             Avx512F64,
             f64,
@@ -868,6 +1031,20 @@ pub(crate) mod x86 {
             |a, b| _mm256_max_epu32(a, b),
             _mm256_loadu_si256,
             _mm256_storeu_si256
+        );
+        edge!(
+            "avx2,fma",
+            f32,
+            __m256,
+            __m256i,
+            __m256i,
+            |n| _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(n.min(8) as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+            ),
+            |at, m| _mm256_maskload_ps(at, m),
+            |at, m, v| _mm256_maskstore_ps(at, m, v),
+            |b, m| _mm256_and_si256(b, m)
         );
         kernel!(
             Avx2F32,
@@ -900,6 +1077,20 @@ pub(crate) mod x86 {
             |a, b| _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b)),
             _mm256_loadu_si256,
             _mm256_storeu_si256
+        );
+        edge!(
+            "avx2,fma",
+            f64,
+            __m256d,
+            __m256i,
+            __m256i,
+            |n| _mm256_cmpgt_epi64(
+                _mm256_set1_epi64x(n.min(4) as i64),
+                _mm256_setr_epi64x(0, 1, 2, 3)
+            ),
+            |at, m| _mm256_maskload_pd(at, m),
+            |at, m, v| _mm256_maskstore_pd(at, m, v),
+            |b, m| _mm256_and_si256(b, m)
         );
         kernel!(
             Avx2F64,

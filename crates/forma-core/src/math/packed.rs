@@ -777,7 +777,6 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
         PackedB::Here => Ok(bp),
         PackedB::Shared(all) => Err(all),
     };
-    let mut tile = [E::ZERO; MAX_MR * MAX_NR];
     // The measurement keeps one maximum per column of a tile, reduced once
     // at the end: a maximum per stored row took a horizontal reduction per
     // row, a fifth of this function's time in the MNIST-size step.
@@ -812,36 +811,20 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
                         if beta != E::ZERO {
                             prefetch_rows(&mut c, (i, j), rows, cols);
                         }
+                        let (at, ldc) = (c.address(i, j), c.ldc());
+                        let top = measure.then_some(&mut top[..]);
                         if rows == K::MR && cols == K::NR {
-                            let (at, ldc) = (c.address(i, j), c.ldc());
                             // SAFETY: the caller guarantees K's instruction
                             // set; the panels hold kc*MR and kc*NR elements
                             // (packed above); C's MR x NR tile at `at` is
                             // within the band (the loops' bounds, C's shape
                             // asserted above), which `c` borrows exclusively.
-                            let top = measure.then_some(&mut top[..]);
                             unsafe { K::tile_to_c(kc, apanel, bpanel, at, ldc, beta, top) };
-                            continue;
-                        }
-                        let out = &mut tile[..mr * nr];
-                        if cols <= K::NARROW {
-                            // SAFETY: as for `tile` below; only the first
-                            // NARROW >= cols columns of the tile are read.
-                            unsafe { K::tile_narrow(kc, apanel, bpanel, out) };
                         } else {
-                            // SAFETY: the caller guarantees K's instruction set; the
-                            // panels hold kc*MR and kc*NR elements (packed above).
-                            unsafe { K::tile(kc, apanel, bpanel, out) };
-                        }
-                        for r in 0..rows {
-                            // SAFETY: i + r < m and j + cols <= n (the
-                            // loops' bounds; C's shape asserted above).
-                            let out = unsafe { c.row_unchecked(i + r, j, cols) };
-                            let acc = &tile[r * nr..r * nr + cols];
-                            store_row(out, acc, beta);
-                            if measure {
-                                fold_abs_bits(&mut top, out);
-                            }
+                            // SAFETY: as above, for C's rows x cols block.
+                            unsafe {
+                                K::edge_to_c(kc, apanel, bpanel, at, ldc, beta, top, (rows, cols))
+                            };
                         }
                     }
                 }
