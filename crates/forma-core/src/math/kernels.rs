@@ -1,7 +1,7 @@
 //! Micro-kernels of the packed GEMM, and the unpacked kernel for products with
 //! very few rows.
 
-use super::packed::{Isa, MAX_MR, MAX_NR, Operands, SMALL_M, fold_abs_bits, store_row};
+use super::packed::{Isa, Operands, SMALL_M, fold_abs_bits, store_row};
 use crate::Float;
 
 /// A register-blocked `MR x NR` tile kernel over packed panels.
@@ -10,19 +10,13 @@ pub(crate) trait Micro<E: Float> {
     const MR: usize;
     /// Columns of a tile.
     const NR: usize;
-    /// `out[r*NR + j] = Σ_p ap[p*MR + r] · bp[p*NR + j]` for a `kc`-deep slice.
-    ///
-    /// # Safety
-    /// The CPU must support the kernel's instruction set. `ap` holds at least
-    /// `kc*MR` elements, `bp` at least `kc*NR`, `out` at least `MR*NR`.
-    unsafe fn tile(kc: usize, ap: &[E], bp: &[E], out: &mut [E]);
     /// A whole tile added into C: `c[r*ldc + j] = t[r][j] + beta·c[r*ldc +
-    /// j]` (`t[r][j]` alone for beta 0) where `t` is [`Micro::tile`]'s
-    /// result, with the same operations, so the same bits, as `tile`
-    /// followed by the store of its rows. The kernels override it to add
-    /// their registers into C directly: through a tile on the stack, each
-    /// of the four passes over k of a 1024³ product wrote and read every
-    /// element of C once more.
+    /// j]` (`t[r][j]` alone for beta 0) where `t[r][j] = Σ_p ap[p*MR + r]
+    /// · bp[p*NR + j]` over the `kc`-deep panels, a multiplication then an
+    /// addition (so the same bits however the tile is stored). The x86
+    /// kernels add their registers into C directly: through a tile on the
+    /// stack, each of the four passes over k of a 1024³ product wrote and
+    /// read every element of C once more.
     ///
     /// With `top`, the [`Float::abs_bits`] of each stored value are also
     /// folded into `top[j]`, the maximum of its column (the finiteness
@@ -36,10 +30,12 @@ pub(crate) trait Micro<E: Float> {
     /// ([`Band`](super::band::Band)).
     ///
     /// # Safety
-    /// As [`Micro::tile`], and `c` valid for reading and writing `MR` rows
-    /// of `NR` elements `ldc` apart, which nothing else accesses during the
-    /// call ([`Band::address`](super::band::Band::address) gives such a
-    /// pointer). (`top` must hold `NR` values, or it panics.)
+    /// The CPU must support the kernel's instruction set. `c` is valid for
+    /// reading and writing `MR` rows of `NR` elements `ldc` apart, which
+    /// nothing else accesses during the call
+    /// ([`Band::address`](super::band::Band::address) gives such a
+    /// pointer). (`ap` must hold `kc*MR` elements, `bp` `kc*NR`, `top`
+    /// `NR` values, or it panics.)
     unsafe fn tile_to_c(
         kc: usize,
         ap: &[E],
@@ -55,8 +51,8 @@ pub(crate) trait Micro<E: Float> {
     }
     /// [`Micro::tile_to_c`] for an edge tile: only its first `rows <= MR`
     /// rows and `cols <= NR` columns are added into C (and measured), with
-    /// the same operations, so the same bits. The x86 kernels override it
-    /// to store their registers with masks, and compute only the vectors
+    /// the same operations, so the same bits. The x86 kernels store their
+    /// registers with masks, and compute only the vectors
     /// of columns that hold some of `cols`: through a tile on the stack
     /// and a copy of each row, the edge tiles were most of a 30x50x30
     /// product's time (every tile of it is one), and a 100-wide product in
@@ -74,29 +70,8 @@ pub(crate) trait Micro<E: Float> {
         ldc: usize,
         beta: E,
         top: Option<&mut [E::AbsBits]>,
-        (rows, cols): (usize, usize),
-    ) {
-        assert!(
-            rows <= Self::MR
-                && cols <= Self::NR
-                && top.as_ref().is_none_or(|t| t.len() >= Self::NR),
-            "internal error: an edge tile larger than a tile, or its measure short"
-        );
-        let mut t = [E::ZERO; MAX_MR * MAX_NR];
-        let t = &mut t[..Self::MR * Self::NR];
-        // SAFETY: the caller upholds tile's contract; `t` holds MR*NR.
-        unsafe { Self::tile(kc, ap, bp, t) };
-        let mut top = top;
-        for (r, t) in t.chunks_exact(Self::NR).take(rows).enumerate() {
-            // SAFETY: row r < rows of the edge tile: cols elements at c +
-            // r·ldc, valid and not otherwise accessed (the caller's promise).
-            let out = unsafe { core::slice::from_raw_parts_mut(c.add(r * ldc), cols) };
-            store_row(out, &t[..cols], beta);
-            if let Some(top) = top.as_deref_mut() {
-                fold_abs_bits(top, out);
-            }
-        }
-    }
+        rows_cols: (usize, usize),
+    );
     /// The side of the square blocks [`Micro::transpose`] moves in vector
     /// registers; 0 (the default) when it has none, and packing gathers
     /// element by element.
@@ -138,7 +113,20 @@ pub(crate) struct Portable<const MR: usize, const NR: usize>;
 impl<E: Float, const MR: usize, const NR: usize> Micro<E> for Portable<MR, NR> {
     const MR: usize = MR;
     const NR: usize = NR;
-    unsafe fn tile(kc: usize, ap: &[E], bp: &[E], out: &mut [E]) {
+    unsafe fn edge_to_c(
+        kc: usize,
+        ap: &[E],
+        bp: &[E],
+        c: *mut E,
+        ldc: usize,
+        beta: E,
+        top: Option<&mut [E::AbsBits]>,
+        (rows, cols): (usize, usize),
+    ) {
+        assert!(
+            rows <= MR && cols <= NR && top.as_ref().is_none_or(|t| t.len() >= NR),
+            "internal error: an edge tile larger than a tile, or its measure short"
+        );
         let mut acc = [[E::ZERO; NR]; MR];
         let (a_rows, _) = ap[..kc * MR].as_chunks::<MR>();
         let (b_rows, _) = bp[..kc * NR].as_chunks::<NR>();
@@ -149,7 +137,16 @@ impl<E: Float, const MR: usize, const NR: usize> Micro<E> for Portable<MR, NR> {
                 }
             }
         }
-        out[..MR * NR].copy_from_slice(acc.as_flattened());
+        let mut top = top;
+        for (r, t) in acc.iter().take(rows).enumerate() {
+            // SAFETY: row r < rows of the tile: cols elements at c + r·ldc,
+            // valid and not otherwise accessed (the caller's promise).
+            let out = unsafe { core::slice::from_raw_parts_mut(c.add(r * ldc), cols) };
+            store_row(out, &t[..cols], beta);
+            if let Some(top) = top.as_deref_mut() {
+                fold_abs_bits(top, out);
+            }
+        }
     }
 }
 
@@ -633,10 +630,6 @@ pub(crate) mod x86 {
                     // set, which includes AVX2; the lengths are checked inside.
                     unsafe { $transpose(src, ls, lines, dst, dw, width) }
                 }
-                unsafe fn tile(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
-                    // SAFETY: the caller guarantees the CPU feature.
-                    unsafe { checked::<$vecs>(kc, ap, bp, out) }
-                }
                 unsafe fn tile_to_c(
                     kc: usize,
                     ap: &[$t],
@@ -711,23 +704,8 @@ pub(crate) mod x86 {
                 );
                 top.map_or(core::ptr::null_mut(), |t| t.as_mut_ptr())
             }
-            /// [`kernel_impl`] after checking the panels' and the tile's
-            /// lengths (whole panels and tile whatever `V`).
-            ///
-            /// # Safety
-            /// The CPU must support the kernel's instruction set.
-            #[inline(always)]
-            unsafe fn checked<const V: usize>(kc: usize, ap: &[$t], bp: &[$t], out: &mut [$t]) {
-                assert!(
-                    ap.len() >= kc * $mr
-                        && bp.len() >= kc * $lanes * $vecs
-                        && out.len() >= $mr * $lanes * $vecs
-                );
-                // SAFETY: the caller guarantees the CPU feature; lengths checked above.
-                unsafe { kernel_impl::<V>(kc, ap.as_ptr(), bp.as_ptr(), out.as_mut_ptr()) }
-            }
             /// `acc[r][v] += A panel column r · B panel vector v` over the
-            /// `kc`-deep slice: the loop both kernels share.
+            /// `kc`-deep slice.
             macro_rules! accumulate {
                 ($kc:expr, $ap:expr, $bp:expr, $acc:ident, $v_count:expr) => {
                     for p in 0..$kc {
@@ -827,25 +805,6 @@ pub(crate) mod x86 {
                     for (v, &most) in most.iter().enumerate() {
                         // SAFETY: top holds NR >= (v+1)*lanes values.
                         unsafe { bits::fold(top.add(v * $lanes), most) };
-                    }
-                }
-            }
-            /// The tile's first `V` vectors of columns (`V` is `$vecs`, or
-            /// 1 for an edge tile); the panel's stride stays `NR`.
-            #[target_feature(enable = $feat)]
-            unsafe fn kernel_impl<const V: usize>(
-                kc: usize,
-                ap: *const $t,
-                bp: *const $t,
-                out: *mut $t,
-            ) {
-                const NR: usize = $lanes * $vecs;
-                let mut acc = [[$zero(); V]; $mr];
-                accumulate!(kc, ap, bp, acc, V);
-                for r in 0..$mr {
-                    for v in 0..V {
-                        // SAFETY: out holds MR*NR elements and v < V <= $vecs.
-                        unsafe { $store(out.add(r * NR + v * $lanes), acc[r][v]) };
                     }
                 }
             }
