@@ -365,24 +365,35 @@ proptest! {
     }
 }
 
-/// A product's first `n` columns, computed `n` wide (the last tiles edge
-/// tiles: `Micro::edge_to_c`, with masked stores on x86) and `wide` wide,
-/// for every layout and forma kernel, added to the same C times `beta`:
-/// the same bits, since every element is one chain of the same operations
-/// whichever tile computes it.
-fn check_edge_columns<E: Elem>(
-    (m, k, n, wide): (usize, usize, usize, usize),
-    a: &[f64],
+/// A product's first `m` rows and `n` columns, computed `m x n` (its last
+/// tiles edge tiles: `Micro::edge_to_c`, with masked loads and stores on
+/// x86) and `tall x wide`, for every layout and forma kernel, added to the
+/// same C times `beta`: the same bits, since every element is one chain of
+/// the same operations whichever tile computes it. The small product
+/// writes into the front of a longer buffer, whose tail must stay as it
+/// was: a store past C's last row or column would change it.
+fn check_edge_tiles<E: Elem>(
+    (m, k, n, tall, wide): (usize, usize, usize, usize, usize),
+    a_tall: &[f64],
     b_wide: &[f64],
     beta: f64,
 ) {
     let beta = E::from_f64(beta);
     // C's starting value at (i, j), the same in both products.
     let c0 = |i: usize, j: usize| E::from_f64(((i * 31 + j * 7) % 13) as f64 / 4.0 - 1.5);
-    let a: Vec<E> = a.iter().map(|&x| E::from_f64(x)).collect();
+    let canary = E::from_f64(-12345.5);
+    let a_tall: Vec<E> = a_tall.iter().map(|&x| E::from_f64(x)).collect();
     let b_wide: Vec<E> = b_wide.iter().map(|&x| E::from_f64(x)).collect();
     for layout in LAYOUTS {
-        // B's first n columns: rows of Bᵀ for Nt, a column slice otherwise.
+        // A's first m rows: a row slice, or for Tn (A stored k x tall) the
+        // first m of each stored row. B's first n columns: rows of Bᵀ for
+        // Nt, the first n of each stored row otherwise.
+        let a: Vec<E> = match layout {
+            Layout::Nt | Layout::Nn => a_tall[..m * k].to_vec(),
+            Layout::Tn => (0..k)
+                .flat_map(|p| a_tall[p * tall..p * tall + m].iter().copied())
+                .collect(),
+        };
         let b: Vec<E> = match layout {
             Layout::Nt => b_wide[..n * k].to_vec(),
             Layout::Nn | Layout::Tn => (0..k)
@@ -390,19 +401,32 @@ fn check_edge_columns<E: Elem>(
                 .collect(),
         };
         for backend in [Backend::Forma, Backend::FormaAvx2, Backend::FormaPortable] {
-            let mut narrow: Vec<E> = (0..m * n).map(|x| c0(x / n, x % n)).collect();
-            let mut full: Vec<E> = (0..m * wide).map(|x| c0(x / wide, x % wide)).collect();
-            layout.run(Some(backend), (m, k, n), &a, &b, beta, &mut narrow);
-            layout.run(Some(backend), (m, k, wide), &a, &b_wide, beta, &mut full);
+            let mut small: Vec<E> = (0..m * n).map(|x| c0(x / n, x % n)).collect();
+            small.extend([canary; 64]);
+            let mut full: Vec<E> = (0..tall * wide).map(|x| c0(x / wide, x % wide)).collect();
+            layout.run(Some(backend), (m, k, n), &a, &b, beta, &mut small[..m * n]);
+            layout.run(
+                Some(backend),
+                (tall, k, wide),
+                &a_tall,
+                &b_wide,
+                beta,
+                &mut full,
+            );
+            let what = format!("{layout:?} ({backend:?}) {m}x{k}x{n} vs {tall}x{k}x{wide}");
             for i in 0..m {
                 for j in 0..n {
                     assert_eq!(
-                        narrow[i * n + j].to_f64().to_bits(),
+                        small[i * n + j].to_f64().to_bits(),
                         full[i * wide + j].to_f64().to_bits(),
-                        "{layout:?} ({backend:?}) {m}x{k}x{n} vs {wide} wide: ({i}, {j})"
+                        "{what}: ({i}, {j})"
                     );
                 }
             }
+            assert!(
+                small[m * n..].iter().all(|&v| v == canary),
+                "{what}: written past C's end"
+            );
         }
     }
 }
@@ -417,17 +441,25 @@ proptest! {
     #[test]
     fn gemm_edge_tiles_give_the_bits_of_full_tiles(
         // Up to 31 columns: one vector or two of each kernel's rows, the
-        // second whole or cut by a mask; rows not a multiple of any MR.
-        (shape, a, b) in (20usize..=60, 50usize..=300, 1usize..=31, 17usize..=40)
-            .prop_filter("packed at both widths", |&(m, k, n, _)| m * k * n > gemm::DIRECT_LIMIT)
-            .prop_flat_map(|(m, k, n, extra)| {
-                let wide = n + extra;
-                (Just((m, k, n, wide)), values(m * k), values(k * wide))
+        // second whole or cut by a mask, with each kernel's vector widths
+        // (4, 8, 16) and one past them among the cases; rows compared with
+        // the same rows of a taller product.
+        (shape, a, b) in (
+            20usize..=60,
+            50usize..=300,
+            prop_oneof![select(vec![1usize, 4, 5, 8, 9, 16, 17, 31]), 1usize..=31],
+            1usize..=9,
+            17usize..=40,
+        )
+            .prop_filter("packed at both sizes", |&(m, k, n, _, _)| m * k * n > gemm::DIRECT_LIMIT)
+            .prop_flat_map(|(m, k, n, more, extra)| {
+                let (tall, wide) = (m + more, n + extra);
+                (Just((m, k, n, tall, wide)), values(tall * k), values(k * wide))
             }),
         beta in prop_oneof![Just(0.0), Just(1.0), -2.0f64..2.0],
     ) {
-        check_edge_columns::<f32>(shape, &a, &b, beta);
-        check_edge_columns::<f64>(shape, &a, &b, beta);
+        check_edge_tiles::<f32>(shape, &a, &b, beta);
+        check_edge_tiles::<f64>(shape, &a, &b, beta);
     }
 }
 

@@ -12,11 +12,12 @@ pub(crate) trait Micro<E: Float> {
     const NR: usize;
     /// A whole tile added into C: `c[r*ldc + j] = t[r][j] + beta·c[r*ldc +
     /// j]` (`t[r][j]` alone for beta 0) where `t[r][j] = Σ_p ap[p*MR + r]
-    /// · bp[p*NR + j]` over the `kc`-deep panels, a multiplication then an
-    /// addition (so the same bits however the tile is stored). The x86
-    /// kernels add their registers into C directly: through a tile on the
-    /// stack, each of the four passes over k of a 1024³ product wrote and
-    /// read every element of C once more.
+    /// · bp[p*NR + j]` over the `kc`-deep panels, in the kernel's order of
+    /// `p`; `beta·c` is a multiplication, then an addition (never fused),
+    /// so the bits do not depend on how the tile is stored. The kernels
+    /// add their tile into C directly (the x86 ones from their registers):
+    /// through a tile on the stack, each of the four passes over k of a
+    /// 1024³ product wrote and read every element of C once more.
     ///
     /// With `top`, the [`Float::abs_bits`] of each stored value are also
     /// folded into `top[j]`, the maximum of its column (the finiteness
@@ -52,11 +53,13 @@ pub(crate) trait Micro<E: Float> {
     /// [`Micro::tile_to_c`] for an edge tile: only its first `rows <= MR`
     /// rows and `cols <= NR` columns are added into C (and measured), with
     /// the same operations, so the same bits. The x86 kernels store their
-    /// registers with masks, and compute only the vectors
-    /// of columns that hold some of `cols`: through a tile on the stack
-    /// and a copy of each row, the edge tiles were most of a 30x50x30
-    /// product's time (every tile of it is one), and a 100-wide product in
-    /// 32-wide tiles computed 28 columns of zeros in its last tile.
+    /// registers with masks (AVX-512) or through one vector on the stack
+    /// (AVX2, see `edge!`), and compute only the vectors of columns that
+    /// hold some of `cols` (a 100-wide product in 32-wide tiles would
+    /// compute 28 columns of zeros in its last tile). Through a whole tile
+    /// on the stack and a copy of each row, the edge tiles were most of a
+    /// 30x50x30 product's time (with AVX-512's 8x32 f32 tiles every tile
+    /// of it is one).
     ///
     /// # Safety
     /// As [`Micro::tile_to_c`], with `c` valid for `rows` rows of `cols`
@@ -857,6 +860,14 @@ pub(crate) mod x86 {
     /// the mask's lanes (the others are zero) and `store`, which writes
     /// them, neither touching memory under the other lanes; and `keep`,
     /// which zeroes the other lanes of a vector of absolute bits.
+    ///
+    /// With AVX-512 these are masked loads and stores, which never touch
+    /// (nor fault on) the memory under masked-out lanes. AVX2's `vmaskmov`
+    /// is not used: AMD documents its faults on masked-out elements as
+    /// implementation dependent (the last row of C may end a page), and
+    /// its store is slow on a Zen 3. The AVX2 mask is the lane count with
+    /// a lane mask for `keep`, and the lanes go through a vector on the
+    /// stack, copied one by one.
     macro_rules! edge {
         ($feat:literal, $t:ty, $fv:ty, $iv:ty, $mask:ty, |$n:ident| $first:expr,
          |$at:ident, $m:ident| $load:expr, |$sat:ident, $sm:ident, $v:ident| $store:expr,
@@ -874,7 +885,7 @@ pub(crate) mod x86 {
                 #[inline]
                 pub(super) unsafe fn load($at: *const $t, $m: $mask) -> $fv {
                     // SAFETY: the caller's promise; the other lanes are not
-                    // accessed (masked loads suppress their faults).
+                    // accessed (see the macro's doc).
                     unsafe { $load }
                 }
                 /// # Safety
@@ -996,14 +1007,29 @@ pub(crate) mod x86 {
             f32,
             __m256,
             __m256i,
-            __m256i,
-            |n| _mm256_cmpgt_epi32(
-                _mm256_set1_epi32(n.min(8) as i32),
-                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+            (usize, __m256i),
+            |n| (
+                n.min(8),
+                _mm256_cmpgt_epi32(
+                    _mm256_set1_epi32(n.min(8) as i32),
+                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+                )
             ),
-            |at, m| _mm256_maskload_ps(at, m),
-            |at, m, v| _mm256_maskstore_ps(at, m, v),
-            |b, m| _mm256_and_si256(b, m)
+            |at, m| {
+                let mut lanes = [0.0f32; 8];
+                for (l, v) in lanes.iter_mut().enumerate().take(m.0) {
+                    *v = *at.add(l);
+                }
+                _mm256_loadu_ps(lanes.as_ptr())
+            },
+            |at, m, v| {
+                let mut lanes = [0.0f32; 8];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), v);
+                for (l, &v) in lanes.iter().enumerate().take(m.0) {
+                    *at.add(l) = v;
+                }
+            },
+            |b, m| _mm256_and_si256(b, m.1)
         );
         kernel!(
             Avx2F32,
@@ -1042,14 +1068,29 @@ pub(crate) mod x86 {
             f64,
             __m256d,
             __m256i,
-            __m256i,
-            |n| _mm256_cmpgt_epi64(
-                _mm256_set1_epi64x(n.min(4) as i64),
-                _mm256_setr_epi64x(0, 1, 2, 3)
+            (usize, __m256i),
+            |n| (
+                n.min(4),
+                _mm256_cmpgt_epi64(
+                    _mm256_set1_epi64x(n.min(4) as i64),
+                    _mm256_setr_epi64x(0, 1, 2, 3)
+                )
             ),
-            |at, m| _mm256_maskload_pd(at, m),
-            |at, m, v| _mm256_maskstore_pd(at, m, v),
-            |b, m| _mm256_and_si256(b, m)
+            |at, m| {
+                let mut lanes = [0.0f64; 4];
+                for (l, v) in lanes.iter_mut().enumerate().take(m.0) {
+                    *v = *at.add(l);
+                }
+                _mm256_loadu_pd(lanes.as_ptr())
+            },
+            |at, m, v| {
+                let mut lanes = [0.0f64; 4];
+                _mm256_storeu_pd(lanes.as_mut_ptr(), v);
+                for (l, &v) in lanes.iter().enumerate().take(m.0) {
+                    *at.add(l) = v;
+                }
+            },
+            |b, m| _mm256_and_si256(b, m.1)
         );
         kernel!(
             Avx2F64,
