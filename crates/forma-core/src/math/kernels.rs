@@ -905,6 +905,20 @@ pub(crate) mod x86 {
         };
     }
 
+    /// `n` values copied one by one from `from` to `to`: an AVX2 edge
+    /// tail's lanes between C and a vector on the stack (see `edge!`),
+    /// touching nothing past them.
+    ///
+    /// # Safety
+    /// `from` is valid for reading and `to` for writing `n` values.
+    #[inline(always)]
+    unsafe fn tail_copy<T: Copy>(from: *const T, to: *mut T, n: usize) {
+        for l in 0..n {
+            // SAFETY: l < n, the caller's promise.
+            unsafe { *to.add(l) = *from.add(l) };
+        }
+    }
+
     mod f32_512 {
         use super::*;
         bits!(
@@ -1017,17 +1031,13 @@ pub(crate) mod x86 {
             ),
             |at, m| {
                 let mut lanes = [0.0f32; 8];
-                for (l, v) in lanes.iter_mut().enumerate().take(m.0) {
-                    *v = *at.add(l);
-                }
+                super::super::tail_copy(at, lanes.as_mut_ptr(), m.0);
                 _mm256_loadu_ps(lanes.as_ptr())
             },
             |at, m, v| {
                 let mut lanes = [0.0f32; 8];
                 _mm256_storeu_ps(lanes.as_mut_ptr(), v);
-                for (l, &v) in lanes.iter().enumerate().take(m.0) {
-                    *at.add(l) = v;
-                }
+                super::super::tail_copy(lanes.as_ptr(), at, m.0)
             },
             |b, m| _mm256_and_si256(b, m.1)
         );
@@ -1078,17 +1088,13 @@ pub(crate) mod x86 {
             ),
             |at, m| {
                 let mut lanes = [0.0f64; 4];
-                for (l, v) in lanes.iter_mut().enumerate().take(m.0) {
-                    *v = *at.add(l);
-                }
+                super::super::tail_copy(at, lanes.as_mut_ptr(), m.0);
                 _mm256_loadu_pd(lanes.as_ptr())
             },
             |at, m, v| {
                 let mut lanes = [0.0f64; 4];
                 _mm256_storeu_pd(lanes.as_mut_ptr(), v);
-                for (l, &v) in lanes.iter().enumerate().take(m.0) {
-                    *at.add(l) = v;
-                }
+                super::super::tail_copy(lanes.as_ptr(), at, m.0)
             },
             |b, m| _mm256_and_si256(b, m.1)
         );
