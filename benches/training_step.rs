@@ -123,7 +123,111 @@ fn xor(c: &mut Criterion) {
     g.bench_function("forma", |b| {
         b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
     });
+    // The floor for this step's formulas: the same arithmetic written out by
+    // hand for this one network (see `HandXor`), checked against forma first.
+    let mut hand = HandXor::of(trainer.model());
+    hand.agrees_with_forma();
+    g.bench_function("hand_fused", |b| {
+        b.iter(|| hand.step(black_box(&XOR_X), black_box(&XOR_Y)))
+    });
     g.finish();
+}
+
+const XOR_X: [[f32; 2]; 4] = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]];
+const XOR_Y: [f32; 4] = [0., 1., 1., 0.];
+
+/// The XOR step (2-2-1, biases, sigmoids, mean BCE, SGD at 0.5) written out
+/// by hand in plain loops over arrays: no checks, no dispatch, no layer
+/// walk, no buffers, everything inlined into one function. It computes
+/// forma's formulas (`1 / (1 + exp_fast(-z))`, BCE's clamped logarithms and
+/// its division, in f32), so its time is the floor of this step as forma
+/// defines it: what remains of forma's time above it is the framework's.
+struct HandXor {
+    w1: [[f32; 2]; 2],
+    b1: [f32; 2],
+    w2: [f32; 2],
+    b2: f32,
+}
+
+impl HandXor {
+    fn of(net: &Xor) -> Self {
+        let (l1, l2) = (&net.0, &net.1.1.0);
+        Self {
+            w1: *l1.weight(),
+            b1: [l1.bias()[0], l1.bias()[1]],
+            w2: l2.weight()[0],
+            b2: l2.bias()[0],
+        }
+    }
+
+    /// One step; returns the mean loss. Index loops, as the formulas read.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    fn step(&mut self, x: &[[f32; 2]; 4], y: &[f32; 4]) -> f32 {
+        let sigmoid = |z: f32| 1.0 / (1.0 + (-z).exp_fast());
+        let (mut h, mut p) = ([[0f32; 2]; 4], [0f32; 4]);
+        for r in 0..4 {
+            for j in 0..2 {
+                h[r][j] = sigmoid(x[r][0] * self.w1[j][0] + x[r][1] * self.w1[j][1] + self.b1[j]);
+            }
+            p[r] = sigmoid(h[r][0] * self.w2[0] + h[r][1] * self.w2[1] + self.b2);
+        }
+        let (mut loss, mut dz2) = (0f32, [0f32; 4]);
+        for r in 0..4 {
+            let (p, t) = (p[r], y[r]);
+            let log_p = p.ln_fast().max(-100.0);
+            let log_q = (1.0 - p).ln_fast().max(-100.0);
+            loss += -(t * log_p + (1.0 - t) * log_q);
+            let dp = 0.25 * ((p - t) / ((1.0 - p) * p).max(1e-12));
+            dz2[r] = dp * (p * (1.0 - p));
+        }
+        let (mut gw1, mut gb1, mut gw2, mut gb2) = ([[0f32; 2]; 2], [0f32; 2], [0f32; 2], 0f32);
+        for r in 0..4 {
+            gb2 += dz2[r];
+            for j in 0..2 {
+                gw2[j] += h[r][j] * dz2[r];
+                let dz1 = dz2[r] * self.w2[j] * (h[r][j] * (1.0 - h[r][j]));
+                gb1[j] += dz1;
+                gw1[j][0] += x[r][0] * dz1;
+                gw1[j][1] += x[r][1] * dz1;
+            }
+        }
+        let lr = 0.5;
+        for j in 0..2 {
+            self.w2[j] -= lr * gw2[j];
+            self.b1[j] -= lr * gb1[j];
+            self.w1[j][0] -= lr * gw1[j][0];
+            self.w1[j][1] -= lr * gw1[j][1];
+        }
+        self.b2 -= lr * gb2;
+        0.25 * loss
+    }
+
+    /// Trains a copy and forma's `Trainer` from the same weights for 200
+    /// steps and panics unless their losses agree (to rounding: the two sum
+    /// in different orders), so the floor computes the same step.
+    fn agrees_with_forma(&self) {
+        let mut hand = HandXor { ..*self };
+        let net = seq!(
+            Linear::<2, 2>::from_weights(self.w1, self.b1).expect("finite"),
+            Sigmoid,
+            Linear::<2, 1>::from_weights([self.w2], [self.b2]).expect("finite"),
+            Sigmoid
+        );
+        let mut trainer = Trainer::new(net, Bce, Sgd::new(0.5).expect("lr"));
+        let x = Batch::<f32, 2>::from_rows(&XOR_X);
+        let y = Batch::<f32, 1>::from_rows(&XOR_Y.map(|v| [v]));
+        for step in 0..200 {
+            let (want, got) = (
+                trainer.step(&x, &y).expect("finite"),
+                hand.step(&XOR_X, &XOR_Y),
+            );
+            assert!(
+                (want - got).abs() <= 1e-5 * want.abs().max(1.0),
+                "step {step}: forma's loss {want}, the hand-fused step's {got}"
+            );
+        }
+    }
 }
 
 /// A training step of iris's shape (2 inputs, 32 hidden, 1 output, BCE,
