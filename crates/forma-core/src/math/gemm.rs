@@ -188,8 +188,8 @@ impl Backend {
                             b,
                             sb,
                             beta,
-                            c,
                         },
+                        c,
                         isa,
                         scan,
                     ));

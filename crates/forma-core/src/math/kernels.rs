@@ -159,7 +159,7 @@ impl<E: Float, const MR: usize, const NR: usize> Micro<E> for Portable<MR, NR> {
     not(all(feature = "std", target_arch = "x86_64")),
     allow(unused_variables)
 )]
-pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
+pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, c: &mut [E], isa: Isa) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
         use super::packed::Kernel;
@@ -174,34 +174,29 @@ pub(crate) fn small_m<E: Float>(op: Operands<'_, E>, isa: Isa) {
             Kernel::Portable => None,
         };
         if let Some(set) = set {
-            let op = if gemv {
-                // SAFETY: `Kernel::choose` picked `set` because the CPU
-                // supports it.
-                match unsafe { x86::gemv_rows(op, set) } {
-                    None => return,
-                    Some(op) => op,
-                }
-            } else {
-                op
-            };
+            // SAFETY: `Kernel::choose` picked `set` because the CPU
+            // supports it.
+            if gemv && unsafe { x86::gemv_rows(op, &mut *c, set) } {
+                return;
+            }
             // SAFETY: as above: AVX-512F, or AVX2 and FMA.
             unsafe {
                 match set {
-                    x86::Gemv::Avx512 => x86::small_m_avx512(op),
-                    x86::Gemv::Avx2 => x86::small_m_avx2(op),
+                    x86::Gemv::Avx512 => x86::small_m_avx512(op, c),
+                    x86::Gemv::Avx2 => x86::small_m_avx2(op, c),
                 }
             }
             return;
         }
     }
-    small_m_portable(op);
+    small_m_portable(op, c);
 }
 
 /// For the forward `X·Wᵀ` (B's columns contiguous) each output is a dot
 /// product of two contiguous rows; otherwise rows of B are accumulated into C
 /// (axpy). Inlined into each instruction-set variant.
 #[inline(always)]
-pub(crate) fn small_m_portable<E: Float>(op: Operands<'_, E>) {
+pub(crate) fn small_m_portable<E: Float>(op: Operands<'_, E>, c: &mut [E]) {
     let Operands {
         m,
         k,
@@ -211,7 +206,6 @@ pub(crate) fn small_m_portable<E: Float>(op: Operands<'_, E>) {
         b,
         sb,
         beta,
-        c,
     } = op;
     debug_assert!(m <= SMALL_M);
     for i in 0..m {
@@ -269,19 +263,16 @@ pub(crate) mod x86 {
     /// `c[i][j] = a_i · b_j` for the forward `X·Wᵀ` with few rows, when `E` is
     /// f32 or f64 and the CPU has the instruction set `isa` (the caller
     /// checked): eight outputs at a time, so eight independent FMA chains
-    /// share each load of `a_i`. Gives the operands back, untouched, for
-    /// another element type.
+    /// share each load of `a_i`. Whether it ran: not for another element
+    /// type (C untouched then).
     ///
     /// # Safety
     /// The CPU must support `isa` (AVX-512F, or AVX2 and FMA).
-    pub(crate) unsafe fn gemv_rows<E: Float>(
-        op: Operands<'_, E>,
-        isa: Gemv,
-    ) -> Option<Operands<'_, E>> {
+    pub(crate) unsafe fn gemv_rows<E: Float>(op: Operands<'_, E>, c: &mut [E], isa: Gemv) -> bool {
         use crate::math::packed::{same, same_mut};
         let (m, k, n, ra, lb) = (op.m, op.k, op.n, op.sa.0, op.sb.1);
         if let (Some(a), Some(b)) = (same::<E, f32>(op.a), same::<E, f32>(op.b)) {
-            let Some(c) = same_mut::<E, f32>(op.c) else {
+            let Some(c) = same_mut::<E, f32>(c) else {
                 unreachable!("a and c have the same element type")
             };
             for i in 0..m {
@@ -293,10 +284,10 @@ pub(crate) mod x86 {
                     Gemv::Avx2 => unsafe { gemv_f32_avx2(k, x, b, lb, out) },
                 }
             }
-            return None;
+            return true;
         }
         if let (Some(a), Some(b)) = (same::<E, f64>(op.a), same::<E, f64>(op.b)) {
-            let Some(c) = same_mut::<E, f64>(op.c) else {
+            let Some(c) = same_mut::<E, f64>(c) else {
                 unreachable!("a and c have the same element type")
             };
             for i in 0..m {
@@ -307,9 +298,9 @@ pub(crate) mod x86 {
                     Gemv::Avx2 => unsafe { gemv_f64_avx2(k, x, b, lb, out) },
                 }
             }
-            return None;
+            return true;
         }
-        Some(op)
+        false
     }
 
     /// The sum of a ymm register's eight f32 lanes.
@@ -446,14 +437,14 @@ pub(crate) mod x86 {
 
     /// [`small_m_portable`] compiled for AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub(crate) unsafe fn small_m_avx512<E: Float>(op: Operands<'_, E>) {
-        small_m_portable(op)
+    pub(crate) unsafe fn small_m_avx512<E: Float>(op: Operands<'_, E>, c: &mut [E]) {
+        small_m_portable(op, c)
     }
 
     /// [`small_m_portable`] compiled for AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn small_m_avx2<E: Float>(op: Operands<'_, E>) {
-        small_m_portable(op)
+    pub(crate) unsafe fn small_m_avx2<E: Float>(op: Operands<'_, E>, c: &mut [E]) {
+        small_m_portable(op, c)
     }
 
     /// f32, 8 x 32 tile: 16 zmm accumulators.

@@ -34,8 +34,11 @@ pub(crate) const MAX_NR: usize = 32;
 /// At most this many rows of A: no packing.
 pub(crate) const SMALL_M: usize = 4;
 
-/// Operands of one product: `C[m×n] = A·B + beta·C`, A's `(i, p)` at
-/// `a[i*sa.0 + p*sa.1]`, B's `(p, j)` at `b[p*sb.0 + j*sb.1]`, C row-major.
+/// The inputs of one product `C[m×n] = A·B + beta·C`: A's `(i, p)` at
+/// `a[i*sa.0 + p*sa.1]`, B's `(p, j)` at `b[p*sb.0 + j*sb.1]`. C travels
+/// beside them, as a row-major slice or as a [`Band`] of one, so that a
+/// split can hand each part the same inputs (`..op`) with its own C.
+#[derive(Clone, Copy)]
 pub(crate) struct Operands<'a, E> {
     pub m: usize,
     pub k: usize,
@@ -45,32 +48,6 @@ pub(crate) struct Operands<'a, E> {
     pub b: &'a [E],
     pub sb: (usize, usize),
     pub beta: E,
-    pub c: &'a mut [E],
-}
-
-impl<'a, E: Copy> Operands<'a, E> {
-    /// C taken out, and the rest as operands with an empty C: the template
-    /// from which a split builds each band's operands (`..rest`), and what
-    /// the blocked loops take beside C's [`Band`].
-    fn take_c(self) -> (Operands<'a, E>, &'a mut [E]) {
-        let c = self.c;
-        (Operands { c: &mut [], ..self }, c)
-    }
-
-    /// The same operands, C borrowed again (so the caller can read it after).
-    fn reborrow(&mut self) -> Operands<'_, E> {
-        Operands {
-            m: self.m,
-            k: self.k,
-            n: self.n,
-            a: self.a,
-            sa: self.sa,
-            b: self.b,
-            sb: self.sb,
-            beta: self.beta,
-            c: &mut *self.c,
-        }
-    }
 }
 
 /// The best instruction set available, or a lower one forced (for tests).
@@ -132,7 +109,7 @@ const PARALLEL_MIN_COLS: usize = 128;
 /// With `scan`, it also returns the largest [`Float::abs_bits`] of C's final
 /// values, read by the thread that wrote them while they are in its cache
 /// (at or above [`Float::INF_BITS`] if one is not finite); without, zero.
-pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
+pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, c: &mut [E], isa: Isa, scan: bool) -> E::AbsBits {
     if op.m <= SMALL_M {
         #[cfg(feature = "std")]
         if op.m == 1
@@ -144,13 +121,12 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::Ab
         {
             let parts = super::parallel::threads().min(op.n / 64);
             if parts >= 2 {
-                return split_row(op, isa, parts, scan);
+                return split_row(op, c, isa, parts, scan);
             }
         }
-        let mut op = op;
-        super::kernels::small_m(op.reborrow(), isa);
+        super::kernels::small_m(op, &mut *c, isa);
         return if scan {
-            top_bits(op.c)
+            top_bits(c)
         } else {
             E::AbsBits::default()
         };
@@ -168,14 +144,14 @@ pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::Ab
         // each pack all of A and a share of B (see `split_cols`).
         let parts = super::parallel::threads().min(op.n / PARALLEL_MIN_COLS);
         if op.m < op.n && parts >= 2 {
-            return split_cols(op, isa, parts, scan);
+            return split_cols(op, c, isa, parts, scan);
         }
         let parts = super::parallel::threads().min(op.m / PARALLEL_MIN_ROWS);
         if parts >= 2 {
-            return split_rows(op, isa, parts, scan);
+            return split_rows(op, c, isa, parts, scan);
         }
     }
-    serial(op, isa, scan)
+    serial(op, c, isa, scan)
 }
 
 /// The largest [`Float::abs_bits`] of `values` (vectorised: an integer maximum).
@@ -231,21 +207,25 @@ fn over_bands<E: Float, T: Send>(
 /// A one-row product in `parts` bands of columns of C, one per pool thread:
 /// each output is computed as without the split.
 #[cfg(feature = "std")]
-fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
-    let (rest, c) = op.take_c();
-    debug_assert_eq!(rest.m, 1);
-    let (n, b, sb) = (rest.n, rest.b, rest.sb);
+fn split_row<E: Float>(
+    op: Operands<'_, E>,
+    c: &mut [E],
+    isa: Isa,
+    parts: usize,
+    scan: bool,
+) -> E::AbsBits {
+    debug_assert_eq!(op.m, 1);
+    let (n, b, sb) = (op.n, op.b, op.sb);
     let cols = n.div_ceil(parts).next_multiple_of(16);
     over_bands::<E, _>(c.chunks_mut(cols), n.div_ceil(cols), &|part, c| {
-        let mut op = Operands {
+        let band = Operands {
             n: c.len(),
             b: &b[part * cols * sb.1..],
-            c,
-            ..rest
+            ..op
         };
-        super::kernels::small_m(op.reborrow(), isa);
+        super::kernels::small_m(band, &mut *c, isa);
         if scan {
-            top_bits(op.c)
+            top_bits(c)
         } else {
             E::AbsBits::default()
         }
@@ -259,9 +239,14 @@ fn split_row<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) 
 /// packing only its rows of A. Otherwise each part packs all of B for
 /// itself, a slice at a time.
 #[cfg(feature = "std")]
-fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
+fn split_rows<E: Float>(
+    rest: Operands<'_, E>,
+    c: &mut [E],
+    isa: Isa,
+    parts: usize,
+    scan: bool,
+) -> E::AbsBits {
     let kernel = Kernel::choose(isa);
-    let (rest, c) = op.take_c();
     let (m, k, n, a, sa) = (rest.m, rest.k, rest.n, rest.a, rest.sa);
     let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
     let nr = kernel.nr::<E>();
@@ -270,10 +255,9 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
             let op = Operands {
                 m: c.len() / n,
                 a: &a[part * rows * sa.0..],
-                c,
                 ..rest
             };
-            serial(op, isa, scan)
+            serial(op, c, isa, scan)
         });
     };
     let panels = shared_panels(k, n, nr).count();
@@ -296,23 +280,21 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
             let op = Operands {
                 m: 0,
                 a: &[],
-                c: &mut [],
                 ..rest
             };
             let from = PackedB::Panels {
                 first: first(part),
                 out,
             };
-            let no_c = Band::whole(&mut [], 0, n);
+            let no_rows = Band::whole(&mut [], 0, n);
             // SAFETY: `kernel` came from `Kernel::choose`.
-            unsafe { dispatch(op, no_c, &mut [], &mut [], from, kernel, false) }
+            unsafe { dispatch(op, no_rows, &mut [], &mut [], from, kernel, false) }
         });
         let shared: &[E] = shared;
         over_bands::<E, _>(c.chunks_mut(rows * n), m.div_ceil(rows), &|part, c| {
             let op = Operands {
                 m: c.len() / n,
                 a: &a[part * rows * sa.0..],
-                c: &mut [],
                 ..rest
             };
             let c = Band::whole(c, op.m, n);
@@ -355,9 +337,14 @@ fn split_rows<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
 /// 21-24 against 20-21 µs; with AVX2 kernels (sharing B) 231-234 against
 /// 226-228 µs; the MNIST-size training step 369 -> 348 µs (fastest of five).
 #[cfg(feature = "std")]
-fn split_cols<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool) -> E::AbsBits {
+fn split_cols<E: Float>(
+    rest: Operands<'_, E>,
+    c: &mut [E],
+    isa: Isa,
+    parts: usize,
+    scan: bool,
+) -> E::AbsBits {
     let nr = Kernel::choose(isa).nr::<E>();
-    let (rest, c) = op.take_c();
     let (m, n, b, sb) = (rest.m, rest.n, rest.b, rest.sb);
     // Whole panels in every band but the last, so that each element of C
     // lies in the same kind of tile as without the split.
@@ -376,7 +363,6 @@ fn split_cols<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
         let op = Operands {
             n: c.cols(),
             b: &b[part * cols * sb.1..],
-            c: &mut [],
             ..rest
         };
         serial_band(op, c, isa, scan)
@@ -385,14 +371,13 @@ fn split_cols<E: Float>(op: Operands<'_, E>, isa: Isa, parts: usize, scan: bool)
 
 /// The product on this thread, in its packing workspace.
 /// With `scan`, each tile of C is measured as it is stored (see `blocked`).
-fn serial<E: Float>(op: Operands<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
-    let (op, c) = op.take_c();
+fn serial<E: Float>(op: Operands<'_, E>, c: &mut [E], isa: Isa, scan: bool) -> E::AbsBits {
     let c = Band::whole(c, op.m, op.n);
     serial_band(op, c, isa, scan)
 }
 
-/// [`serial`] for C's band `c` (`op.c` is empty; `op.n` is the band's
-/// width and `op.b` begins at its first column).
+/// [`serial`] for C's band `c` (`op.n` is the band's width and `op.b`
+/// begins at its first column).
 fn serial_band<E: Float>(op: Operands<'_, E>, c: Band<'_, E>, isa: Isa, scan: bool) -> E::AbsBits {
     let (a_len, b_len) = workspace(&op);
     E::with_workspace(crate::Workspace::Packing, a_len + b_len, |ws| {
@@ -531,7 +516,6 @@ fn concrete<'a, E: Float, T: Float>(
 ) -> Option<Concrete<'a, T>> {
     let a = same::<E, T>(op.a)?;
     let b = same::<E, T>(op.b)?;
-    let c = same_mut::<E, T>(op.c)?;
     let c_band = c_band.same::<T>()?;
     let ap = same_mut::<E, T>(ap)?;
     let bp = same_mut::<E, T>(bp)?;
@@ -554,7 +538,6 @@ fn concrete<'a, E: Float, T: Float>(
             b,
             sb: op.sb,
             beta,
-            c,
         },
         c_band,
         ap,
@@ -758,12 +741,11 @@ unsafe fn blocked<E: Float, K: Micro<E>>(
         b,
         sb,
         beta,
-        c: no_c,
     } = op;
     // Every tile below lies within the m x n band: the loops keep
     // i + rows <= m and j + cols <= n.
     assert!(
-        no_c.is_empty() && (c.rows(), c.cols()) == (m, n),
+        (c.rows(), c.cols()) == (m, n),
         "internal error: C's band is not m x n"
     );
     let mut c = c;
