@@ -240,14 +240,14 @@ fn split_row<E: Float>(
 /// itself, a slice at a time.
 #[cfg(feature = "std")]
 fn split_rows<E: Float>(
-    rest: Operands<'_, E>,
+    whole: Operands<'_, E>,
     c: &mut [E],
     isa: Isa,
     parts: usize,
     scan: bool,
 ) -> E::AbsBits {
     let kernel = Kernel::choose(isa);
-    let (m, k, n, a, sa) = (rest.m, rest.k, rest.n, rest.a, rest.sa);
+    let (m, k, n, a, sa) = (whole.m, whole.k, whole.n, whole.a, whole.sa);
     let rows = m.div_ceil(parts).next_multiple_of(MAX_MR);
     let nr = kernel.nr::<E>();
     let Some(len) = shared_b_len::<E>(kernel, k, n) else {
@@ -255,7 +255,7 @@ fn split_rows<E: Float>(
             let op = Operands {
                 m: c.len() / n,
                 a: &a[part * rows * sa.0..],
-                ..rest
+                ..whole
             };
             serial(op, c, isa, scan)
         });
@@ -280,7 +280,7 @@ fn split_rows<E: Float>(
             let op = Operands {
                 m: 0,
                 a: &[],
-                ..rest
+                ..whole
             };
             let from = PackedB::Panels {
                 first: first(part),
@@ -295,7 +295,7 @@ fn split_rows<E: Float>(
             let op = Operands {
                 m: c.len() / n,
                 a: &a[part * rows * sa.0..],
-                ..rest
+                ..whole
             };
             let c = Band::whole(c, op.m, n);
             // Sized as `serial` sizes it (only A's part is used), so that a
@@ -338,14 +338,14 @@ fn split_rows<E: Float>(
 /// 226-228 µs; the MNIST-size training step 369 -> 348 µs (fastest of five).
 #[cfg(feature = "std")]
 fn split_cols<E: Float>(
-    rest: Operands<'_, E>,
+    whole: Operands<'_, E>,
     c: &mut [E],
     isa: Isa,
     parts: usize,
     scan: bool,
 ) -> E::AbsBits {
     let nr = Kernel::choose(isa).nr::<E>();
-    let (m, n, b, sb) = (rest.m, rest.n, rest.b, rest.sb);
+    let (m, n, b, sb) = (whole.m, whole.n, whole.b, whole.sb);
     // Whole panels in every band but the last, so that each element of C
     // lies in the same kind of tile as without the split.
     let cols = n.div_ceil(parts).next_multiple_of(nr);
@@ -363,7 +363,7 @@ fn split_cols<E: Float>(
         let op = Operands {
             n: c.cols(),
             b: &b[part * cols * sb.1..],
-            ..rest
+            ..whole
         };
         serial_band(op, c, isa, scan)
     })
