@@ -118,15 +118,16 @@ fn xor(c: &mut Criterion) {
         Bce,
         Sgd::new(0.5).expect("lr"),
     );
+    // The floor for this step's formulas: the same arithmetic written out by
+    // hand for this one network (see `HandXor`), from the same untrained
+    // weights, checked against forma first.
+    let mut hand = HandXor::of(trainer.model());
+    hand.agrees_with_forma();
     let mut g = group(c, "step/xor_2-2-1_f32_b4");
     g.throughput(Throughput::Elements(4));
     g.bench_function("forma", |b| {
         b.iter(|| trainer.step(black_box(&x), black_box(&y)).expect("finite"))
     });
-    // The floor for this step's formulas: the same arithmetic written out by
-    // hand for this one network (see `HandXor`), checked against forma first.
-    let mut hand = HandXor::of(trainer.model());
-    hand.agrees_with_forma();
     g.bench_function("hand_fused", |b| {
         b.iter(|| hand.step(black_box(&XOR_X), black_box(&XOR_Y)))
     });
@@ -203,9 +204,11 @@ impl HandXor {
         0.25 * loss
     }
 
-    /// Trains a copy and forma's `Trainer` from the same weights for 200
-    /// steps and panics unless their losses agree (to rounding: the two sum
-    /// in different orders), so the floor computes the same step.
+    /// Trains a copy and forma's `Trainer` from the same weights (untrained:
+    /// the losses then change from step to step) for 200 steps and panics
+    /// unless every loss and, at the end, every parameter agree to rounding
+    /// (the two may sum in different orders), so the floor computes the
+    /// same step.
     fn agrees_with_forma(&self) {
         let mut hand = HandXor { ..*self };
         let net = seq!(
@@ -223,8 +226,18 @@ impl HandXor {
                 hand.step(&XOR_X, &XOR_Y),
             );
             assert!(
-                (want - got).abs() <= 1e-5 * want.abs().max(1.0),
+                (want - got).abs() <= 1e-5 * want.abs() + 1e-7,
                 "step {step}: forma's loss {want}, the hand-fused step's {got}"
+            );
+        }
+        let want = HandXor::of(trainer.model());
+        let pairs = want.w1.as_flattened().iter().zip(hand.w1.as_flattened());
+        let pairs = pairs.chain(want.b1.iter().zip(&hand.b1));
+        let pairs = pairs.chain(want.w2.iter().zip(&hand.w2));
+        for (i, (w, h)) in pairs.chain([(&want.b2, &hand.b2)]).enumerate() {
+            assert!(
+                (w - h).abs() <= 1e-4 * w.abs() + 1e-6,
+                "parameter {i} after 200 steps: forma's {w}, the hand-fused step's {h}"
             );
         }
     }
