@@ -253,11 +253,21 @@ fn gemm_case(
     })
 }
 
-/// Shapes in 1..=70 whose product goes through the direct loop.
+/// Shapes in 1..=70 below `DIRECT_LIMIT`: the direct loop (but for the
+/// few-row shapes below on x86).
 fn direct_shape() -> impl Strategy<Value = (usize, usize, usize)> {
     let limit = gemm::DIRECT_LIMIT;
     (1usize..=70)
         .prop_flat_map(move |m| (Just(m), 1..=(limit / m).min(70)))
+        .prop_flat_map(move |(m, k)| (Just(m), Just(k), 1..=(limit / (m * k)).min(70)))
+}
+
+/// Shapes of at most `gemm::FEW_ROWS` rows below `DIRECT_LIMIT` whose
+/// inner dimension takes them to the few-row kernels on x86 (16 or more),
+/// the direct loop elsewhere.
+fn few_rows_shape() -> impl Strategy<Value = (usize, usize, usize)> {
+    let limit = gemm::DIRECT_LIMIT;
+    (1..=gemm::FEW_ROWS, 16usize..=300)
         .prop_flat_map(move |(m, k)| (Just(m), Just(k), 1..=(limit / (m * k)).min(70)))
 }
 
@@ -300,7 +310,7 @@ fn boundary_shape() -> impl Strategy<Value = (usize, usize, usize)> {
     select(vec![
         (16, 32, 16), // exactly DIRECT_LIMIT: direct
         (8192, 1, 1), // exactly DIRECT_LIMIT, all in m
-        (1, 8192, 1), // exactly DIRECT_LIMIT, all in k
+        (1, 8192, 1), // exactly DIRECT_LIMIT, all in k: few rows (x86 kernel)
         (16, 32, 17), // just above: packed
         (17, 32, 16), // just above
         (16, 33, 16), // just above
@@ -326,6 +336,14 @@ proptest! {
     fn gemm_direct_path_matches_reference(case in gemm_case(direct_shape())) {
         let (m, k, n) = case.shape;
         prop_assert!(m * k * n <= gemm::DIRECT_LIMIT);
+        check_gemm::<f32>(case.shape, &case.a, &case.b, &case.c0, case.beta);
+        check_gemm::<f64>(case.shape, &case.a, &case.b, &case.c0, case.beta);
+    }
+
+    #[test]
+    fn gemm_few_rows_below_the_limit_match_reference(case in gemm_case(few_rows_shape())) {
+        let (m, k, n) = case.shape;
+        prop_assert!(m <= gemm::FEW_ROWS && m * k * n <= gemm::DIRECT_LIMIT);
         check_gemm::<f32>(case.shape, &case.a, &case.b, &case.c0, case.beta);
         check_gemm::<f64>(case.shape, &case.a, &case.b, &case.c0, case.beta);
     }

@@ -18,7 +18,10 @@
 //! Large products go to a packed, cache-blocked kernel ([`Backend::Forma`] by
 //! default, or matrixmultiply); below [`DIRECT_LIMIT`] multiply-adds a direct
 //! loop is used, because packing costs about a hundred times the work of a
-//! 4x2x2 product.
+//! 4x2x2 product. Products of at most [`FEW_ROWS`] rows (batch-1 to batch-4
+//! inference) are not packed at any size: forma's backends run them through
+//! their few-row kernels (explicit dot products on x86), below the limit too
+//! from 16 inputs.
 
 use crate::Float;
 use crate::dim::elements;
@@ -26,6 +29,23 @@ use crate::error::{Result, check_len};
 
 /// Below this many multiply-adds (`m*k*n`) the direct loop beats packing.
 pub const DIRECT_LIMIT: usize = 8 * 1024;
+
+/// Products of at most this many rows go to forma's few-row kernels, which
+/// do not pack; below [`DIRECT_LIMIT`] too from an inner dimension of 16
+/// (with the `alloc` feature, for every backend but
+/// [`Backend::MatrixMultiply`], and on x86 with AVX2 or AVX-512). The
+/// direct loop is portable code, its dot products one chain of additions
+/// each: measured on a Zen 5 (2026-12-03, f32, one thread, best of five
+/// runs of 100,000) a batch-1 layer of 128 inputs and 10 outputs took about
+/// 390 ns there and 46-56 ns in the few-row kernels (AVX-512, AVX2), 64 by
+/// 64 about 1,050 -> 105 ns, 4 rows of 16 by 16 about 300 -> 90 ns. Below 16
+/// inputs the AVX-512 kernel has no whole vector of a row and was slower
+/// (1 row of 8 by 8: 28 -> 35 ns).
+pub const FEW_ROWS: usize = 4;
+
+/// From this inner dimension `k` the products of [`FEW_ROWS`] rows or fewer
+/// leave the direct loop below [`DIRECT_LIMIT`]: one AVX-512 vector of f32.
+const FEW_ROWS_MIN_K: usize = 16;
 
 /// How an operand is laid out in memory, as (row stride, column stride).
 #[derive(Clone, Copy)]
@@ -143,6 +163,38 @@ impl Backend {
         self.product((m, k, n), a, sa, b, sb, beta, c, scan)
     }
 
+    /// The instruction set forma's kernels are held to; `None` for
+    /// matrixmultiply.
+    #[cfg(feature = "alloc")]
+    fn isa(self) -> Option<super::packed::Isa> {
+        use super::packed::Isa;
+        match self {
+            Backend::Forma => Some(Isa::Best),
+            Backend::FormaAvx2 => Some(Isa::Avx2),
+            Backend::FormaPortable => Some(Isa::Portable),
+            Backend::MatrixMultiply => None,
+        }
+    }
+
+    /// Whether a product of [`FEW_ROWS`] rows or fewer below
+    /// [`DIRECT_LIMIT`] (from an inner dimension of [`FEW_ROWS_MIN_K`])
+    /// runs in the few-row kernels rather than the direct loop. Only where
+    /// those are x86 kernels: the portable few-row loop was slower than the
+    /// direct one at widths of 16-32 (1 row of 16 by 16: 78 -> 148 ns).
+    /// Not inlined: with it inlined, the direct loop's small products were
+    /// slower (1 by 2 by 2: 13 -> 15 ns, 1 by 2 by 64: 86 -> 96 ns).
+    #[inline(never)]
+    fn few_rows_in_kernel(self) -> bool {
+        #[cfg(feature = "alloc")]
+        {
+            use super::packed::Kernel;
+            self.isa()
+                .is_some_and(|isa| Kernel::choose(isa) != Kernel::Portable)
+        }
+        #[cfg(not(feature = "alloc"))]
+        false
+    }
+
     /// With `scan`, also the largest [`Float::abs_bits`] of C's final
     /// values, read while they are in cache (zero without).
     #[allow(clippy::too_many_arguments)]
@@ -162,22 +214,19 @@ impl Backend {
             return Ok(E::AbsBits::default());
         }
         // Saturating: m·k, k·n and m·n fit (checked above), m·k·n need not.
-        // The packed kernels need a workspace (`alloc`); below the limit, or
-        // without it, the direct loop.
-        let packed = cfg!(feature = "alloc")
-            && m.saturating_mul(k).saturating_mul(n) > DIRECT_LIMIT
-            && k > 0;
+        // The kernels (packed, or few-row) live behind `alloc`; below the
+        // limit (but for few rows on x86), or without `alloc`, the direct
+        // loop.
+        let kernel = cfg!(feature = "alloc")
+            && k > 0
+            && (m.saturating_mul(k).saturating_mul(n) > DIRECT_LIMIT
+                || (m <= FEW_ROWS && k >= FEW_ROWS_MIN_K && self.few_rows_in_kernel()));
         #[cfg(feature = "alloc")]
-        if packed {
+        if kernel {
             let (sa, sb) = ((sa.row, sa.col), (sb.row, sb.col));
-            match self {
-                Backend::Forma | Backend::FormaAvx2 | Backend::FormaPortable => {
-                    use super::packed::{Isa, Operands, gemm};
-                    let isa = match self {
-                        Backend::FormaAvx2 => Isa::Avx2,
-                        Backend::FormaPortable => Isa::Portable,
-                        _ => Isa::Best,
-                    };
+            match self.isa() {
+                Some(isa) => {
+                    use super::packed::{Operands, gemm};
                     return Ok(gemm(
                         Operands {
                             m,
@@ -194,10 +243,10 @@ impl Backend {
                         scan,
                     ));
                 }
-                Backend::MatrixMultiply => E::packed_gemm((m, k, n), a, sa, b, sb, beta, c),
+                None => E::packed_gemm((m, k, n), a, sa, b, sb, beta, c),
             }
         }
-        if !packed {
+        if !kernel {
             direct(m, k, n, a, sa, b, sb, beta, c);
         }
         Ok(if scan {

@@ -1,7 +1,8 @@
 //! Micro-kernels of the packed GEMM, and the unpacked kernel for products with
 //! very few rows.
 
-use super::packed::{Isa, Operands, SMALL_M, fold_abs_bits, store_row};
+use super::gemm::FEW_ROWS;
+use super::packed::{Isa, Operands, fold_abs_bits, store_row};
 use crate::Float;
 
 /// A register-blocked `MR x NR` tile kernel over packed panels.
@@ -153,7 +154,7 @@ impl<E: Float, const MR: usize, const NR: usize> Micro<E> for Portable<MR, NR> {
     }
 }
 
-/// `C = A·B + beta·C` for `m <= SMALL_M` rows, without packing, compiled for
+/// `C = A·B + beta·C` for `m <= FEW_ROWS` rows, without packing, compiled for
 /// the best instruction set available (see [`small_m_portable`]).
 #[cfg_attr(
     not(all(feature = "std", target_arch = "x86_64")),
@@ -207,7 +208,7 @@ pub(crate) fn small_m_portable<E: Float>(op: Operands<'_, E>, c: &mut [E]) {
         sb,
         beta,
     } = op;
-    debug_assert!(m <= SMALL_M);
+    debug_assert!(m <= FEW_ROWS);
     for i in 0..m {
         let crow = &mut c[i * n..(i + 1) * n];
         if sb.0 == 1 && sa.1 == 1 {

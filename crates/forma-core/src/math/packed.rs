@@ -15,13 +15,14 @@
 //!       for each (MR x NR) tile: micro-kernel, KC rank-1 updates in registers
 //! ```
 //!
-//! Products with at most [`SMALL_M`] rows (batch-1 inference) skip packing: the
-//! weights would be copied once per use.
+//! Products with at most [`FEW_ROWS`] rows (batch-1 inference) skip packing:
+//! the weights would be copied once per use.
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 use core::any::TypeId;
 
 use super::band::Band;
+use super::gemm::FEW_ROWS;
 use super::kernels::{Micro, Portable};
 use crate::Float;
 
@@ -31,8 +32,6 @@ const NC: usize = 1024;
 /// Largest tile dimensions of any kernel (the workspace is sized for them).
 pub(crate) const MAX_MR: usize = 8;
 pub(crate) const MAX_NR: usize = 32;
-/// At most this many rows of A: no packing.
-pub(crate) const SMALL_M: usize = 4;
 
 /// The inputs of one product `C[m×n] = A·B + beta·C`: A's `(i, p)` at
 /// `a[i*sa.0 + p*sa.1]`, B's `(p, j)` at `b[p*sb.0 + j*sb.1]`. C travels
@@ -110,7 +109,7 @@ const PARALLEL_MIN_COLS: usize = 128;
 /// values, read by the thread that wrote them while they are in its cache
 /// (at or above [`Float::INF_BITS`] if one is not finite); without, zero.
 pub(crate) fn gemm<E: Float>(op: Operands<'_, E>, c: &mut [E], isa: Isa, scan: bool) -> E::AbsBits {
-    if op.m <= SMALL_M {
+    if op.m <= FEW_ROWS {
         #[cfg(feature = "std")]
         if op.m == 1
             && op
