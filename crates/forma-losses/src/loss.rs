@@ -15,7 +15,9 @@ pub trait Loss<E: Float, C: ConstDim, D: Device<E> = Cpu> {
 
     /// The loss, and its gradient written to `grad` (resized to the batch).
     /// `Err` if the target's batch length differs from the prediction's,
-    /// or for an empty batch.
+    /// for an empty batch, or where the loss refuses a prediction (`Bce`
+    /// outside [0, 1], named by row and column on the host); `grad`'s
+    /// contents are unspecified after an `Err`.
     fn value_and_grad<B: Dim>(
         &self,
         device: &D,
@@ -124,20 +126,28 @@ impl<E: Float, C: ConstDim, D: Device<E>, L: ElementwiseLoss> Loss<E, C, D> for 
     ) -> Result<E> {
         same_batch(L::NAME, pred.rows(), target.rows())?;
         not_empty(L::NAME, pred.rows())?;
-        if L::KIND == LossKind::Bce
-            && let Some(p) = D::host(pred.buffer())
-        {
-            probabilities(C::SIZE, &p[..pred.len()])?;
-        }
         grad.resize_rows(device, pred.row_dim())?;
         let len = pred.len();
-        device.loss(
+        let loss = device.loss(
             L::KIND,
             len,
             pred.buffer(),
             target.buffer(),
             grad.buffer_mut(),
-        )
+        )?;
+        // A BCE term of a prediction outside [0, 1] (or NaN) is NaN on
+        // every device, so a finite loss proves the predictions valid: the
+        // scan that names the first bad one runs only when the loss is not
+        // finite (on the host here; the trainer reads other devices' back),
+        // not as a pass of its own on every step. The gradient has been
+        // written by then: an `Err` leaves it unspecified.
+        if !loss.is_finite()
+            && L::KIND == LossKind::Bce
+            && let Some(p) = D::host(pred.buffer())
+        {
+            probabilities(C::SIZE, &p[..len])?;
+        }
+        Ok(loss)
     }
 
     fn check_target<B: Dim>(&self, device: &D, target: &Tensor<E, B, C, D>) -> Result<()> {
