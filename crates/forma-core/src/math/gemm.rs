@@ -37,7 +37,7 @@ pub const DIRECT_LIMIT: usize = 8 * 1024;
 /// direct loop is portable code, its dot products one chain of additions
 /// each: measured on a Zen 5 (2026-12-03, f32, one thread, best of five
 /// runs of 100,000) a batch-1 layer of 128 inputs and 10 outputs took about
-/// 390 ns there and 46-56 ns in the few-row kernels (AVX-512, AVX2), 64 by
+/// 390 ns there and 46-63 ns in the few-row kernels (AVX-512; 56 ns AVX2), 64 by
 /// 64 about 1,050 -> 105 ns, 4 rows of 16 by 16 about 300 -> 90 ns. Below 16
 /// inputs the AVX-512 kernel has no whole vector of a row and was slower
 /// (1 row of 8 by 8: 28 -> 35 ns).
