@@ -263,12 +263,28 @@ fn direct_shape() -> impl Strategy<Value = (usize, usize, usize)> {
 }
 
 /// Shapes of at most `gemm::FEW_ROWS` rows below `DIRECT_LIMIT` whose
-/// inner dimension takes them to the few-row kernels on x86 (16 or more),
-/// the direct loop elsewhere.
+/// inner dimension takes their forward product (`nt`, beta 0) to the
+/// few-row kernels on x86 (16 or more), the direct loop elsewhere; and
+/// the shapes at that switch.
 fn few_rows_shape() -> impl Strategy<Value = (usize, usize, usize)> {
     let limit = gemm::DIRECT_LIMIT;
-    (1..=gemm::FEW_ROWS, 16usize..=300)
-        .prop_flat_map(move |(m, k)| (Just(m), Just(k), 1..=(limit / (m * k)).min(70)))
+    prop_oneof![
+        (1..=gemm::FEW_ROWS, 16usize..=300).prop_flat_map(move |(m, k)| (
+            Just(m),
+            Just(k),
+            1..=(limit / (m * k)).min(70)
+        )),
+        select(vec![
+            (1, 16, 1),
+            (1, 16, 70),
+            (4, 16, 70),
+            (4, 15, 70),
+            (1, 15, 1),
+            (1, 17, 1),
+            (5, 16, 70),
+            (4, 16, 128),
+        ]),
+    ]
 }
 
 /// Shapes in 1..=70 whose product goes to a packed kernel.
@@ -343,7 +359,7 @@ proptest! {
     #[test]
     fn gemm_few_rows_below_the_limit_match_reference(case in gemm_case(few_rows_shape())) {
         let (m, k, n) = case.shape;
-        prop_assert!(m <= gemm::FEW_ROWS && m * k * n <= gemm::DIRECT_LIMIT);
+        prop_assert!(m <= gemm::FEW_ROWS + 1 && m * k * n <= gemm::DIRECT_LIMIT);
         check_gemm::<f32>(case.shape, &case.a, &case.b, &case.c0, case.beta);
         check_gemm::<f64>(case.shape, &case.a, &case.b, &case.c0, case.beta);
     }

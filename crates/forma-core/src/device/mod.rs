@@ -358,7 +358,10 @@ pub trait Device<E: Float>: LabelStore {
         grad: &mut Self::Slice,
     ) -> Result<E>;
     /// The loss of `len` predictions against `target`, and its gradient in
-    /// `grad`. An empty batch has loss 0.
+    /// `grad`. An empty batch has loss 0. For [`LossKind::Bce`] a
+    /// prediction outside [0, 1] (or NaN) must make the loss NaN, as
+    /// [`LossKind::term`] does: that is how a refused prediction is found
+    /// (the scan that names it runs only on a loss that is not finite).
     fn loss(
         &self,
         kind: LossKind,

@@ -20,8 +20,9 @@
 //! loop is used, because packing costs about a hundred times the work of a
 //! 4x2x2 product. Products of at most [`FEW_ROWS`] rows (batch-1 to batch-4
 //! inference) are not packed at any size: forma's backends run them through
-//! their few-row kernels (explicit dot products on x86), below the limit too
-//! from 16 inputs.
+//! their few-row kernels (explicit dot products on x86); the forward `X·Wᵀ`
+//! of such a batch also below the limit, from 16 inputs, where those are
+//! AVX2 or AVX-512 kernels (see [`FEW_ROWS`]).
 
 use crate::Float;
 use crate::dim::elements;
@@ -31,11 +32,13 @@ use crate::error::{Result, check_len};
 pub const DIRECT_LIMIT: usize = 8 * 1024;
 
 /// Products of at most this many rows go to forma's few-row kernels, which
-/// do not pack; below [`DIRECT_LIMIT`] too from an inner dimension of 16
-/// (with the `alloc` feature, for every backend but
-/// [`Backend::MatrixMultiply`], and on x86 with AVX2 or AVX-512). The
-/// direct loop is portable code, its dot products one chain of additions
-/// each: measured on a Zen 5 (2026-12-03, f32, one thread, best of five
+/// do not pack. Below [`DIRECT_LIMIT`] too, for the forward `X·Wᵀ` layout
+/// (`matmul_nt`) with `beta` 0 from an inner dimension of 16, when those
+/// kernels are x86 ones: the `std` feature on x86-64 with AVX2 and FMA or
+/// AVX-512F, [`Backend::Forma`] or [`Backend::FormaAvx2`], and `FORMA_ISA`
+/// not `portable`; every other case below the limit takes the direct loop.
+/// The direct loop is portable code, its dot products one chain of
+/// additions each: measured on a Zen 5 (2026-12-03, f32, one thread, best of five
 /// runs of 100,000) a batch-1 layer of 128 inputs and 10 outputs took about
 /// 390 ns there and 46-63 ns in the few-row kernels (AVX-512; 56 ns AVX2), 64 by
 /// 64 about 1,050 -> 105 ns, 4 rows of 16 by 16 about 300 -> 90 ns. Below 16
@@ -54,7 +57,8 @@ struct Strides {
     col: usize,
 }
 
-/// Which implementation runs a product above [`DIRECT_LIMIT`].
+/// Which implementation runs a product above [`DIRECT_LIMIT`] (and a few
+/// rows' forward product below it, see [`FEW_ROWS`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
     /// forma's packed kernel: packing buffers kept per thread, so repeated
@@ -176,10 +180,11 @@ impl Backend {
         }
     }
 
-    /// Whether a product of [`FEW_ROWS`] rows or fewer below
-    /// [`DIRECT_LIMIT`] (from an inner dimension of [`FEW_ROWS_MIN_K`])
-    /// runs in the few-row kernels rather than the direct loop. Only where
-    /// those are x86 kernels: the portable few-row loop was slower than the
+    /// Whether a forward product (`X·Wᵀ`, `beta` 0) of [`FEW_ROWS`] rows or
+    /// fewer below [`DIRECT_LIMIT`] (from an inner dimension of
+    /// [`FEW_ROWS_MIN_K`]) runs in the few-row kernels rather than the
+    /// direct loop: the layout and `beta` of their explicit dot products,
+    /// the only case measured. Only where those are x86 kernels: the portable few-row loop was slower than the
     /// direct one at widths of 16-32 (1 row of 16 by 16: 78 -> 148 ns).
     /// Not inlined: with it inlined, the direct loop's small products were
     /// slower (1 by 2 by 2: 13 -> 15 ns, 1 by 2 by 64: 86 -> 96 ns).
@@ -220,7 +225,11 @@ impl Backend {
         let kernel = cfg!(feature = "alloc")
             && k > 0
             && (m.saturating_mul(k).saturating_mul(n) > DIRECT_LIMIT
-                || (m <= FEW_ROWS && k >= FEW_ROWS_MIN_K && self.few_rows_in_kernel()));
+                || (m <= FEW_ROWS
+                    && k >= FEW_ROWS_MIN_K
+                    && (sa.col, sb.row) == (1, 1)
+                    && beta == E::ZERO
+                    && self.few_rows_in_kernel()));
         #[cfg(feature = "alloc")]
         if kernel {
             let (sa, sb) = ((sa.row, sa.col), (sb.row, sb.col));

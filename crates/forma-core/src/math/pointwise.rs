@@ -144,7 +144,8 @@ pub enum LossKind {
         mean: bool,
     },
     /// Binary cross-entropy on probabilities (PyTorch's clamps), mean. A
-    /// prediction outside [0, 1] gives NaN (the host loss refuses it first).
+    /// prediction outside [0, 1] (or NaN) gives NaN, on every device: the
+    /// loss then looks for it, to name its row and column.
     Bce,
     /// Binary cross-entropy on logits, mean.
     BceWithLogits,
