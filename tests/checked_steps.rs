@@ -276,6 +276,48 @@ fn bce_on_a_value_outside_0_1_is_an_error_naming_the_row() {
     assert!(matches!(source, Error::Value { row: 1, .. }), "{source:?}");
 }
 
+/// The BCE scan that names a bad prediction runs only when the loss comes
+/// out non-finite, so every bad value must make the loss NaN wherever it
+/// sits: in a 16-wide chunk, an 8-wide one or the padded tail, in f32 (the
+/// vector logarithms) and f64.
+fn bce_names_every_bad_prediction<E: Float>() {
+    for rows in [1usize, 4, 9, 20, 100] {
+        for at in [0, rows / 2, rows - 1] {
+            for bad in [
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                -0.5,
+                1.5,
+                -1e-30,
+            ] {
+                let mut p: Vec<[E; 1]> = (0..rows)
+                    .map(|i| [E::from_f64((i % 7) as f64 / 6.0)])
+                    .collect();
+                p[at] = [E::from_f64(bad)];
+                let t: Vec<[E; 1]> = (0..rows).map(|i| [E::from_f64((i % 2) as f64)]).collect();
+                let got = Loss::<E, Const<1>>::value(
+                    &Bce,
+                    &Cpu,
+                    &Batch::from_rows(&p),
+                    &Batch::from_rows(&t),
+                );
+                assert!(
+                    matches!(got, Err(Error::Value { what: "Bce prediction", row, column: 0, .. }) if row == at),
+                    "{} rows {rows}, {bad} at row {at}: {got:?}",
+                    E::NAME
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bce_names_a_bad_prediction_anywhere_in_the_batch() {
+    bce_names_every_bad_prediction::<f32>();
+    bce_names_every_bad_prediction::<f64>();
+}
+
 #[test]
 fn an_empty_batch_is_the_same_error_on_every_path() {
     let x = Batch::<f32, 2>::from_flat(&[]).unwrap();
