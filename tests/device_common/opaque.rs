@@ -28,7 +28,7 @@ impl<E: Float> Resident<E> for Opaque {
     fn upload_mat<const R: usize, const C: usize>(
         &self,
         host: &[[E; C]; R],
-    ) -> Result<Box<[[E; C]; R]>> {
+    ) -> Result<<Heap as forma::layers::Storage<E>>::Mat<R, C>> {
         Cpu.upload_mat(host)
     }
     fn upload_bias<B: Bias, const O: usize>(

@@ -68,4 +68,4 @@ pub use seq::{Initialize, chain};
 pub use softmax::Softmax;
 #[cfg(feature = "alloc")]
 pub use storage::Heap;
-pub use storage::{DefaultStorage, HostStorage, Inline, Storage};
+pub use storage::{Aligned, DefaultStorage, HostStorage, Inline, Storage};

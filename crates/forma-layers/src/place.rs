@@ -28,9 +28,9 @@ impl<E: Float> Resident<E> for Cpu {
     fn upload_mat<const R: usize, const C: usize>(
         &self,
         host: &[[E; C]; R],
-    ) -> Result<alloc::boxed::Box<[[E; C]; R]>> {
+    ) -> Result<<Heap as Storage<E>>::Mat<R, C>> {
         let mut m = <Heap as HostStorage<E>>::zeros::<R, C>();
-        *m = *host;
+        *<Heap as HostStorage<E>>::rows_mut(&mut m) = *host;
         Ok(m)
     }
     fn upload_bias<B: Bias, const O: usize>(

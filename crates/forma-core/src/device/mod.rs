@@ -110,7 +110,8 @@ pub fn check_labels(labels: &[usize], classes: usize) -> Result<()> {
 pub trait Device<E: Float>: LabelStore {
     /// A run of `E` in this device's memory, borrowed: what every primitive
     /// reads and writes. On the [`Cpu`] it is `[E]`, so a layer's own
-    /// parameter storage (a `Box<[[E; I]; O]>`, an inline array) is passed
+    /// parameter storage (a boxed, 64-byte-aligned `[[E; I]; O]`, an inline
+    /// array) is passed
     /// to the primitives as it is, without a copy.
     type Slice: ?Sized;
     /// An owned buffer of `E` on this device (the [`Cpu`]'s is a `Vec<E>`).
