@@ -79,7 +79,8 @@ impl<const I: usize, const O: usize, E: Float, B: Bias, S: Storage<E>> Linear<I,
     /// A layer from its parameter buffers (a device's storage builds its
     /// layers this way when a model moves to it). `Err` unless the weight
     /// holds `O · I` elements and the bias what its layout needs: a device
-    /// buffer's length is not in its type.
+    /// buffer's length is not in its type. For [`Heap`](crate::Heap) the
+    /// weight is a `Box<Aligned<[[E; I]; O]>>` (see there).
     pub fn from_parts(weight: S::Mat<O, I>, bias: S::Bias<B, O>) -> Result<Self> {
         let bias_len = O * B::LEN_PER_OUTPUT + B::LEN_FIXED;
         forma_core::check_len("Linear::from_parts weight", O * I, S::len(S::mat(&weight)))?;
