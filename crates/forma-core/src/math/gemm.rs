@@ -38,12 +38,12 @@ pub const DIRECT_LIMIT: usize = 8 * 1024;
 /// AVX-512F, [`Backend::Forma`] or [`Backend::FormaAvx2`], and `FORMA_ISA`
 /// not `portable`; every other case below the limit takes the direct loop.
 /// The direct loop is portable code, its dot products one chain of
-/// additions each: measured on a Zen 5 (2026-12-03, f32, one thread, best of five
-/// runs of 100,000) a batch-1 layer of 128 inputs and 10 outputs took about
-/// 390 ns there and 46-63 ns in the few-row kernels (AVX-512; 56 ns AVX2), 64 by
-/// 64 about 1,050 -> 105 ns, 4 rows of 16 by 16 about 300 -> 90 ns. Below 16
-/// inputs the AVX-512 kernel has no whole vector of a row and was slower
-/// (1 row of 8 by 8: 28 -> 35 ns).
+/// additions each: measured on a Zen 5 (2026-12-03, f32, one thread, best
+/// of five runs of 100,000) a batch-1 layer of 128 inputs and 10 outputs
+/// took about 390 ns there and 46-63 ns in the few-row kernels (AVX-512;
+/// 56 ns AVX2), 64 by 64 about 1,050 -> 105 ns, 4 rows of 16 by 16 about
+/// 300 -> 90 ns. Below 16 inputs the AVX-512 kernel has no whole vector of
+/// a row and was slower (1 row of 8 by 8: 28 -> 35 ns).
 pub const FEW_ROWS: usize = 4;
 
 /// From this inner dimension `k` the products of [`FEW_ROWS`] rows or fewer
@@ -184,8 +184,9 @@ impl Backend {
     /// fewer below [`DIRECT_LIMIT`] (from an inner dimension of
     /// [`FEW_ROWS_MIN_K`]) runs in the few-row kernels rather than the
     /// direct loop: the layout and `beta` of their explicit dot products,
-    /// the only case measured. Only where those are x86 kernels: the portable few-row loop was slower than the
-    /// direct one at widths of 16-32 (1 row of 16 by 16: 78 -> 148 ns).
+    /// the only case measured. Only where those are x86 kernels: the
+    /// portable few-row loop was slower than the direct one at widths of
+    /// 16-32 (1 row of 16 by 16: 78 -> 148 ns).
     /// Not inlined: with it inlined, the direct loop's small products were
     /// slower (1 by 2 by 2: 13 -> 15 ns, 1 by 2 by 64: 86 -> 96 ns).
     #[inline(never)]
