@@ -142,10 +142,9 @@ impl<E: Float, C: ConstDim, D: Device<E>, L: ElementwiseLoss> Loss<E, C, D> for 
         // not as a pass of its own on every step. The gradient has been
         // written by then: an `Err` leaves it unspecified.
         if !loss.is_finite()
-            && L::KIND == LossKind::Bce
             && let Some(p) = D::host(pred.buffer())
         {
-            probabilities(C::SIZE, &p[..len])?;
+            Loss::<E, C, D>::check_prediction(self, &p[..len])?;
         }
         Ok(loss)
     }
